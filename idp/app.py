@@ -1,0 +1,89 @@
+"""The application factory."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, g, request, session
+
+from idp.clock import Clock
+from idp.delivery import Courier
+from idp.errors import register_error_handlers
+from idp.extensions import csrf, db
+from idp.i18n import Catalogue, pick_locale
+from idp.services import Services
+from idp.settings import Settings
+
+#: Form posts are small; anything larger is refused before it is parsed.
+MAX_CONTENT_LENGTH = 64 * 1024
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               courier: Courier | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    templates = Path(settings.templates_dir)
+    app = Flask("idp", template_folder=str(templates), static_folder=str(templates / "static"),
+                static_url_path="/static", instance_path=settings.instance_dir)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SESSION_COOKIE_NAME="idp_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_lifetime),
+        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session; a slow customer is no attacker
+        WTF_CSRF_SSL_STRICT=settings.production,
+    )
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    csrf.init_app(app)
+    app.extensions["idp"] = Services.build(settings, clock=clock, courier=courier)
+    catalogue = Catalogue(templates / "i18n")
+    app.extensions["idp.catalogue"] = catalogue
+
+    from idp.web import bp as web_bp
+
+    app.register_blueprint(web_bp)
+    register_error_handlers(app)
+    _install_locale(app, catalogue)
+    _install_security_headers(app, settings)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app
+
+
+def _install_locale(app: Flask, catalogue: Catalogue) -> None:
+    @app.before_request
+    def _pick_locale():
+        requested = request.args.get("lang") or request.args.get("ui_locales")
+        g.locale = pick_locale(requested, session.get("lang"), request.accept_languages)
+        if requested and g.locale != session.get("lang"):
+            session["lang"] = g.locale
+
+    @app.context_processor
+    def _texts():
+        locale = g.get("locale", "ru")
+        return {"locale": locale, "t": lambda code, **kw: catalogue.text(locale, code, **kw)}
+
+
+def _install_security_headers(app: Flask, settings: Settings) -> None:
+    @app.after_request
+    def _headers(response):
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        if response.mimetype == "text/html":
+            headers.setdefault("Content-Security-Policy",
+                               "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+            headers.setdefault("X-Frame-Options", "DENY")
+            headers.setdefault("Cache-Control", "no-store")
+        if settings.production:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response

@@ -1,0 +1,28 @@
+"""The ``idp`` command: every operator task, as a Flask CLI group (``idp --help``)."""
+from __future__ import annotations
+
+import click
+from flask.cli import FlaskGroup
+
+from idp.cli.accounts import accounts
+from idp.cli.setup import demo_command, init_command
+
+
+def _create_app():
+    from idp.app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
+def cli() -> None:
+    """Operate the identity provider. Settings come from IDP_* environment variables."""
+
+
+cli.add_command(init_command)
+cli.add_command(demo_command)
+cli.add_command(accounts)
+
+
+def main() -> None:
+    cli(prog_name="idp")

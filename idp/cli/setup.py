@@ -1,0 +1,51 @@
+"""``idp init`` (schema and first keys) and ``idp demo`` (a demo account to click through)."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from idp.accounts import create_account, describe, find_by_login, parse_login
+from idp.cli.output import emit, json_option
+from idp.extensions import db
+
+
+def create_schema() -> None:
+    # Import every model so its table is known before create_all.
+    import idp.accounts.models  # noqa: F401
+    import idp.delivery.models  # noqa: F401
+    import idp.passwords.models  # noqa: F401
+    import idp.sessions.models  # noqa: F401
+
+    db.create_all()
+
+
+@click.command("init")
+@with_appcontext
+def init_command():
+    """Create the database schema (safe to run again)."""
+    create_schema()
+    click.echo(f"Database ready: {_safe_url(current_app.config['SQLALCHEMY_DATABASE_URI'])}")
+
+
+@click.command("demo")
+@click.option("--email", default="demo@example.com", show_default=True)
+@click.option("--phone", default="+7 916 123-45-67", show_default=True)
+@json_option
+@with_appcontext
+def demo_command(email, phone, as_json):
+    """Create the schema and a demo account (kept if it exists)."""
+    create_schema()
+    account = find_by_login(parse_login(email))
+    if account is None:
+        account = create_account(email=email, phone=phone, full_name="Демо Клиент",
+                                 now=current_app.extensions["idp"].clock.now())
+        db.session.commit()
+    emit(describe(account), as_json)
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

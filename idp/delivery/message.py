@@ -1,0 +1,30 @@
+"""What a transport sends: one rendered message for one recipient on one channel."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EMAIL = "email"
+SMS = "sms"
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    channel: str  # EMAIL or SMS
+    recipient: str  # an address or an E.164 number
+    template: str  # the purpose, e.g. "temporary_password"
+    text: str
+    subject: str = ""  # e-mail only
+    html: str = ""  # e-mail only
+    #: Parameters that must never be stored or logged (the temporary password); kept for redaction.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    def __repr__(self) -> str:  # a message may carry a temporary password: never print its body
+        return f"<OutgoingMessage {self.template} via {self.channel}>"
+
+
+def mask_recipient(recipient: str) -> str:
+    """Enough of an address or number for an operator to recognise it, not enough to harvest it."""
+    if "@" in recipient:
+        local, _, domain = recipient.partition("@")
+        return (local[:1] + "***@" + domain) if local else "***@" + domain
+    return recipient[:4] + "***" + recipient[-2:] if len(recipient) > 6 else "***"

@@ -1,0 +1,30 @@
+"""Temporary passwords: issued by «Забыли пароль?», stored only as hashes, single use, expiring."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.extensions import db
+
+
+class TemporaryPassword(db.Model):
+    __tablename__ = "temporary_passwords"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True,
+                                            nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(100), nullable=False)
+    #: "email" or "sms": where it was sent, so its use proves that channel belongs to the customer.
+    channel: Mapped[str] = mapped_column(String(10), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    #: Set when it was exchanged for a permanent password.
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: Set when a newer request replaced it.
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    def usable(self, now: datetime) -> bool:
+        """Live until its expiry instant (exclusive), unless used or replaced."""
+        return self.used_at is None and self.revoked_at is None and now < self.expires_at

@@ -1,0 +1,57 @@
+"""Checking a login and password: the permanent password, or else the current temporary one.
+
+Every failure costs the same two bcrypt checks whether or not the login exists, so neither the answer
+nor its timing tells a stranger which logins are registered.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from idp.accounts import Account, InvalidLogin, find_by_login, parse_login
+from idp.extensions import db
+from idp.passwords.models import TemporaryPassword
+from idp.passwords.rules import MAX_LENGTH
+from idp.services import Services
+
+OK = "ok"
+CHANGE_REQUIRED = "change_required"
+INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    outcome: str
+    account: Account | None = None
+
+
+def current_temporary(account_id: int) -> TemporaryPassword | None:
+    """The newest temporary password not used or replaced (it may have expired)."""
+    return db.session.execute(
+        select(TemporaryPassword)
+        .where(TemporaryPassword.account_id == account_id, TemporaryPassword.used_at.is_(None),
+               TemporaryPassword.revoked_at.is_(None))
+        .order_by(TemporaryPassword.id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def authenticate(raw_login: str, password: str, services: Services) -> SignInResult:
+    try:
+        login = parse_login(raw_login)
+    except InvalidLogin:
+        return SignInResult(INVALID)
+    if not password or len(password) > MAX_LENGTH:
+        return SignInResult(INVALID)
+    hasher, now = services.hasher, services.clock.now()
+    account = find_by_login(login)
+    if account is not None and not account.active:
+        account = None
+    if hasher.verify(password, account.password_hash if account else None):
+        return SignInResult(OK, account)
+    temp = current_temporary(account.id) if account else None
+    if temp is not None and not temp.usable(now):
+        temp = None
+    if hasher.verify(password, temp.password_hash if temp else None):
+        return SignInResult(CHANGE_REQUIRED, account)
+    return SignInResult(INVALID)

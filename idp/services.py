@@ -1,0 +1,28 @@
+"""The provider's collaborators, built once per app and passed explicitly to domain code."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from idp.clock import Clock
+from idp.delivery import Courier, MessageRenderer, build_courier
+from idp.passwords.hashing import PasswordHasher
+from idp.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    hasher: PasswordHasher
+    courier: Courier
+    renderer: MessageRenderer
+
+    @classmethod
+    def build(cls, settings: Settings, *, clock: Clock | None = None, courier: Courier | None = None) -> "Services":
+        return cls(
+            settings=settings,
+            clock=clock or Clock(),
+            hasher=PasswordHasher(settings.bcrypt_rounds),
+            courier=courier or build_courier(settings),
+            renderer=MessageRenderer(settings.templates_dir),
+        )

@@ -1,0 +1,27 @@
+"""The customer's sign-in session at the provider (the single sign-on session portals share)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.extensions import db
+
+
+class BrowserSession(db.Model):
+    __tablename__ = "browser_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: SHA-256 of the random token kept in the signed cookie: a database dump opens no session.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True,
+                                            nullable=False)
+    auth_time: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    #: Authentication methods (RFC 8176), space-separated: "pwd".
+    amr: Mapped[str] = mapped_column(String(50), nullable=False, default="pwd")
+    expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    def live(self, now: datetime) -> bool:
+        return self.ended_at is None and now < self.expires_at

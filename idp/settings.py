@@ -1,0 +1,129 @@
+"""Typed settings, read once from ``IDP_*`` environment variables and validated at start-up.
+
+Every default lives here, with a comment saying why; the README's settings table mirrors this file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: The repository root: default home of ``instance/``, ``keys/`` and ``templates/``.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: ``development`` (the default: demo-friendly) or ``production`` (secrets required, cookies Secure).
+    env: str = "development"
+    #: Signs the session cookie and CSRF tokens. Required in production.
+    secret_key: str = ""
+    #: SQLAlchemy URL. SQLite is the embedded default; PostgreSQL (``postgresql+psycopg://``) for production.
+    database_url: str = ""
+    #: The issuer identifier and public base URL of the hosted pages (links in messages point here).
+    issuer: str = "http://127.0.0.1:5000"
+    #: bcrypt work factor for customer passwords and temporary passwords.
+    bcrypt_rounds: int = 12
+    #: How long a temporary password stays valid, in seconds (the seed's customer may read it next day).
+    temp_password_ttl: int = 24 * 3600
+    #: Transport for e-mail: ``mailbox`` (development file) or ``ses``.
+    email_transport: str = "mailbox"
+    #: Transport for SMS: ``mailbox`` (development file) or ``sns``.
+    sms_transport: str = "mailbox"
+    #: The development mailbox: one JSON object per line per message.
+    mailbox_path: str = ""
+    #: Sender of e-mails (the seed's address).
+    email_from: str = "eservices@metlife.ru"
+    #: Alphanumeric SMS sender id shown on the customer's phone (the seed shows "MetLife").
+    sms_sender_id: str = "MetLife"
+    #: Where signing keys live (never in git).
+    keys_dir: str = ""
+    #: Folder of the theme: hosted pages, message texts and translations; operators may point it elsewhere.
+    templates_dir: str = ""
+    #: Instance folder for the SQLite database and the mailbox.
+    instance_dir: str = ""
+    #: Session cookie lifetime in seconds (absolute).
+    session_lifetime: int = 12 * 3600
+    #: Extra, non-secret knobs for tests and operators.
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None, **overrides) -> "Settings":
+        """Build settings from ``IDP_*`` variables, then apply ``overrides`` (tests), then validate."""
+        env = os.environ if environ is None else environ
+        values: dict = {}
+        for f in dataclasses.fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get("IDP_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            if f.type in ("int", int):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError as exc:
+                    raise SettingsError(f"IDP_{f.name.upper()} must be a whole number, got {raw!r}") from exc
+            elif f.type in ("bool", bool):
+                values[f.name] = _bool(raw)
+            else:
+                values[f.name] = raw
+        values.update(overrides)
+        return cls(**values).validated()
+
+    def validated(self) -> "Settings":
+        """Fill derived defaults and refuse what cannot work; raises :class:`SettingsError`."""
+        s = self
+        if s.env not in {"development", "production"}:
+            raise SettingsError(f"IDP_ENV must be 'development' or 'production', got {s.env!r}")
+        instance_dir = s.instance_dir or str(PROJECT_ROOT / "instance")
+        s = s.replace(
+            instance_dir=instance_dir,
+            database_url=s.database_url or f"sqlite:///{Path(instance_dir) / 'idp.sqlite3'}",
+            mailbox_path=s.mailbox_path or str(Path(instance_dir) / "mailbox.jsonl"),
+            keys_dir=s.keys_dir or str(PROJECT_ROOT / "keys"),
+            templates_dir=s.templates_dir or str(PROJECT_ROOT / "templates"),
+            issuer=s.issuer.rstrip("/"),
+        )
+        if not s.secret_key:
+            if s.production:
+                raise SettingsError(
+                    "IDP_SECRET_KEY is not set: production mode refuses to start without it "
+                    "(use a random value of at least 32 bytes, shared by all instances)")
+            # Development only: a per-process random key, so no guessable default exists anywhere.
+            log.warning("IDP_SECRET_KEY is not set; using a random key for this process (development only)")
+            s = s.replace(secret_key=secrets.token_urlsafe(32))
+        elif s.production and len(s.secret_key) < 32:
+            raise SettingsError("IDP_SECRET_KEY is too short: use at least 32 random characters")
+        if s.production and not s.issuer.startswith("https://"):
+            raise SettingsError("IDP_ISSUER must be an https:// URL in production")
+        if s.email_transport not in {"mailbox", "ses"}:
+            raise SettingsError(f"IDP_EMAIL_TRANSPORT must be 'mailbox' or 'ses', got {s.email_transport!r}")
+        if s.sms_transport not in {"mailbox", "sns"}:
+            raise SettingsError(f"IDP_SMS_TRANSPORT must be 'mailbox' or 'sns', got {s.sms_transport!r}")
+        if not 4 <= s.bcrypt_rounds <= 31:
+            raise SettingsError("IDP_BCRYPT_ROUNDS must be between 4 and 31")
+        if s.production and s.bcrypt_rounds < 10:
+            raise SettingsError("IDP_BCRYPT_ROUNDS below 10 is too weak for production")
+        if s.temp_password_ttl <= 0:
+            raise SettingsError("IDP_TEMP_PASSWORD_TTL must be a positive number of seconds")
+        return s

@@ -1,0 +1,136 @@
+"""Views: parse the form, call the domain, render or redirect. No business rules here."""
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
+
+from idp.accounts import Account, InvalidLogin, display_phone, parse_login
+from idp.errors import DeliveryFailed
+from idp.extensions import db
+from idp.passwords import RULES
+from idp.passwords.change import change_with_temporary
+from idp.passwords.reset import request_temporary_password
+from idp.passwords.signin import CHANGE_REQUIRED, OK, authenticate
+from idp.sessions import end_session, start_session
+from idp.web import bp
+from idp.web.context import current_account, safe_next, services
+
+
+def _field(name: str, limit: int = 1024) -> str:
+    """A form field as text, cut to a sane length (the domain refuses what is too long)."""
+    return (request.form.get(name) or "")[:limit]
+
+
+def _login_page(*, login: str = "", errors: tuple[str, ...] = (), info: str | None = None,
+                status: int = 200, **extra):
+    return render_template("web/login.html", login=login, errors=errors, info=info,
+                           next=session.get("next"), **extra), status
+
+
+def _remember_next() -> None:
+    target = safe_next(request.values.get("next"))
+    if target:
+        session["next"] = target
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for("web.account" if current_account() else "web.login"))
+
+
+@bp.get("/login")
+def login():
+    _remember_next()
+    if current_account() is not None and not request.args.get("prompt") == "login":
+        return redirect(session.pop("next", None) or url_for("web.account"))
+    prefill = request.args.get("login_hint") or session.pop("login_prefill", "")
+    return _login_page(login=prefill[:254])
+
+
+@bp.post("/login")
+def login_submit():
+    _remember_next()
+    raw_login, password = _field("login", 300), _field("password")
+    if request.form.get("action") == "forgot":
+        return _forgot(raw_login)
+    if not raw_login.strip() or not password:
+        return _login_page(login=raw_login, errors=tuple(
+            code for code, missing in (("login.required", not raw_login.strip()),
+                                       ("password.required", not password)) if missing))
+    result = authenticate(raw_login, password, services())
+    if result.outcome == OK:
+        return _signed_in(result.account)
+    if result.outcome == CHANGE_REQUIRED:
+        session.pop("sid", None)
+        session["pw_change"] = result.account.id
+        return redirect(url_for("web.change_password"))
+    return _login_page(login=raw_login, errors=("signin.invalid",))
+
+
+def _signed_in(account: Account):
+    svc = services()
+    next_url = session.get("next")
+    lang = session.get("lang")
+    session.clear()  # a fresh session at sign-in: nothing from before survives
+    session["sid"] = start_session(account, now=svc.clock.now(), lifetime=svc.settings.session_lifetime)
+    if lang:
+        session["lang"] = lang
+    return redirect(next_url or url_for("web.account"))
+
+
+def _forgot(raw_login: str):
+    if not raw_login.strip():
+        return _login_page(errors=("login.required_for_reset",))
+    try:
+        login = request_temporary_password(raw_login, services())
+    except InvalidLogin:
+        return _login_page(login=raw_login, errors=("login.invalid",))
+    except DeliveryFailed:
+        return _login_page(login=raw_login, errors=("reset.delivery_failed",), show_support=True, status=503)
+    info = "reset.sent_email" if login.is_email else "reset.sent_phone"
+    return _login_page(login=raw_login, info=info, show_support=True)
+
+
+@bp.route("/password/change", methods=["GET", "POST"])
+def change_password():
+    account_id = session.get("pw_change")
+    account = db.session.get(Account, account_id) if isinstance(account_id, int) else None
+    if account is None or not account.active:
+        return redirect(url_for("web.login"))
+    errors: list[str] = []
+    if request.method == "POST":
+        errors = change_with_temporary(account, _field("temporary"), _field("new"), _field("confirm"), services())
+        if not errors:
+            session.pop("pw_change", None)
+            session["login_prefill"] = account.email or display_phone(account.phone or "")
+            flash("password.changed", "success")
+            return redirect(url_for("web.login"))
+    return render_template("web/change_password.html", errors=errors, rules=RULES,
+                           login=account.email or display_phone(account.phone or ""))
+
+
+@bp.get("/account")
+def account():
+    acct = current_account()
+    if acct is None:
+        return redirect(url_for("web.login", next=url_for("web.account")))
+    return render_template("web/account.html", account=acct,
+                           phone=display_phone(acct.phone) if acct.phone else None)
+
+
+@bp.post("/logout")
+def logout():
+    end_session(session.get("sid"), now=services().clock.now())
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash("signout.done", "info")
+    return redirect(url_for("web.login"))
+
+
+@bp.get("/lang/<code>")
+def switch_language(code: str):
+    if code not in ("ru", "en"):
+        abort(404)
+    session["lang"] = code
+    return redirect(safe_next(request.args.get("next")) or url_for("web.login"))
