@@ -168,3 +168,16 @@ class LiveServer:
 def live_server(app, http_server):
     """The app served over real HTTP on its issuer's loopback port."""
     return http_server.start(app)
+
+
+@pytest.fixture
+def run_cli(app):
+    """``run_cli("accounts", "show", LOGIN, "--json")``: the ``idp`` command against this test's app."""
+    from idp.cli import cli
+
+    runner = app.test_cli_runner()
+
+    def _run(*args):
+        return runner.invoke(cli, args=list(args))
+
+    return _run
