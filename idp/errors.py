@@ -3,7 +3,6 @@
     IdpError                 code, status; the text lives in templates/i18n under ``error.<code>``
     ├── BadRequest           400 — the request cannot be understood
     ├── NotFound             404 — no such page or object
-    ├── DeliveryFailed       503 — a message could not be handed to its transport
     └── Conflict             409 — the change would contradict stored data
 
 OAuth protocol errors stay Authlib's ``OAuth2Error`` and are rendered by Authlib.
@@ -43,11 +42,6 @@ class NotFound(IdpError):
 class Conflict(IdpError):
     code = "conflict"
     status = 409
-
-
-class DeliveryFailed(IdpError):
-    code = "delivery_failed"
-    status = 503
 
 
 def _wants_json() -> bool:

@@ -43,6 +43,13 @@ class Settings:
     email_transport: str = "mailbox"
     #: Transport for SMS: ``mailbox`` (development file) or ``sns``.
     sms_transport: str = "mailbox"
+    #: ``inline``: the request that queues a message also tries to send it at once (demo, one instance);
+    #: ``worker``: only ``idp deliveries run`` sends (production: equal response times, no waiting on SES).
+    delivery_mode: str = "inline"
+    #: Attempts before a message is marked dead (visible to admins, re-queueable).
+    delivery_max_attempts: int = 6
+    #: Seconds before the first retry; doubles after every failed attempt (capped at an hour).
+    delivery_backoff: int = 30
     #: The development mailbox: one JSON object per line per message.
     mailbox_path: str = ""
     #: Sender of e-mails (the seed's address).
@@ -120,6 +127,10 @@ class Settings:
             raise SettingsError(f"IDP_EMAIL_TRANSPORT must be 'mailbox' or 'ses', got {s.email_transport!r}")
         if s.sms_transport not in {"mailbox", "sns"}:
             raise SettingsError(f"IDP_SMS_TRANSPORT must be 'mailbox' or 'sns', got {s.sms_transport!r}")
+        if s.delivery_mode not in {"inline", "worker"}:
+            raise SettingsError(f"IDP_DELIVERY_MODE must be 'inline' or 'worker', got {s.delivery_mode!r}")
+        if s.delivery_max_attempts < 1 or s.delivery_backoff < 0:
+            raise SettingsError("IDP_DELIVERY_MAX_ATTEMPTS must be ≥ 1 and IDP_DELIVERY_BACKOFF ≥ 0")
         if not 4 <= s.bcrypt_rounds <= 31:
             raise SettingsError("IDP_BCRYPT_ROUNDS must be between 4 and 31")
         if s.production and s.bcrypt_rounds < 10:

@@ -5,6 +5,8 @@ import click
 from flask.cli import FlaskGroup
 
 from idp.cli.accounts import accounts
+from idp.cli.clients import clients
+from idp.cli.deliveries import deliveries
 from idp.cli.setup import demo_command, init_command
 
 
@@ -22,6 +24,8 @@ def cli() -> None:
 cli.add_command(init_command)
 cli.add_command(demo_command)
 cli.add_command(accounts)
+cli.add_command(clients)
+cli.add_command(deliveries)
 
 
 def main() -> None:

@@ -1,10 +1,12 @@
-"""Delivery: rendering message texts and handing them to a transport (mailbox file, SES, SNS)."""
+"""Delivery: the outbox, its dispatcher, message rendering and the transports (mailbox file, SES, SNS)."""
 from idp.delivery.courier import Courier, build_courier
+from idp.delivery.dispatcher import Dispatcher
 from idp.delivery.message import EMAIL, SMS, OutgoingMessage, mask_recipient
-from idp.delivery.models import Delivery
+from idp.delivery.models import DEAD, QUEUED, SENDING, SENT, Delivery
+from idp.delivery.outbox import dispatch_inline, enqueue
 from idp.delivery.rendering import MessageRenderer
-from idp.delivery.service import record_failure, send_now
 from idp.delivery.transports import DeliveryError, read_mailbox
 
-__all__ = ["EMAIL", "SMS", "Courier", "Delivery", "DeliveryError", "MessageRenderer", "OutgoingMessage",
-           "build_courier", "mask_recipient", "read_mailbox", "record_failure", "send_now"]
+__all__ = ["DEAD", "EMAIL", "QUEUED", "SENDING", "SENT", "SMS", "Courier", "Delivery", "DeliveryError",
+           "Dispatcher", "MessageRenderer", "OutgoingMessage", "build_courier", "dispatch_inline", "enqueue", "mask_recipient",
+           "read_mailbox"]

@@ -1,9 +1,18 @@
 """The courier: picks the transport for a message's channel, built once from the settings."""
 from __future__ import annotations
 
+import os
+
 from idp.delivery.message import EMAIL, SMS, OutgoingMessage
 from idp.delivery.transports import DeliveryError, MailboxTransport, SesTransport, SnsTransport, Transport
-from idp.settings import Settings
+from idp.settings import Settings, SettingsError
+
+#: A customer is waiting on the page while a message is handed to SES or SNS, so a dead or unreachable
+#: endpoint must fail within seconds, not after botocore's 60-second defaults and five tries.
+AWS_CONNECT_TIMEOUT = 3  # seconds to open the connection
+AWS_READ_TIMEOUT = 10  # seconds to wait for the answer
+#: Attempts in all, the first included (standard retry mode); ``AWS_MAX_ATTEMPTS`` overrides it.
+AWS_MAX_ATTEMPTS = 2
 
 
 class Courier:
@@ -18,15 +27,38 @@ class Courier:
 
 
 def build_courier(settings: Settings) -> Courier:
-    """Transports as configured; boto3 clients are created lazily only for the AWS ones."""
+    """Transports as configured; boto3 clients are created only when an AWS transport is chosen."""
     mailbox = MailboxTransport(settings.mailbox_path, sender=settings.email_from)
     transports: dict[str, Transport] = {EMAIL: mailbox, SMS: mailbox}
     if settings.email_transport == "ses" or settings.sms_transport == "sns":
-        import boto3
-
-        session = boto3.session.Session()
+        session, config = aws_session()
         if settings.email_transport == "ses":
-            transports[EMAIL] = SesTransport(session.client("sesv2"), sender=settings.email_from)
+            transports[EMAIL] = SesTransport(session.client("sesv2", config=config), sender=settings.email_from)
         if settings.sms_transport == "sns":
-            transports[SMS] = SnsTransport(session.client("sns"), sender_id=settings.sms_sender_id)
+            transports[SMS] = SnsTransport(session.client("sns", config=config), sender_id=settings.sms_sender_id)
     return Courier(transports)
+
+
+def aws_session():
+    """A boto3 session and client config from boto3's standard variables, with short timeouts.
+
+    Endpoint (``AWS_ENDPOINT_URL``), credentials and retry settings come from boto3's own variables and
+    shared config files. The region is ``AWS_REGION`` (the AWS SDKs' standard name, which botocore
+    itself does not read), else boto3's ``AWS_DEFAULT_REGION`` or the profile's region. Raises
+    :class:`SettingsError` when no region is configured at all.
+    """
+    import boto3
+    import botocore.session
+    from botocore.config import Config
+
+    core = botocore.session.Session()
+    region = os.environ.get("AWS_REGION") or core.get_config_variable("region")
+    if not region:
+        raise SettingsError("AWS_REGION is not set: the ses and sns transports need the AWS region "
+                            "(e.g. AWS_REGION=eu-central-1)")
+    config = Config(
+        connect_timeout=AWS_CONNECT_TIMEOUT,
+        read_timeout=AWS_READ_TIMEOUT,
+        retries={"total_max_attempts": core.get_config_variable("max_attempts") or AWS_MAX_ATTEMPTS},
+    )
+    return boto3.session.Session(botocore_session=core, region_name=region), config

@@ -1,7 +1,7 @@
 """What a transport sends: one rendered message for one recipient on one channel."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 EMAIL = "email"
 SMS = "sms"
@@ -15,8 +15,6 @@ class OutgoingMessage:
     text: str
     subject: str = ""  # e-mail only
     html: str = ""  # e-mail only
-    #: Parameters that must never be stored or logged (the temporary password); kept for redaction.
-    secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def __repr__(self) -> str:  # a message may carry a temporary password: never print its body
         return f"<OutgoingMessage {self.template} via {self.channel}>"

@@ -1,31 +1,42 @@
-"""The delivery record: one row per message the provider tried to send, never with its body.
+"""The outbox: one row per message, written in the same transaction as the change that caused it.
 
-A message may carry a temporary password, so what is stored is who, what purpose, which channel and
-what happened; the text itself lives only in the transport.
+A dispatcher sends queued rows later (or at once, in-process). The row holds the purpose, channel,
+recipient and the message parameters sealed (:mod:`idp.delivery.sealing`); the parameters are erased
+once the message is sent, so a temporary password is never kept readable after its message went out.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import db
 
+QUEUED = "queued"  # waiting for its first or next attempt
+SENDING = "sending"  # claimed by a dispatcher; if it stays so past its lease, the outcome is unknown
 SENT = "sent"
-FAILED = "failed"
+DEAD = "dead"  # gave up after the last attempt, or outcome unknown: an admin may re-queue it
+STATUSES = (QUEUED, SENDING, SENT, DEAD)
 
 
 class Delivery(db.Model):
     __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
     channel: Mapped[str] = mapped_column(String(10), nullable=False)
     recipient: Mapped[str] = mapped_column(String(254), nullable=False)
+    #: The purpose, which names the templates: "temporary_password", "account_created", …
     template: Mapped[str] = mapped_column(String(64), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    #: Sealed JSON parameters for the templates; NULL once sent.
+    payload: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    #: While status is SENDING: until when the claiming dispatcher holds it.
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

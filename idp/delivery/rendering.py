@@ -21,19 +21,17 @@ class MessageRenderer:
             keep_trailing_newline=False,
         )
 
-    def render(self, purpose: str, *, channel: str, recipient: str, params: dict,
-               secrets: tuple[str, ...] = ()) -> OutgoingMessage:
+    def render(self, purpose: str, *, channel: str, recipient: str, params: dict) -> OutgoingMessage:
         if channel == EMAIL:
             return OutgoingMessage(
                 channel=EMAIL, recipient=recipient, template=purpose,
                 subject=self._render(f"{purpose}/subject.txt", params).strip(),
                 text=self._render(f"{purpose}/email.txt", params),
                 html=self._render(f"{purpose}/email.html", params),
-                secrets=secrets,
             )
         if channel == SMS:
             text = " ".join(self._render(f"{purpose}/sms.txt", params).split())
-            return OutgoingMessage(channel=SMS, recipient=recipient, template=purpose, text=text, secrets=secrets)
+            return OutgoingMessage(channel=SMS, recipient=recipient, template=purpose, text=text)
         raise ValueError(f"unknown channel {channel!r}")
 
     def _render(self, name: str, params: dict) -> str:

@@ -10,6 +10,7 @@ import logging
 from sqlalchemy import update
 
 from idp.accounts import Account
+from idp.delivery import EMAIL, SMS, dispatch_inline, enqueue
 from idp.extensions import db
 from idp.passwords.models import TemporaryPassword
 from idp.passwords.rules import broken_rules
@@ -55,6 +56,10 @@ def change_with_temporary(account: Account, temporary: str, new: str, confirm: s
         account.email_verified = True
     else:
         account.phone_verified = True
+    notices = [enqueue(services, "password_changed", channel=channel, recipient=recipient, account_id=account.id,
+                       params={"login_url": services.settings.issuer + "/login"})
+               for channel, recipient in ((EMAIL, account.email), (SMS, account.phone)) if recipient]
     db.session.commit()
     log.info("password changed for account %s", account.id)
+    dispatch_inline(services, notices)
     return []

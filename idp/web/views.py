@@ -1,10 +1,9 @@
 """Views: parse the form, call the domain, render or redirect. No business rules here."""
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 
 from idp.accounts import Account, InvalidLogin, display_phone, parse_login
-from idp.errors import DeliveryFailed
 from idp.extensions import db
 from idp.passwords import RULES
 from idp.passwords.change import change_with_temporary
@@ -81,13 +80,14 @@ def _forgot(raw_login: str):
     if not raw_login.strip():
         return _login_page(errors=("login.required_for_reset",))
     try:
-        login = request_temporary_password(raw_login, services())
+        result = request_temporary_password(raw_login, services())
     except InvalidLogin:
         return _login_page(login=raw_login, errors=("login.invalid",))
-    except DeliveryFailed:
-        return _login_page(login=raw_login, errors=("reset.delivery_failed",), show_support=True, status=503)
-    info = "reset.sent_email" if login.is_email else "reset.sent_phone"
-    return _login_page(login=raw_login, info=info, show_support=True)
+    if not result.delivered:
+        # The message is queued and will be retried; the customer is told it may take a while.
+        return _login_page(login=raw_login, errors=("reset.delayed",))
+    info = "reset.sent_email" if result.login.is_email else "reset.sent_phone"
+    return _login_page(login=raw_login, info=info)
 
 
 @bp.route("/password/change", methods=["GET", "POST"])

@@ -37,12 +37,15 @@ class MailboxTransport:
             "text": message.text,
             "html": message.html,
         }
+        line = _json_line(record)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as fh:
+            # Readable by its owner only: the file holds temporary passwords.
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with open(fd, "a", encoding="utf-8") as fh:
                 fcntl.flock(fh, fcntl.LOCK_EX)
                 try:
-                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    fh.write(line)
                     fh.flush()
                 finally:
                     fcntl.flock(fh, fcntl.LOCK_UN)
@@ -54,10 +57,26 @@ class MailboxTransport:
         return message_id
 
 
+_LINE_BREAKS = ("\u0085", "\u2028", "\u2029")
+
+
+def _json_line(record: dict) -> str:
+    """One JSON object on one line, Cyrillic readable as is.
+
+    JSON escapes the ASCII control characters but not U+0085, U+2028 and U+2029, which many line
+    readers (Python's ``str.splitlines``, JavaScript) take for line breaks: those are escaped too, so
+    every reader sees exactly one object per line.
+    """
+    text = json.dumps(record, ensure_ascii=False)
+    for char in _LINE_BREAKS:
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text + "\n"
+
+
 def read_mailbox(path: str | os.PathLike) -> list[dict]:
     """All messages in a mailbox file, oldest first (for the demo, tests and curious developers)."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8").split("\n")
     except FileNotFoundError:
         return []
     return [json.loads(line) for line in lines if line.strip()]

@@ -10,7 +10,7 @@ import logging
 from botocore.exceptions import BotoCoreError, ClientError
 
 from idp.delivery.message import OutgoingMessage, mask_recipient
-from idp.delivery.transports.base import DeliveryError
+from idp.delivery.transports.aws_errors import delivery_error
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +27,8 @@ class SnsTransport:
         try:
             response = self.client.publish(PhoneNumber=message.recipient, Message=message.text,
                                            MessageAttributes=attributes)
-        except ClientError as exc:
-            raise DeliveryError(f"SNS refused the message: {exc.response['Error'].get('Code')}") from None
-        except BotoCoreError as exc:
-            raise DeliveryError(f"SNS unreachable: {type(exc).__name__}") from None
+        except (ClientError, BotoCoreError) as exc:
+            raise delivery_error("SNS", exc) from None
         message_id = response.get("MessageId", "")
         log.info("sns: %s SMS to %s sent as %s", message.template, mask_recipient(message.recipient), message_id)
         return message_id

@@ -1,0 +1,163 @@
+"""``idp clients …``: register and manage OAuth clients (relying parties).
+
+The secret of a confidential client is printed once, at ``create`` and ``rotate-secret``; only its keyed
+hash is stored. It is keyed from ``IDP_SECRET_KEY``, so run these commands with the same
+``IDP_SECRET_KEY`` as the server.
+"""
+from __future__ import annotations
+
+import os
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from idp.cli.output import domain_errors, emit, json_option
+from idp.clients import (GRANT_TYPES, create_client, describe_client, disable_client, enable_client, get_client,
+                         list_clients, rotate_secret, update_client)
+from idp.extensions import db
+
+clients = AppGroup("clients", help="OAuth clients (relying parties such as the ДМС portal).")
+
+
+def _services():
+    return current_app.extensions["idp"]
+
+
+def _warn_without_secret_key() -> None:
+    if not os.environ.get("IDP_SECRET_KEY"):
+        click.echo("warning: IDP_SECRET_KEY is not set; the secret below is hashed with a random key of this "
+                   "process and the server will not accept it. Set IDP_SECRET_KEY as for the server.", err=True)
+
+
+def _with_secret(client, secret) -> dict:
+    data = describe_client(client)
+    if secret is not None:
+        data["client_secret"] = secret
+    return data
+
+
+def _human(data: dict) -> str:
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, list):
+            value = " ".join(value)
+        lines.append(f"{key}: {'' if value is None else value}")
+    if data.get("client_secret"):
+        lines.append("The secret is shown only now: store it in the client's configuration.")
+    return "\n".join(lines)
+
+
+_grant_choice = click.Choice(GRANT_TYPES)
+
+
+@clients.command("create")
+@click.option("--name", required=True, help="Name shown to customers on the consent page.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True,
+              help="Exact redirect URI (repeat for several): https, or http on 127.0.0.1/localhost/[::1].")
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True,
+              help="Where RP-initiated logout may return (repeat for several).")
+@click.option("--scope", "scopes", multiple=True,
+              help="Allowed scope (repeat, or space-separated). Default: openid profile email phone offline_access.")
+@click.option("--grant-type", "grant_types", multiple=True, type=_grant_choice,
+              help="Allowed grant type (repeat). Default: authorization_code refresh_token "
+                   "(+ client_credentials for confidential clients).")
+@click.option("--public", is_flag=True, help="A public client (no secret; PKCE S256 required).")
+@click.option("--first-party", is_flag=True, help="Trusted first-party client: customers are not asked to consent.")
+@click.option("--client-id", help="Choose the client_id (default: random).")
+@json_option
+@domain_errors
+def create(name, redirect_uris, post_logout_redirect_uris, scopes, grant_types, public, first_party, client_id,
+           as_json):
+    """Register a client; a confidential client's secret is printed once."""
+    svc = _services()
+    if not public:
+        _warn_without_secret_key()
+    created = create_client(svc.settings, name=name, redirect_uris=redirect_uris,
+                            post_logout_redirect_uris=post_logout_redirect_uris, scopes=scopes or None,
+                            grant_types=grant_types or None, public=public, first_party=first_party,
+                            client_id=client_id, now=svc.clock.now())
+    db.session.commit()
+    data = _with_secret(*created)
+    emit(data, as_json, None if as_json else _human(data))
+
+
+@clients.command("list")
+@click.option("--active-only", is_flag=True, help="Leave out disabled clients.")
+@json_option
+def list_(active_only, as_json):
+    """List registered clients."""
+    rows = [describe_client(c) for c in list_clients(include_disabled=not active_only)]
+    emit(rows, as_json, None if as_json else "\n\n".join(_human(r) for r in rows) or "(no clients)")
+
+
+@clients.command("show")
+@click.argument("client_id")
+@json_option
+@domain_errors
+def show(client_id, as_json):
+    """Show one client (never its secret)."""
+    data = describe_client(get_client(client_id))
+    emit(data, as_json, None if as_json else _human(data))
+
+
+@clients.command("update")
+@click.argument("client_id")
+@click.option("--name")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Replaces the whole list (repeat).")
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True,
+              help="Replaces the whole list (repeat).")
+@click.option("--clear-post-logout-redirect-uris", is_flag=True, help="Remove every post-logout redirect URI.")
+@click.option("--scope", "scopes", multiple=True, help="Replaces the allowed scopes (repeat).")
+@click.option("--grant-type", "grant_types", multiple=True, type=_grant_choice, help="Replaces the grant types.")
+@click.option("--first-party/--third-party", "first_party", default=None, help="Skip consent, or ask for it.")
+@json_option
+@domain_errors
+def update(client_id, name, redirect_uris, post_logout_redirect_uris, clear_post_logout_redirect_uris, scopes,
+           grant_types, first_party, as_json):
+    """Change a client's settings; options not given stay as they are."""
+    post_logout = [] if clear_post_logout_redirect_uris else (post_logout_redirect_uris or None)
+    client = update_client(client_id, name=name, redirect_uris=redirect_uris or None,
+                           post_logout_redirect_uris=post_logout, scopes=scopes or None,
+                           grant_types=grant_types or None, first_party=first_party, now=_services().clock.now())
+    db.session.commit()
+    data = describe_client(client)
+    emit(data, as_json, None if as_json else _human(data))
+
+
+@clients.command("rotate-secret")
+@click.argument("client_id")
+@json_option
+@domain_errors
+def rotate_secret_(client_id, as_json):
+    """Give a confidential client a new secret (printed once); the old one stops working at once."""
+    svc = _services()
+    _warn_without_secret_key()
+    rotated = rotate_secret(svc.settings, client_id, now=svc.clock.now())
+    db.session.commit()
+    data = _with_secret(*rotated)
+    emit(data, as_json, None if as_json else _human(data))
+
+
+@clients.command("disable")
+@click.argument("client_id")
+@json_option
+@domain_errors
+def disable(client_id, as_json):
+    """Disable a client: no new sign-ins or tokens, and its issued tokens stop working."""
+    client = disable_client(client_id, now=_services().clock.now())
+    db.session.commit()
+    data = describe_client(client)
+    emit(data, as_json, None if as_json else _human(data))
+
+
+@clients.command("enable")
+@click.argument("client_id")
+@json_option
+@domain_errors
+def enable(client_id, as_json):
+    """Enable a disabled client again."""
+    client = enable_client(client_id, now=_services().clock.now())
+    db.session.commit()
+    data = describe_client(client)
+    emit(data, as_json, None if as_json else _human(data))
