@@ -41,6 +41,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
+                                x_host=settings.trusted_proxies)
     db.init_app(app)
     csrf.init_app(app)
     app.extensions["idp"] = Services.build(settings, clock=clock, courier=courier)

@@ -7,6 +7,7 @@ from idp.clock import Clock
 from idp.delivery import Courier, MessageRenderer, build_courier
 from idp.passwords.hashing import PasswordHasher
 from idp.settings import Settings
+from idp.throttling import SqlStore, Throttler
 
 
 @dataclass
@@ -16,6 +17,7 @@ class Services:
     hasher: PasswordHasher
     courier: Courier
     renderer: MessageRenderer
+    throttler: Throttler
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None, courier: Courier | None = None) -> "Services":
@@ -25,4 +27,5 @@ class Services:
             hasher=PasswordHasher(settings.bcrypt_rounds),
             courier=courier or build_courier(settings),
             renderer=MessageRenderer(settings.templates_dir),
+            throttler=Throttler(SqlStore(), settings.limits()),
         )

@@ -64,12 +64,48 @@ class Settings:
     instance_dir: str = ""
     #: Session cookie lifetime in seconds (absolute).
     session_lifetime: int = 12 * 3600
+    #: OAuth/OIDC lifetimes in seconds. Codes are single-use and short-lived (RFC 6749 §4.1.2 says ≤ 10 min).
+    authorization_code_ttl: int = 60
+    #: Opaque bearer access tokens (revocable, so they may live a little longer than a JWT would).
+    access_token_ttl: int = 900
+    #: ID tokens; a retired signing key stays published at least this long (plus a margin) after rotation.
+    id_token_ttl: int = 3600
+    #: Each refresh token, from its issue; rotation issues a new one (OAuth 2.0 Security BCP §4.14).
+    refresh_token_ttl: int = 30 * 24 * 3600
+    #: How often an instance looks for keys added to the shared keys directory by another instance.
+    keys_reload_interval: int = 30
+    #: Sign-in throttling: from this failure on, a wait that starts at ``signin_base_wait`` seconds and doubles
+    #: up to ``signin_max_wait`` (never a permanent lock-out a stranger could cause).
+    signin_threshold: int = 5
+    signin_base_wait: int = 30
+    signin_max_wait: int = 900
+    #: The same per client address, with a higher threshold (many customers may share one address).
+    ip_threshold: int = 20
+    #: «Забыли пароль?» requests allowed per login, per minute and per hour.
+    reset_per_minute: int = 1
+    reset_per_hour: int = 5
+    #: How many reverse proxies in front of the provider set X-Forwarded-For/-Proto (0: none).
+    trusted_proxies: int = 0
     #: Extra, non-secret knobs for tests and operators.
     extra: dict = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    def limits(self):
+        """The throttling limits these settings describe."""
+        from datetime import timedelta
+
+        from idp.throttling import Limits, WaitPolicy
+
+        base, cap = timedelta(seconds=self.signin_base_wait), timedelta(seconds=self.signin_max_wait)
+        return Limits(
+            login=WaitPolicy(threshold=self.signin_threshold, base=base, cap=cap),
+            ip=WaitPolicy(threshold=self.ip_threshold, base=base, cap=cap, forget_after=timedelta(hours=1)),
+            reset_per_login=((self.reset_per_minute, 60), (self.reset_per_hour, 3600)),
+            reset_per_ip=((max(10, self.reset_per_minute * 10), 60), (max(50, self.reset_per_hour * 10), 3600)),
+        )
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -131,10 +167,17 @@ class Settings:
             raise SettingsError(f"IDP_DELIVERY_MODE must be 'inline' or 'worker', got {s.delivery_mode!r}")
         if s.delivery_max_attempts < 1 or s.delivery_backoff < 0:
             raise SettingsError("IDP_DELIVERY_MAX_ATTEMPTS must be ≥ 1 and IDP_DELIVERY_BACKOFF ≥ 0")
+        if min(s.signin_threshold, s.ip_threshold, s.reset_per_minute, s.reset_per_hour) < 1 \
+                or not 0 < s.signin_base_wait <= s.signin_max_wait or s.trusted_proxies < 0:
+            raise SettingsError("throttling settings must be positive, with IDP_SIGNIN_BASE_WAIT ≤ IDP_SIGNIN_MAX_WAIT")
         if not 4 <= s.bcrypt_rounds <= 31:
             raise SettingsError("IDP_BCRYPT_ROUNDS must be between 4 and 31")
         if s.production and s.bcrypt_rounds < 10:
             raise SettingsError("IDP_BCRYPT_ROUNDS below 10 is too weak for production")
         if s.temp_password_ttl <= 0:
             raise SettingsError("IDP_TEMP_PASSWORD_TTL must be a positive number of seconds")
+        for name in ("authorization_code_ttl", "access_token_ttl", "id_token_ttl", "refresh_token_ttl",
+                     "keys_reload_interval"):
+            if getattr(s, name) <= 0:
+                raise SettingsError(f"IDP_{name.upper()} must be a positive number of seconds")
         return s

@@ -15,8 +15,11 @@ def create_schema() -> None:
     import idp.accounts.models  # noqa: F401
     import idp.clients.models  # noqa: F401
     import idp.delivery.models  # noqa: F401
+    import idp.oidc.models  # noqa: F401
     import idp.passwords.models  # noqa: F401
+    import idp.policies.models  # noqa: F401
     import idp.sessions.models  # noqa: F401
+    import idp.throttling.models  # noqa: F401
 
     db.create_all()
 
@@ -24,9 +27,15 @@ def create_schema() -> None:
 @click.command("init")
 @with_appcontext
 def init_command():
-    """Create the database schema (safe to run again)."""
+    """Create the database schema and the first signing key (safe to run again)."""
     create_schema()
     click.echo(f"Database ready: {_safe_url(current_app.config['SQLALCHEMY_DATABASE_URI'])}")
+    from idp.keys import ensure_first_key
+
+    services = current_app.extensions["idp"]
+    created = ensure_first_key(services.settings.keys_dir, now=services.clock.now())
+    click.echo(f"Signing key {'created' if created else 'present'} in {services.settings.keys_dir}"
+               + (f": {created.kid}" if created else ""))
 
 
 @click.command("demo")

@@ -14,7 +14,7 @@ from idp.delivery import EMAIL, SMS, dispatch_inline, enqueue
 from idp.extensions import db
 from idp.passwords.models import TemporaryPassword
 from idp.passwords.rules import broken_rules
-from idp.passwords.signin import current_temporary
+from idp.passwords.signin import count_wrong_try, current_temporary
 from idp.services import Services
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ def change_with_temporary(account: Account, temporary: str, new: str, confirm: s
         errors.append("password.temporary_required")
     elif temp is None or len(temporary) > 64 or not services.hasher.verify(temporary, temp.password_hash):
         errors.append("password.temporary_invalid")
+        if temp is not None:
+            count_wrong_try(temp, now)
     elif not temp.usable(now):
         errors.append("password.temporary_expired")
     if new and new == temporary:

@@ -9,6 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from idp.extensions import db
 
 
+#: A temporary password dies after this many wrong tries (46 bits of entropy, but no reason to allow more).
+MAX_FAILED_ATTEMPTS = 5
+
+
 class TemporaryPassword(db.Model):
     __tablename__ = "temporary_passwords"
 
@@ -22,7 +26,9 @@ class TemporaryPassword(db.Model):
     expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     #: Set when it was exchanged for a permanent password.
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
-    #: Set when a newer request replaced it.
+    #: Wrong passwords typed while it was current; at MAX_FAILED_ATTEMPTS it dies.
+    failed_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: Set when a newer request replaced it, or after too many wrong tries.
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     def usable(self, now: datetime) -> bool:

@@ -31,14 +31,20 @@ class ResetResult:
     delivered: bool = True
 
 
-def request_temporary_password(raw_login: str, services: Services) -> ResetResult:
-    """Issue and queue a temporary password for ``raw_login``; raises ``InvalidLogin`` for garbage."""
+def request_temporary_password(raw_login: str, services: Services, address: str | None = None) -> ResetResult:
+    """Issue and queue a temporary password for ``raw_login``; raises ``InvalidLogin`` for garbage.
+
+    Past the per-login or per-address limits nothing is sent, and the answer is the same as always.
+    """
     login = parse_login(raw_login)
     now = services.clock.now()
+    allowed = services.throttler.before_reset(login.value, address, now)
     password = temporary.generate()
     password_hash = services.hasher.hash(password)  # done for unknown logins too: same time either way
-    account = find_by_login(login)
+    account = find_by_login(login) if allowed else None
     if account is None or not account.active:
+        if not allowed:
+            log.info("reset request over the limit; nothing sent")
         return ResetResult(login)
 
     channel = EMAIL if login.is_email else SMS

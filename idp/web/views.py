@@ -8,7 +8,7 @@ from idp.extensions import db
 from idp.passwords import RULES
 from idp.passwords.change import change_with_temporary
 from idp.passwords.reset import request_temporary_password
-from idp.passwords.signin import CHANGE_REQUIRED, OK, authenticate
+from idp.passwords.signin import CHANGE_REQUIRED, OK, THROTTLED, authenticate
 from idp.sessions import end_session, start_session
 from idp.web import bp
 from idp.web.context import current_account, safe_next, services
@@ -20,9 +20,9 @@ def _field(name: str, limit: int = 1024) -> str:
 
 
 def _login_page(*, login: str = "", errors: tuple[str, ...] = (), info: str | None = None,
-                status: int = 200, **extra):
+                error_params: dict | None = None, status: int = 200):
     return render_template("web/login.html", login=login, errors=errors, info=info,
-                           next=session.get("next"), **extra), status
+                           error_params=error_params or {}), status
 
 
 def _remember_next() -> None:
@@ -55,7 +55,11 @@ def login_submit():
         return _login_page(login=raw_login, errors=tuple(
             code for code, missing in (("login.required", not raw_login.strip()),
                                        ("password.required", not password)) if missing))
-    result = authenticate(raw_login, password, services())
+    result = authenticate(raw_login, password, services(), address=request.remote_addr)
+    if result.outcome == THROTTLED:
+        page, status = _login_page(login=raw_login, errors=("signin.throttled",),
+                                   error_params={"minutes": max(1, -(-result.retry_after // 60))}, status=429)
+        return page, status, {"Retry-After": str(result.retry_after)}
     if result.outcome == OK:
         return _signed_in(result.account)
     if result.outcome == CHANGE_REQUIRED:
@@ -80,7 +84,7 @@ def _forgot(raw_login: str):
     if not raw_login.strip():
         return _login_page(errors=("login.required_for_reset",))
     try:
-        result = request_temporary_password(raw_login, services())
+        result = request_temporary_password(raw_login, services(), address=request.remote_addr)
     except InvalidLogin:
         return _login_page(login=raw_login, errors=("login.invalid",))
     if not result.delivered:

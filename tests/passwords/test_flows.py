@@ -61,9 +61,10 @@ def test_configurable_lifetime(make_app, make_account, mailbox, clock):
         assert authenticate(LOGIN, temporary, services).outcome == INVALID
 
 
-def test_newer_request_replaces_older(ctx, make_account, mailbox):
+def test_newer_request_replaces_older(ctx, make_account, mailbox, clock):
     make_account(email=LOGIN)
     first = issue(ctx, mailbox)
+    clock.advance(minutes=1)
     second = issue(ctx, mailbox)
     assert authenticate(LOGIN, first, ctx).outcome == INVALID
     assert authenticate(LOGIN, second, ctx).outcome == CHANGE_REQUIRED
