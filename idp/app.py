@@ -60,6 +60,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     _install_security_headers(app, settings)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # botocore logs whole request bodies at DEBUG, and a request body may carry a temporary password.
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.getLogger(noisy).getEffectiveLevel(), logging.INFO))
     return app
 
 

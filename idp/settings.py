@@ -62,8 +62,10 @@ class Settings:
     templates_dir: str = ""
     #: Instance folder for the SQLite database and the mailbox.
     instance_dir: str = ""
-    #: Session cookie lifetime in seconds (absolute).
+    #: Sign-in session lifetime in seconds (absolute, from sign-in).
     session_lifetime: int = 12 * 3600
+    #: A sign-in session unused for this many seconds is over.
+    session_idle_timeout: int = 30 * 60
     #: OAuth/OIDC lifetimes in seconds. Codes are single-use and short-lived (RFC 6749 §4.1.2 says ≤ 10 min).
     authorization_code_ttl: int = 60
     #: Opaque bearer access tokens (revocable, so they may live a little longer than a JWT would).
@@ -174,6 +176,8 @@ class Settings:
             raise SettingsError("IDP_BCRYPT_ROUNDS must be between 4 and 31")
         if s.production and s.bcrypt_rounds < 10:
             raise SettingsError("IDP_BCRYPT_ROUNDS below 10 is too weak for production")
+        if s.session_lifetime <= 0 or s.session_idle_timeout <= 0:
+            raise SettingsError("IDP_SESSION_LIFETIME and IDP_SESSION_IDLE_TIMEOUT must be positive")
         if s.temp_password_ttl <= 0:
             raise SettingsError("IDP_TEMP_PASSWORD_TTL must be a positive number of seconds")
         for name in ("authorization_code_ttl", "access_token_ttl", "id_token_ttl", "refresh_token_ttl",

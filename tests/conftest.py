@@ -20,6 +20,7 @@ from idp.delivery import read_mailbox
 from idp.extensions import db
 from idp.settings import Settings
 
+pytest_plugins = ["tests.aws"]
 TEST_DATABASE_URL = os.environ.get("IDP_TEST_DATABASE_URL", "")
 #: A moment to freeze test clocks at.
 T0 = datetime(2026, 11, 25, 9, 0, 0)

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from idp.accounts.logins import Login, normalize_email, normalize_phone, parse_login
 from idp.accounts.models import Account
+from idp.audit import record
 from idp.errors import BadRequest, Conflict, NotFound
 from idp.extensions import db
 
@@ -32,6 +33,7 @@ def create_account(*, email: str | None = None, phone: str | None = None, full_n
     account = Account(email=email, phone=phone, full_name=full_name, created_at=now, is_admin=is_admin)
     db.session.add(account)
     db.session.flush()
+    record("account.created", at=now, account_id=account.id)
     return account
 
 

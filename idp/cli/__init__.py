@@ -5,8 +5,11 @@ import click
 from flask.cli import FlaskGroup
 
 from idp.cli.accounts import accounts
+from idp.cli.audit import audit_command
 from idp.cli.clients import clients
+from idp.cli.keys import keys
 from idp.cli.deliveries import deliveries
+from idp.cli.policies import policies
 from idp.cli.setup import demo_command, init_command
 
 
@@ -24,8 +27,11 @@ def cli() -> None:
 cli.add_command(init_command)
 cli.add_command(demo_command)
 cli.add_command(accounts)
+cli.add_command(audit_command)
 cli.add_command(clients)
+cli.add_command(keys)
 cli.add_command(deliveries)
+cli.add_command(policies)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from idp.extensions import db
 def create_schema() -> None:
     # Import every model so its table is known before create_all.
     import idp.accounts.models  # noqa: F401
+    import idp.audit.models  # noqa: F401
     import idp.clients.models  # noqa: F401
     import idp.delivery.models  # noqa: F401
     import idp.oidc.models  # noqa: F401

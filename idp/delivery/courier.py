@@ -33,9 +33,11 @@ def build_courier(settings: Settings) -> Courier:
     if settings.email_transport == "ses" or settings.sms_transport == "sns":
         session, config = aws_session()
         if settings.email_transport == "ses":
-            transports[EMAIL] = SesTransport(session.client("sesv2", config=config), sender=settings.email_from)
+            transports[EMAIL] = SesTransport(session.client("sesv2", config=config),
+                                             sender=settings.email_from)
         if settings.sms_transport == "sns":
-            transports[SMS] = SnsTransport(session.client("sns", config=config), sender_id=settings.sms_sender_id)
+            transports[SMS] = SnsTransport(session.client("sns", config=config),
+                                           sender_id=settings.sms_sender_id)
     return Courier(transports)
 
 

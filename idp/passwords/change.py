@@ -5,11 +5,11 @@ conditional UPDATE, so two simultaneous submissions cannot both use it.
 """
 from __future__ import annotations
 
-import logging
-
 from sqlalchemy import update
 
 from idp.accounts import Account
+from idp.audit import Origin, record
+from idp.sessions import end_all_sessions
 from idp.delivery import EMAIL, SMS, dispatch_inline, enqueue
 from idp.extensions import db
 from idp.passwords.models import TemporaryPassword
@@ -17,12 +17,13 @@ from idp.passwords.rules import broken_rules
 from idp.passwords.signin import count_wrong_try, current_temporary
 from idp.services import Services
 
-log = logging.getLogger(__name__)
-
-
 def change_with_temporary(account: Account, temporary: str, new: str, confirm: str,
-                          services: Services) -> list[str]:
-    """Set ``new`` as the permanent password; return the codes of every problem (empty: changed)."""
+                          services: Services, origin: Origin | None = None) -> list[str]:
+    """Set ``new`` as the permanent password; return the codes of every problem (empty: changed).
+
+    On success every other session of the account ends (and, through :func:`revoke_everything`, its
+    tokens), and a notice goes to every channel the customer has.
+    """
     now = services.clock.now()
     errors = broken_rules(new)
     if new != confirm:
@@ -58,10 +59,17 @@ def change_with_temporary(account: Account, temporary: str, new: str, confirm: s
         account.email_verified = True
     else:
         account.phone_verified = True
+    revoke_everything(account.id, now=now, origin=origin)
+    record("password.changed", at=now, origin=origin, account_id=account.id, via="temporary")
     notices = [enqueue(services, "password_changed", channel=channel, recipient=recipient, account_id=account.id,
                        params={"login_url": services.settings.issuer + "/login"})
                for channel, recipient in ((EMAIL, account.email), (SMS, account.phone)) if recipient]
     db.session.commit()
-    log.info("password changed for account %s", account.id)
     dispatch_inline(services, notices)
     return []
+
+
+def revoke_everything(account_id: int, *, now, origin: Origin | None = None) -> None:
+    """After a password change: end the account's sessions and revoke its tokens (caller's transaction)."""
+    ended = end_all_sessions(account_id, now=now)
+    record("sessions.revoked", at=now, origin=origin, account_id=account_id, sessions=ended)

@@ -7,7 +7,6 @@ without the other.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,14 +14,12 @@ from sqlalchemy import update
 
 from idp.accounts import find_by_login, parse_login
 from idp.accounts.logins import Login
+from idp.audit import Origin, record
 from idp.delivery import EMAIL, SENT, SMS, dispatch_inline, enqueue
 from idp.extensions import db
 from idp.passwords import temporary
 from idp.passwords.models import TemporaryPassword
 from idp.services import Services
-
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class ResetResult:
@@ -31,20 +28,23 @@ class ResetResult:
     delivered: bool = True
 
 
-def request_temporary_password(raw_login: str, services: Services, address: str | None = None) -> ResetResult:
+def request_temporary_password(raw_login: str, services: Services, origin: Origin | None = None) -> ResetResult:
     """Issue and queue a temporary password for ``raw_login``; raises ``InvalidLogin`` for garbage.
 
     Past the per-login or per-address limits nothing is sent, and the answer is the same as always.
     """
     login = parse_login(raw_login)
+    origin = origin or Origin()
     now = services.clock.now()
-    allowed = services.throttler.before_reset(login.value, address, now)
+    allowed = services.throttler.before_reset(login.value, origin.ip, now)
     password = temporary.generate()
     password_hash = services.hasher.hash(password)  # done for unknown logins too: same time either way
     account = find_by_login(login) if allowed else None
-    if account is None or not account.active:
-        if not allowed:
-            log.info("reset request over the limit; nothing sent")
+    found = account is not None and account.active
+    record("reset.requested" if allowed else "reset.limited", at=now, origin=origin,
+           account_id=account.id if found else None, kind=login.kind)
+    if not found:
+        db.session.commit()
         return ResetResult(login)
 
     channel = EMAIL if login.is_email else SMS
@@ -62,8 +62,8 @@ def request_temporary_password(raw_login: str, services: Services, address: str 
     delivery = enqueue(services, "temporary_password", channel=channel, recipient=login.value,
                        account_id=account.id,
                        params={"password": password, "login_url": services.settings.issuer + "/login"})
+    record("temporary.issued", at=now, origin=origin, account_id=account.id, channel=channel)
     db.session.commit()
-    log.info("temporary password issued for account %s via %s", account.id, channel)
     [status] = dispatch_inline(services, [delivery])
     # None: worker mode, or another dispatcher claimed it first; either way it is on its way.
     return ResetResult(login, delivered=status in (SENT, None))

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import case, select, update
 
 from idp.accounts import Account, InvalidLogin, find_by_login, parse_login
+from idp.audit import Origin, record
 from idp.extensions import db
 from idp.passwords.models import MAX_FAILED_ATTEMPTS, TemporaryPassword
 from idp.passwords.rules import MAX_LENGTH
@@ -46,32 +47,53 @@ def count_wrong_try(temp: TemporaryPassword, now: datetime) -> None:
     db.session.execute(update(TemporaryPassword).where(TemporaryPassword.id == temp.id).values(
         failed_attempts=tries,
         revoked_at=case((tries >= MAX_FAILED_ATTEMPTS, now), else_=TemporaryPassword.revoked_at)))
+    db.session.refresh(temp)
+    if temp.revoked_at is not None and temp.failed_attempts == MAX_FAILED_ATTEMPTS:
+        record("temporary.killed", at=now, account_id=temp.account_id)
     db.session.commit()
 
 
-def authenticate(raw_login: str, password: str, services: Services, address: str | None = None) -> SignInResult:
+def authenticate(raw_login: str, password: str, services: Services, origin: Origin | None = None) -> SignInResult:
+    origin = origin or Origin()
+    hasher, now = services.hasher, services.clock.now()
     try:
         login = parse_login(raw_login)
     except InvalidLogin:
-        return SignInResult(INVALID)
+        return _fail(INVALID, now, origin, reason="login_format")
     if not password or len(password) > MAX_LENGTH:
-        return SignInResult(INVALID)
-    hasher, now = services.hasher, services.clock.now()
-    verdict = services.throttler.before_sign_in(login.value, address, now)
+        return _fail(INVALID, now, origin, reason="password_length")
+    verdict = services.throttler.before_sign_in(login.value, origin.ip, now)
     if not verdict.allowed:
-        return SignInResult(THROTTLED, retry_after=verdict.retry_after)
+        return _fail(THROTTLED, now, origin, retry_after=verdict.retry_after)
     account = find_by_login(login)
     if account is not None and not account.active:
         account = None
     if hasher.verify(password, account.password_hash if account else None):
-        services.throttler.signed_in(login.value)
-        return SignInResult(OK, account)
+        return _succeed(OK, "signin.success", account, login.value, services, now, origin)
     temp = current_temporary(account.id) if account else None
     if temp is not None and not temp.usable(now):
         temp = None
     if hasher.verify(password, temp.password_hash if temp else None):
-        services.throttler.signed_in(login.value)
-        return SignInResult(CHANGE_REQUIRED, account)
+        return _succeed(CHANGE_REQUIRED, "signin.temporary", account, login.value, services, now, origin)
     if temp is not None:
         count_wrong_try(temp, now)
-    return SignInResult(INVALID)
+    # The account id is recorded for admins; the customer's answer is the same either way.
+    return _fail(INVALID, now, origin, account_id=account.id if account else None, reason="credentials")
+
+
+def _succeed(outcome: str, event: str, account: Account, login_value: str, services: Services, now: datetime,
+             origin: Origin) -> SignInResult:
+    services.throttler.signed_in(login_value)
+    record(event, at=now, origin=origin, account_id=account.id)
+    db.session.commit()
+    return SignInResult(outcome, account)
+
+
+def _fail(outcome: str, now: datetime, origin: Origin, *, account_id: int | None = None, retry_after: int = 0,
+          **details) -> SignInResult:
+    if outcome == THROTTLED:
+        record("signin.throttled", at=now, origin=origin, retry_after=retry_after)
+    else:
+        record("signin.failure", at=now, origin=origin, account_id=account_id, **details)
+    db.session.commit()
+    return SignInResult(outcome, retry_after=retry_after)

@@ -1,7 +1,7 @@
 """The customer's sign-in session at the provider (the single sign-on session portals share)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -20,8 +20,11 @@ class BrowserSession(db.Model):
     auth_time: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     #: Authentication methods (RFC 8176), space-separated: "pwd".
     amr: Mapped[str] = mapped_column(String(50), nullable=False, default="pwd")
+    #: The absolute end: sign-in time plus the session lifetime, however active the customer is.
     expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    #: The last request seen (updated at most once a minute); idle longer than the idle timeout → over.
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
 
-    def live(self, now: datetime) -> bool:
-        return self.ended_at is None and now < self.expires_at
+    def live(self, now: datetime, idle_timeout: timedelta) -> bool:
+        return self.ended_at is None and now < self.expires_at and now < self.last_seen_at + idle_timeout

@@ -21,7 +21,9 @@ def services() -> Services:
 def current_session() -> BrowserSession | None:
     """The live sign-in session of this browser, looked up once per request."""
     if "idp_session" not in g:
-        g.idp_session = find_session(session.get("sid"), now=services().clock.now())
+        svc = services()
+        g.idp_session = find_session(session.get("sid"), now=svc.clock.now(),
+                                     idle_timeout=svc.settings.session_idle_timeout)
     return g.idp_session
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 
-from idp.accounts import Account, InvalidLogin, display_phone, parse_login
+from idp.accounts import Account, InvalidLogin, display_phone
+from idp.audit import Origin, record
 from idp.extensions import db
 from idp.passwords import RULES
 from idp.passwords.change import change_with_temporary
@@ -11,7 +12,11 @@ from idp.passwords.reset import request_temporary_password
 from idp.passwords.signin import CHANGE_REQUIRED, OK, THROTTLED, authenticate
 from idp.sessions import end_session, start_session
 from idp.web import bp
-from idp.web.context import current_account, safe_next, services
+from idp.web.context import current_account, current_session, safe_next, services
+
+
+def _origin() -> Origin:
+    return Origin(ip=request.remote_addr, user_agent=request.user_agent.string[:300] or None)
 
 
 def _field(name: str, limit: int = 1024) -> str:
@@ -55,7 +60,7 @@ def login_submit():
         return _login_page(login=raw_login, errors=tuple(
             code for code, missing in (("login.required", not raw_login.strip()),
                                        ("password.required", not password)) if missing))
-    result = authenticate(raw_login, password, services(), address=request.remote_addr)
+    result = authenticate(raw_login, password, services(), _origin())
     if result.outcome == THROTTLED:
         page, status = _login_page(login=raw_login, errors=("signin.throttled",),
                                    error_params={"minutes": max(1, -(-result.retry_after // 60))}, status=429)
@@ -84,7 +89,7 @@ def _forgot(raw_login: str):
     if not raw_login.strip():
         return _login_page(errors=("login.required_for_reset",))
     try:
-        result = request_temporary_password(raw_login, services(), address=request.remote_addr)
+        result = request_temporary_password(raw_login, services(), _origin())
     except InvalidLogin:
         return _login_page(login=raw_login, errors=("login.invalid",))
     if not result.delivered:
@@ -102,7 +107,8 @@ def change_password():
         return redirect(url_for("web.login"))
     errors: list[str] = []
     if request.method == "POST":
-        errors = change_with_temporary(account, _field("temporary"), _field("new"), _field("confirm"), services())
+        errors = change_with_temporary(account, _field("temporary"), _field("new"), _field("confirm"), services(),
+                                       _origin())
         if not errors:
             session.pop("pw_change", None)
             session["login_prefill"] = account.email or display_phone(account.phone or "")
@@ -123,7 +129,11 @@ def account():
 
 @bp.post("/logout")
 def logout():
-    end_session(session.get("sid"), now=services().clock.now())
+    row = current_session()
+    now = services().clock.now()
+    if row is not None:
+        record("signout", at=now, origin=_origin(), account_id=row.account_id)
+    end_session(session.get("sid"), now=now)
     lang = session.get("lang")
     session.clear()
     if lang:

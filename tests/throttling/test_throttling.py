@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from idp.audit import Origin
 from idp.extensions import db
 from idp.passwords.reset import request_temporary_password
 from idp.passwords.signin import CHANGE_REQUIRED, INVALID, OK, THROTTLED, authenticate
@@ -35,16 +36,16 @@ def test_waits_grow_from_the_fifth_failure_and_end_exactly(ctx, make_account, cl
     if known:
         make_account(email=LOGIN, password="Polis2026")
     for _ in range(5):
-        assert authenticate(LOGIN, "Wrong2026", ctx, "10.0.0.1").outcome == INVALID
-    result = authenticate(LOGIN, "Polis2026", ctx, "10.0.0.1")
+        assert authenticate(LOGIN, "Wrong2026", ctx, Origin(ip="10.0.0.1")).outcome == INVALID
+    result = authenticate(LOGIN, "Polis2026", ctx, Origin(ip="10.0.0.1"))
     assert (result.outcome, result.retry_after) == (THROTTLED, 30)
     clock.advance(seconds=29)
-    assert authenticate(LOGIN, "Polis2026", ctx, "10.0.0.1").retry_after == 1
+    assert authenticate(LOGIN, "Polis2026", ctx, Origin(ip="10.0.0.1")).retry_after == 1
     clock.advance(seconds=1)
-    assert authenticate(LOGIN, "Wrong2026", ctx, "10.0.0.1").outcome == INVALID  # the 6th
-    assert authenticate(LOGIN, "Polis2026", ctx, "10.0.0.1").retry_after == 60
+    assert authenticate(LOGIN, "Wrong2026", ctx, Origin(ip="10.0.0.1")).outcome == INVALID  # the 6th
+    assert authenticate(LOGIN, "Polis2026", ctx, Origin(ip="10.0.0.1")).retry_after == 60
     clock.advance(seconds=60)
-    assert authenticate(LOGIN, "Polis2026", ctx, "10.0.0.1").outcome == (OK if known else INVALID)
+    assert authenticate(LOGIN, "Polis2026", ctx, Origin(ip="10.0.0.1")).outcome == (OK if known else INVALID)
 
 
 def test_success_forgives_and_the_wait_is_capped(ctx, make_account, clock):
@@ -64,9 +65,9 @@ def test_success_forgives_and_the_wait_is_capped(ctx, make_account, clock):
 
 def test_per_address_limit_counts_across_logins(ctx, clock):
     for n in range(20):
-        assert authenticate(f"c{n}@example.com", "Wrong2026", ctx, "10.0.0.9").outcome == INVALID
-    assert authenticate("other@example.com", "Wrong2026", ctx, "10.0.0.9").outcome == THROTTLED
-    assert authenticate("other@example.com", "Wrong2026", ctx, "10.0.0.10").outcome == INVALID
+        assert authenticate(f"c{n}@example.com", "Wrong2026", ctx, Origin(ip="10.0.0.9")).outcome == INVALID
+    assert authenticate("other@example.com", "Wrong2026", ctx, Origin(ip="10.0.0.9")).outcome == THROTTLED
+    assert authenticate("other@example.com", "Wrong2026", ctx, Origin(ip="10.0.0.10")).outcome == INVALID
 
 
 def test_parallel_guesses_cannot_exceed_the_limit(app, make_account):
