@@ -1,0 +1,29 @@
+"""The admin surfaces: a REST API for OAuth client registration and a web area for people.
+
+* ``/api/admin/…`` (:mod:`idp.admin.api`): JSON, described by ``openapi.json`` (served at
+  ``/api/admin/openapi.json``); authorised by bearer access tokens from the ``client_credentials`` grant
+  carrying the ``admin`` scope (:mod:`idp.admin.bearer`). CSRF-exempt: no cookie is ever consulted.
+* ``/admin/…`` (:mod:`idp.admin.views`): hosted pages behind the provider's own sign-in, for accounts
+  given the admin role (``idp accounts grant-admin LOGIN``); forms carry CSRF tokens.
+
+Both call the same operations (:mod:`idp.admin.operations`), which change clients through
+:mod:`idp.clients` and write the audit trail in the same transaction.
+"""
+from __future__ import annotations
+
+from flask import Flask
+
+from idp.admin.api import bp as api_bp
+from idp.admin.bearer import ADMIN_SCOPE
+from idp.admin.views import bp as web_bp
+
+__all__ = ["ADMIN_SCOPE", "api_bp", "init_app", "web_bp"]
+
+
+def init_app(app: Flask) -> None:
+    """Register both blueprints; the API is exempt from CSRF because it is bearer-authorised."""
+    from idp.extensions import csrf
+
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(web_bp)

@@ -1,0 +1,1 @@
+"""OpenID Connect provider: authorization code flow, tokens, UserInfo, revocation, introspection, logout."""

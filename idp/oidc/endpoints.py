@@ -1,0 +1,58 @@
+"""The non-interactive endpoints, each Authlib's class plus the shared hooks:
+
+* UserInfo (OIDC Core §5.3): the bearer token in the ``Authorization`` header (GET or POST) or in a
+  form-encoded POST body (RFC 6750 §2.2); scope ``openid`` required;
+* token revocation (RFC 7009): confidential clients authenticate, public clients name themselves;
+* token introspection (RFC 7662): confidential clients, for tokens issued to themselves;
+* end session (OpenID Connect RP-Initiated Logout 1.0).
+"""
+from __future__ import annotations
+
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oidc.core import UserInfoEndpoint
+from authlib.oidc.rpinitiated import EndSessionEndpoint
+from flask import request as flask_request
+
+from idp.oidc.hooks import ProviderHooks
+
+
+class AccessTokenValidator(ProviderHooks, BearerTokenValidator):
+    def authenticate_token(self, token_string):
+        return self.find_access_token(token_string)
+
+
+class BearerProtector(ResourceProtector):
+    """Authlib's protector, also reading ``access_token`` from a form-encoded POST body (RFC 6750 §2.2)."""
+
+    def parse_request_authorization(self, request):
+        if (not request.headers.get("Authorization") and flask_request.method == "POST"
+                and flask_request.mimetype == "application/x-www-form-urlencoded"):
+            value = flask_request.form.get("access_token")
+            if value:
+                return self.get_token_validator("bearer"), value
+        return super().parse_request_authorization(request)
+
+
+class UserInfo(ProviderHooks, UserInfoEndpoint):
+    pass
+
+
+class Revocation(ProviderHooks, RevocationEndpoint):
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+class Introspection(ProviderHooks, IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class EndSession(ProviderHooks, EndSessionEndpoint):
+    pass
+
+
+def build_protector() -> BearerProtector:
+    protector = BearerProtector()
+    protector.register_token_validator(AccessTokenValidator())
+    return protector

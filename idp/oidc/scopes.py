@@ -1,0 +1,59 @@
+"""Scopes and the claims they release (OIDC Core §5.4), and the UserInfo document (§5.3.2).
+
+Scopes this provider does not understand are ignored (OIDC Core §3.1.2.1); ``offline_access`` (§11)
+is what earns a refresh token. A claim without a value is left out, never sent as null (§5.3.2).
+"""
+from __future__ import annotations
+
+from authlib.oidc.core import UserInfo
+
+from idp.accounts import Account
+from idp.clients import STANDARD_SCOPES
+
+#: The scopes that concern a customer; a ``client_credentials`` token (no customer) never carries them.
+USER_SCOPES = frozenset(STANDARD_SCOPES)
+
+#: Claims released by each scope (OIDC Core §5.4), in the order a consent page lists them.
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
+    "openid": ("sub",),
+    "profile": ("name",),
+    "email": ("email", "email_verified"),
+    "phone": ("phone_number", "phone_number_verified"),
+    "offline_access": (),
+}
+
+#: Every claim this provider can return, for discovery's ``claims_supported``.
+CLAIMS_SUPPORTED = ("sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "name", "email",
+                    "email_verified", "phone_number", "phone_number_verified")
+
+
+def scope_list(scope: str | None) -> list[str]:
+    """A scope string as a list, duplicates removed, order kept."""
+    seen: list[str] = []
+    for item in (scope or "").split():
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def user_claims(account: Account, scope: str | None) -> UserInfo:
+    """The claims ``scope`` releases about ``account``; ``sub`` always (OIDC Core §5.3.2)."""
+    scopes = set(scope_list(scope))
+    claims: dict = {"sub": account.subject}
+    if "profile" in scopes and account.full_name:
+        claims["name"] = account.full_name
+    if "email" in scopes and account.email:
+        claims["email"] = account.email
+        claims["email_verified"] = bool(account.email_verified)
+    if "phone" in scopes and account.phone:
+        claims["phone_number"] = account.phone  # E.164 already (idp.accounts.logins)
+        claims["phone_number_verified"] = bool(account.phone_verified)
+    return UserInfo(claims)
+
+
+def machine_scope(client_scopes: list[str], requested: str | None) -> str:
+    """The scope of a ``client_credentials`` token: what was asked (or else everything allowed) that the
+    client may have, minus the customer scopes (RFC 6749 §3.3 lets the server narrow a request)."""
+    allowed = [s for s in client_scopes if s not in USER_SCOPES]
+    wanted = scope_list(requested) if requested else allowed
+    return " ".join(s for s in wanted if s in allowed)

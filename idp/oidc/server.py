@@ -1,0 +1,82 @@
+"""The authorization server: Authlib's Flask server with the provider's hooks, grants and endpoints.
+
+    AuthorizationServer(ProviderHooks, authlib…AuthorizationServer)
+    ├── grants      AuthorizationCodeGrant [+ OpenIDCodeExtension, S256CodeChallenge]
+    │               RefreshTokenGrant      [+ OpenIDRefreshExtension]
+    │               ClientCredentialsGrant
+    ├── endpoints   UserInfo (with BearerProtector), Revocation, Introspection, EndSession
+    └── extension   AuthorizationResponseIssuer (RFC 9207)
+
+``init_oidc(app)`` builds one per app and keeps it, with the key store, in ``app.extensions``.
+"""
+from __future__ import annotations
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskJsonRequest, FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.oauth2.rfc6749 import OAuth2Request
+from flask import Flask
+from flask import request as flask_request
+
+from idp.keys import KeyStore
+from idp.oidc.endpoints import EndSession, Introspection, Revocation, UserInfo, build_protector
+from idp.oidc.grants import (AuthorizationCodeGrant, AuthorizationResponseIssuer, ClientCredentialsGrant,
+                             OpenIDCodeExtension, OpenIDRefreshExtension, RefreshTokenGrant, S256CodeChallenge)
+from idp.oidc.hooks import ProviderHooks
+
+
+class IssuerRequest(FlaskOAuth2Request):
+    """Authlib's request, its URL taken from the configured issuer rather than the socket.
+
+    Authlib refuses plain-http URLs (``InsecureTransportError``); behind a TLS-terminating proxy the
+    socket says http although the customer used https. The issuer is validated at start-up (https in
+    production), so it is the right thing to judge the transport by.
+    """
+
+    def __init__(self, request, issuer: str):
+        OAuth2Request.__init__(self, method=request.method, uri=issuer + request.full_path.rstrip("?"),
+                               headers=request.headers)
+        self._request = request
+        self.payload = FlaskOAuth2Payload(request)
+
+
+class AuthorizationServer(ProviderHooks, FlaskAuthorizationServer):
+    def create_oauth2_request(self, request):
+        return IssuerRequest(flask_request, self.get_issuer())
+
+    def create_json_request(self, request):
+        return FlaskJsonRequest(flask_request)
+
+
+def build_server(app: Flask) -> AuthorizationServer:
+    server = AuthorizationServer()
+    server.init_app(app)
+    server.register_token_generator("default", server.generate_bearer_token)
+    for method in ("client_secret_basic", "client_secret_post", "none"):
+        server.register_client_auth_method(method, getattr(server, "authenticate_" + method))
+    server.register_grant(AuthorizationCodeGrant, [OpenIDCodeExtension(require_nonce=False),
+                                                   S256CodeChallenge(required=True)])
+    server.register_grant(RefreshTokenGrant, [OpenIDRefreshExtension()])
+    server.register_grant(ClientCredentialsGrant)
+    server.register_endpoint(UserInfo(resource_protector=build_protector()))
+    server.register_endpoint(Revocation)
+    server.register_endpoint(Introspection)
+    server.register_endpoint(EndSession)
+    server.issuer_parameter = AuthorizationResponseIssuer()
+    server.register_extension(server.issuer_parameter)
+    return server
+
+
+def init_oidc(app: Flask) -> AuthorizationServer:
+    """Load the signing keys, build the server, register the endpoints' blueprint."""
+    services = app.extensions["idp"]
+    settings = services.settings
+    app.extensions["idp.keys"] = KeyStore(settings.keys_dir, clock=services.clock,
+                                          reload_interval=settings.keys_reload_interval,
+                                          create_if_missing=not settings.production)
+    server = build_server(app)
+    app.extensions["idp.oidc"] = server
+
+    from idp.oidc.views import bp
+
+    app.register_blueprint(bp)
+    return server

@@ -1,0 +1,160 @@
+"""Opaque tokens and codes: making them, finding them by hash, spending and revoking them.
+
+* Values are 256 random bits (``secrets.token_urlsafe(32)``); rows keep only SHA-256 (see models).
+* Spending is one conditional UPDATE (``… WHERE used_at IS NULL``): of two concurrent exchanges of the
+  same code or refresh token exactly one wins, on SQLite and PostgreSQL alike.
+* Revocation by family (RFC 9700 §4.14.2: refresh-token reuse) and by code (RFC 6749 §4.1.2: code
+  replay) marks every descendant row at once.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from authlib.oauth2.rfc6749 import TokenMixin
+from sqlalchemy import or_, select, update
+
+from idp.extensions import db
+from idp.oidc.models import AuthorizationCode, OAuthToken, token_hash, unix
+
+ACCESS = "access_token"
+REFRESH = "refresh_token"
+#: Longer than any value this provider issues; longer input is not looked up at all.
+MAX_VALUE_LENGTH = 512
+
+
+def new_value() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_family() -> str:
+    return secrets.token_hex(16)
+
+
+class IssuedToken(TokenMixin):
+    """One token found by its value: the row, which of its two tokens matched, and the time of asking.
+
+    Implements Authlib's :class:`~authlib.oauth2.rfc6749.TokenMixin` for the bearer validator,
+    revocation (RFC 7009) and introspection (RFC 7662) endpoints.
+    """
+
+    def __init__(self, row: OAuthToken, kind: str, now: datetime):
+        self.row, self.kind, self.now = row, kind, now
+
+    @property
+    def scope(self) -> str:
+        return self.row.scope
+
+    def check_client(self, client) -> bool:
+        return client is not None and self.row.client_pk == client.id
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_expires_in(self) -> int:
+        return max(0, unix(self.expires_at) - unix(self.row.issued_at))
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.row.access_expires_at if self.kind == ACCESS else self.row.refresh_expires_at
+
+    def is_expired(self) -> bool:
+        return self.expires_at is None or self.expires_at <= self.now
+
+    def is_revoked(self) -> bool:
+        row = self.row
+        if row.revoked_at is not None or not row.client.active:
+            return True
+        if row.account_id is not None and (row.account is None or not row.account.active):
+            return True
+        if self.kind == ACCESS:
+            return row.access_revoked_at is not None
+        return row.refresh_used_at is not None
+
+    def is_active(self) -> bool:
+        return not self.is_expired() and not self.is_revoked()
+
+    def get_user(self):
+        return self.row.account
+
+    def get_client(self):
+        return self.row.client
+
+
+def find_token(value: str | None, kind: str, *, now: datetime) -> IssuedToken | None:
+    """The token of this ``kind`` whose value is ``value``: one indexed lookup, client and account joined."""
+    if not isinstance(value, str) or not value or len(value) > MAX_VALUE_LENGTH:
+        return None
+    column = OAuthToken.access_token_hash if kind == ACCESS else OAuthToken.refresh_token_hash
+    row = db.session.execute(select(OAuthToken).where(column == token_hash(value))).unique().scalar_one_or_none()
+    return IssuedToken(row, kind, now) if row is not None else None
+
+
+def find_any(value: str | None, hint: str | None, *, now: datetime) -> IssuedToken | None:
+    """Look by ``token_type_hint`` first, then the other kind (RFC 7009 §2.1, RFC 7662 §2.1)."""
+    order = (REFRESH, ACCESS) if hint == REFRESH else (ACCESS, REFRESH)
+    for kind in order:
+        found = find_token(value, kind, now=now)
+        if found is not None:
+            return found
+    return None
+
+
+def find_code(value: str | None) -> AuthorizationCode | None:
+    if not isinstance(value, str) or not value or len(value) > MAX_VALUE_LENGTH:
+        return None
+    return db.session.execute(select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(value))
+                              ).unique().scalar_one_or_none()
+
+
+def spend_code(code: AuthorizationCode, *, now: datetime) -> bool:
+    """Mark the code used; False if it already was (a replay)."""
+    result = db.session.execute(update(AuthorizationCode)
+                                .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_(None))
+                                .values(used_at=now))
+    return result.rowcount == 1
+
+
+def spend_refresh(row: OAuthToken, *, now: datetime) -> bool:
+    """Mark the refresh token used; False if it already was (reuse) or was revoked meanwhile."""
+    result = db.session.execute(update(OAuthToken)
+                                .where(OAuthToken.id == row.id, OAuthToken.refresh_used_at.is_(None),
+                                       OAuthToken.revoked_at.is_(None))
+                                .values(refresh_used_at=now))
+    return result.rowcount == 1
+
+
+def revoke_family(family_id: str | None, *, now: datetime) -> int:
+    if not family_id:
+        return 0
+    return _revoke(OAuthToken.family_id == family_id, now)
+
+
+def revoke_from_code(code_id: int, *, now: datetime) -> int:
+    """Every token descending from the code (RFC 6749 §4.1.2: a replayed code revokes what it gave)."""
+    return _revoke(OAuthToken.code_id == code_id, now)
+
+
+def revoke_grant(row: OAuthToken, *, now: datetime) -> int:
+    """The row and, if it belongs to one, its whole family."""
+    return _revoke(or_(OAuthToken.id == row.id, OAuthToken.family_id == row.family_id)
+                   if row.family_id else OAuthToken.id == row.id, now)
+
+
+def revoke_access(row: OAuthToken, *, now: datetime) -> None:
+    db.session.execute(update(OAuthToken).where(OAuthToken.id == row.id, OAuthToken.access_revoked_at.is_(None))
+                       .values(access_revoked_at=now))
+
+
+def revoke_for_account(account_id: int, client_pk: int | None = None, *, now: datetime) -> int:
+    """Every token of a customer (at one client, or everywhere): consent withdrawn, account disabled."""
+    condition = OAuthToken.account_id == account_id
+    if client_pk is not None:
+        condition = condition & (OAuthToken.client_pk == client_pk)
+    return _revoke(condition, now)
+
+
+def _revoke(condition, now: datetime) -> int:
+    result = db.session.execute(update(OAuthToken).where(condition, OAuthToken.revoked_at.is_(None))
+                                .values(revoked_at=now))
+    return result.rowcount
