@@ -55,6 +55,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     from idp.web import bp as web_bp
 
     app.register_blueprint(web_bp)
+    from idp.oidc.server import init_oidc
+
+    init_oidc(app)  # OpenID Connect endpoints, signing keys
+    from idp.admin import init_app as init_admin
+
+    init_admin(app)  # admin REST API (/api/admin) and web area (/admin)
     register_error_handlers(app)
     _install_locale(app, catalogue)
     _install_security_headers(app, settings)

@@ -11,10 +11,11 @@ import threading
 from datetime import datetime
 
 import pytest
+from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from idp.app import create_app
-from idp.cli.setup import create_schema
+from idp.schema import create_schema
 from idp.clock import FrozenClock
 from idp.delivery import read_mailbox
 from idp.extensions import db
@@ -53,17 +54,27 @@ def settings(tmp_path, http_server):
     )
 
 
+def empty_database() -> None:
+    """Drop everything in the shared test database, whatever earlier runs left there."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    else:
+        db.metadata.drop_all(db.engine)
+
+
 @pytest.fixture
 def make_app(settings, clock):
     """Build an app with a fresh schema; keyword arguments override settings."""
     made = []
 
-    def _make(**overrides):
-        app = create_app(settings.replace(**overrides) if overrides else settings, clock=clock)
+    def _make(courier=None, **overrides):
+        app = create_app(settings.replace(**overrides) if overrides else settings, clock=clock, courier=courier)
         app.config["TESTING"] = True
         with app.app_context():
             if TEST_DATABASE_URL and not made:
-                db.drop_all()
+                empty_database()
             create_schema()
         made.append(app)
         return app

@@ -14,16 +14,20 @@ from __future__ import annotations
 from flask import Flask
 
 from idp.admin.api import bp as api_bp
-from idp.admin.bearer import ADMIN_SCOPE
+from idp.admin.bearer import ADMIN_SCOPE, init_protector
 from idp.admin.views import bp as web_bp
 
 __all__ = ["ADMIN_SCOPE", "api_bp", "init_app", "web_bp"]
 
 
 def init_app(app: Flask) -> None:
-    """Register both blueprints; the API is exempt from CSRF because it is bearer-authorised."""
+    """Register both blueprints (after ``init_oidc``: the API checks tokens with the provider's protector).
+
+    The API is exempt from CSRF because it is bearer-authorised and never reads a cookie.
+    """
     from idp.extensions import csrf
 
+    init_protector(app)
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)

@@ -7,6 +7,7 @@ from flask.cli import FlaskGroup
 from idp.cli.accounts import accounts
 from idp.cli.audit import audit_command
 from idp.cli.clients import clients
+from idp.cli.db import db_group
 from idp.cli.keys import keys
 from idp.cli.deliveries import deliveries
 from idp.cli.policies import policies
@@ -27,6 +28,7 @@ def cli() -> None:
 cli.add_command(init_command)
 cli.add_command(demo_command)
 cli.add_command(accounts)
+cli.add_command(db_group)
 cli.add_command(audit_command)
 cli.add_command(clients)
 cli.add_command(keys)

@@ -8,28 +8,14 @@ from flask.cli import with_appcontext
 from idp.accounts import create_account, describe, find_by_login, parse_login
 from idp.cli.output import emit, json_option
 from idp.extensions import db
-
-
-def create_schema() -> None:
-    # Import every model so its table is known before create_all.
-    import idp.accounts.models  # noqa: F401
-    import idp.audit.models  # noqa: F401
-    import idp.clients.models  # noqa: F401
-    import idp.delivery.models  # noqa: F401
-    import idp.oidc.models  # noqa: F401
-    import idp.passwords.models  # noqa: F401
-    import idp.policies.models  # noqa: F401
-    import idp.sessions.models  # noqa: F401
-    import idp.throttling.models  # noqa: F401
-
-    db.create_all()
+from idp.schema import upgrade
 
 
 @click.command("init")
 @with_appcontext
 def init_command():
-    """Create the database schema and the first signing key (safe to run again)."""
-    create_schema()
+    """Migrate the database schema and create the first signing key (safe to run again)."""
+    upgrade()
     click.echo(f"Database ready: {_safe_url(current_app.config['SQLALCHEMY_DATABASE_URI'])}")
     from idp.keys import ensure_first_key
 
@@ -45,8 +31,8 @@ def init_command():
 @json_option
 @with_appcontext
 def demo_command(email, phone, as_json):
-    """Create the schema and a demo account (kept if it exists)."""
-    create_schema()
+    """Migrate the schema and create a demo account (kept if it exists)."""
+    upgrade()
     account = find_by_login(parse_login(email))
     if account is None:
         account = create_account(email=email, phone=phone, full_name="Демо Клиент",

@@ -7,8 +7,6 @@ import threading
 import pytest
 from sqlalchemy import select, text
 
-from idp.app import create_app
-from idp.cli.setup import create_schema
 from idp.delivery import DEAD, QUEUED, SENT, Courier, Delivery, DeliveryError, Dispatcher
 from idp.extensions import db
 from idp.passwords.reset import request_temporary_password
@@ -32,13 +30,9 @@ class ScriptedTransport:
 
 
 @pytest.fixture
-def outbox_app(settings, clock):
+def outbox_app(make_app):
     def _make(transport, **overrides):
-        app = create_app(settings.replace(**overrides), clock=clock,
-                         courier=Courier({"email": transport, "sms": transport}))
-        with app.app_context():
-            create_schema()
-        return app
+        return make_app(courier=Courier({"email": transport, "sms": transport}), **overrides)
     return _make
 
 

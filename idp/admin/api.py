@@ -1,0 +1,176 @@
+"""The admin REST API (``/api/admin``): OAuth client registration as JSON, described by ``openapi.json``.
+
+    GET    /api/admin/clients                          list
+    POST   /api/admin/clients                          register (201, Location; the secret once)
+    GET    /api/admin/clients/{client_id}              one client
+    PATCH  /api/admin/clients/{client_id}              change name, URIs, scopes, grant types, first_party
+    POST   /api/admin/clients/{client_id}/rotate-secret   a new secret (once); the old one dies at once
+    POST   /api/admin/clients/{client_id}/disable      stop the client and its tokens
+    POST   /api/admin/clients/{client_id}/enable
+    GET    /api/admin/openapi.json                     this API's OpenAPI 3.1 description (no token needed)
+
+Errors are ``{"error", "error_description", "error_code"}``: ``error`` is the OAuth-style class
+(``invalid_request``, ``invalid_redirect_uri``, ``invalid_client_metadata`` (RFC 7591 §3.2.2),
+``invalid_token``, ``insufficient_scope`` (RFC 6750 §3.1), ``not_found``, ``conflict``,
+``unsupported_media_type``, ``request_too_large``); ``error_code`` the exact rule
+(``client.redirect_uri.fragment``, ``request.type`` …), the same code the CLI and the web area report.
+"""
+from __future__ import annotations
+
+from importlib import resources
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from idp.admin import operations
+from idp.admin.bearer import BearerError, require_admin_token
+from idp.admin.payload import CREATE_FIELDS, UPDATE_FIELDS, read_object
+from idp.audit import Origin
+from idp.clients import (ClientWithSecret, InvalidClientSettings, InvalidRedirectUri, OAuthClient,
+                         describe_client, get_client, list_clients)
+from idp.errors import BadRequest, Conflict, IdpError, NotFound
+from idp.extensions import db
+from idp.web.context import services
+
+bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
+
+_HTTP_ERRORS = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large",
+                415: "unsupported_media_type"}
+
+
+@bp.before_request
+def _authorise():
+    if request.endpoint != "admin_api.openapi":
+        g.admin_token = require_admin_token()
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    # Secrets travel in some responses; no cache between here and the caller may keep any of them.
+    if request.endpoint != "admin_api.openapi":
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def _actor() -> operations.Actor:
+    origin = Origin(ip=request.remote_addr, user_agent=request.user_agent.string[:300] or None)
+    return operations.Actor(via="api", origin=origin, client_id=g.admin_token.get_client().client_id)
+
+
+def _with_secret(result: ClientWithSecret) -> dict:
+    data = describe_client(result.client)
+    if result.secret is not None:
+        data["client_secret"] = result.secret
+    return data
+
+
+def _one(client: OAuthClient):
+    return jsonify(describe_client(client))
+
+
+@bp.get("/clients")
+def list_():
+    return jsonify({"clients": [describe_client(c) for c in list_clients()]})
+
+
+@bp.post("/clients")
+def create():
+    fields = read_object(CREATE_FIELDS)
+    fields.setdefault("name", "")  # the domain names the missing name (client.name.required)
+    created = operations.register(services(), _actor(), **fields)
+    response = jsonify(_with_secret(created))
+    response.status_code = 201
+    response.headers["Location"] = url_for("admin_api.show", client_id=created.client.client_id)
+    return response
+
+
+@bp.get("/clients/<client_id>")
+def show(client_id: str):
+    return _one(get_client(client_id))
+
+
+@bp.patch("/clients/<client_id>")
+def update(client_id: str):
+    fields = read_object(UPDATE_FIELDS)
+    if not fields:
+        return _one(get_client(client_id))  # nothing to change: not even updated_at moves
+    return _one(operations.change(services(), _actor(), client_id, **fields))
+
+
+@bp.post("/clients/<client_id>/rotate-secret")
+def rotate_secret(client_id: str):
+    return jsonify(_with_secret(operations.new_secret(services(), _actor(), client_id)))
+
+
+@bp.post("/clients/<client_id>/disable")
+def disable(client_id: str):
+    return _one(operations.disable(services(), _actor(), client_id))
+
+
+@bp.post("/clients/<client_id>/enable")
+def enable(client_id: str):
+    return _one(operations.enable(services(), _actor(), client_id))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    document = current_app.extensions.get("idp.admin.openapi")
+    if document is None:
+        document = resources.files("idp.admin").joinpath("openapi.json").read_bytes()
+        current_app.extensions["idp.admin.openapi"] = document
+    response = Response(document, mimetype="application/json")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+# -- errors ---------------------------------------------------------------------------------------------
+
+
+def error_of(exc: IdpError) -> str:
+    """The OAuth-style ``error`` of a typed error."""
+    explicit = getattr(exc, "error", None)
+    if explicit:
+        return explicit
+    if isinstance(exc, InvalidRedirectUri):
+        return "invalid_redirect_uri"
+    if isinstance(exc, InvalidClientSettings):
+        return "invalid_client_metadata"
+    if isinstance(exc, NotFound):
+        return "not_found"
+    if isinstance(exc, Conflict):
+        return "conflict"
+    if isinstance(exc, BadRequest):
+        return "invalid_request"
+    return "server_error" if exc.status >= 500 else "invalid_request"
+
+
+def _error_response(error: str, status: int, description: str | None, code: str | None) -> Response:
+    body = {"error": error}
+    if description:
+        body["error_description"] = description
+    if code:
+        body["error_code"] = code
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+@bp.errorhandler(IdpError)
+def _idp_error(exc: IdpError):
+    db.session.rollback()
+    response = _error_response(error_of(exc), exc.status, exc.description or exc.code, exc.code)
+    if isinstance(exc, BearerError):
+        response.headers["WWW-Authenticate"] = exc.www_authenticate()
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    db.session.rollback()
+    status = exc.code or 500
+    response = _error_response(_HTTP_ERRORS.get(status, "invalid_request" if status < 500 else "server_error"),
+                               status, exc.description, None)
+    if status == 405 and exc.get_headers():
+        response.headers.update({k: v for k, v in exc.get_headers() if k == "Allow"})
+    return response
