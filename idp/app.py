@@ -12,6 +12,8 @@ from idp.delivery import Courier
 from idp.errors import register_error_handlers
 from idp.extensions import csrf, db
 from idp.i18n import Catalogue, pick_locale
+from idp.ops import configure_logging, health_bp, install_request_ids
+from idp.ops.metrics import install as install_metrics
 from idp.services import Services
 from idp.settings import Settings
 
@@ -64,8 +66,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     register_error_handlers(app)
     _install_locale(app, catalogue)
     _install_security_headers(app, settings)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.register_blueprint(health_bp)
+    install_metrics(app)
+    install_request_ids(app)
+    configure_logging(settings.log_format == "json")
     # botocore logs whole request bodies at DEBUG, and a request body may carry a temporary password.
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.getLogger(noisy).getEffectiveLevel(), logging.INFO))

@@ -88,6 +88,8 @@ class Settings:
     reset_per_hour: int = 5
     #: How many reverse proxies in front of the provider set X-Forwarded-For/-Proto (0: none).
     trusted_proxies: int = 0
+    #: ``text`` (readable) or ``json`` (one object per line with the request id, for log shippers).
+    log_format: str = "text"
     #: Extra, non-secret knobs for tests and operators.
     extra: dict = field(default_factory=dict)
 
@@ -165,6 +167,8 @@ class Settings:
             raise SettingsError(f"IDP_EMAIL_TRANSPORT must be 'mailbox' or 'ses', got {s.email_transport!r}")
         if s.sms_transport not in {"mailbox", "sns"}:
             raise SettingsError(f"IDP_SMS_TRANSPORT must be 'mailbox' or 'sns', got {s.sms_transport!r}")
+        if s.log_format not in {"text", "json"}:
+            raise SettingsError(f"IDP_LOG_FORMAT must be 'text' or 'json', got {s.log_format!r}")
         if s.delivery_mode not in {"inline", "worker"}:
             raise SettingsError(f"IDP_DELIVERY_MODE must be 'inline' or 'worker', got {s.delivery_mode!r}")
         if s.delivery_max_attempts < 1 or s.delivery_backoff < 0:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from idp.audit.models import AuditEvent
 from idp.extensions import db
+from idp.ops.metrics import count_event
 
 log = logging.getLogger("idp.audit")
 
@@ -61,6 +62,7 @@ def record(event: str, *, at: datetime, origin: Origin | None = None, account_id
     row = AuditEvent(at=at, event=event, account_id=account_id, client_id=client_id, ip=origin.ip,
                      user_agent=(origin.user_agent or None) and origin.user_agent[:300], details=details)
     db.session.add(row)
+    count_event(event)
     log.info("audit %s account=%s client=%s ip=%s %s", event, account_id, client_id, origin.ip, details or "")
     return row
 

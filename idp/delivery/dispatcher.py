@@ -20,6 +20,7 @@ from idp.delivery.models import DEAD, QUEUED, SENDING, SENT, Delivery
 from idp.delivery.sealing import Sealer, SealError
 from idp.delivery.transports import DeliveryError
 from idp.extensions import db
+from idp.ops.metrics import count_delivery
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class Dispatcher:
         if status == SENT:
             row.sent_at, row.provider_message_id, row.payload, row.last_error = now, provider_id, None, None
         db.session.commit()
+        count_delivery(row.channel, status)
         return status
 
     def reap(self, now: datetime) -> list[int]:
