@@ -7,7 +7,7 @@ from idp.clock import Clock
 from idp.delivery import Courier, MessageRenderer, build_courier
 from idp.passwords.hashing import PasswordHasher
 from idp.settings import Settings
-from idp.throttling import SqlStore, Throttler
+from idp.throttling import RedisStore, SqlStore, Throttler
 
 
 @dataclass
@@ -27,5 +27,6 @@ class Services:
             hasher=PasswordHasher(settings.bcrypt_rounds),
             courier=courier or build_courier(settings),
             renderer=MessageRenderer(settings.templates_dir),
-            throttler=Throttler(SqlStore(), settings.limits()),
+            throttler=Throttler(RedisStore.from_url(settings.redis_url) if settings.redis_url else SqlStore(),
+                                settings.limits()),
         )

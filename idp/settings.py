@@ -86,6 +86,8 @@ class Settings:
     #: «Забыли пароль?» requests allowed per login, per minute and per hour.
     reset_per_minute: int = 1
     reset_per_hour: int = 5
+    #: Redis for the throttle counters (``redis://host:6379/0``); unset: they live in the database.
+    redis_url: str = ""
     #: How many reverse proxies in front of the provider set X-Forwarded-For/-Proto (0: none).
     trusted_proxies: int = 0
     #: ``text`` (readable) or ``json`` (one object per line with the request id, for log shippers).

@@ -1,0 +1,73 @@
+"""Throttle and rate counters in Redis (``IDP_REDIS_URL``), each change one atomic Lua script.
+
+Same contract as :class:`idp.throttling.sql_store.SqlStore`; the time comes from the provider's clock,
+so waits and windows end at the same instants whichever store is used. Keys expire by themselves.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from idp.throttling.policy import WaitPolicy
+
+_EPOCH = datetime(1970, 1, 1)
+
+_RESERVE = """
+local now, forget, threshold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local base, cap = tonumber(ARGV[4]), tonumber(ARGV[5])
+local data = redis.call('HMGET', KEYS[1], 'failures', 'blocked_until', 'updated_at')
+local failures, blocked, updated = tonumber(data[1]) or 0, tonumber(data[2]), tonumber(data[3]) or now
+if blocked and blocked > now then return {0, blocked} end
+if updated < now - forget then failures = 0 end
+failures = failures + 1
+local block = ''
+if failures >= threshold then
+  local doublings = failures - threshold
+  local wait = cap
+  if doublings <= 30 then wait = math.min(base * 2 ^ doublings, cap) end
+  block = now + wait
+end
+redis.call('HSET', KEYS[1], 'failures', failures, 'blocked_until', block, 'updated_at', now)
+redis.call('EXPIRE', KEYS[1], forget + cap)
+return {1, 0}
+"""
+
+_HIT = """
+local hits = redis.call('INCR', KEYS[1])
+if hits == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return hits
+"""
+
+
+def _seconds(moment: datetime) -> int:
+    return int((moment - _EPOCH).total_seconds())
+
+
+class RedisStore:
+    def __init__(self, client, prefix: str = "idp:"):
+        self.client = client
+        self.prefix = prefix
+        self._reserve = client.register_script(_RESERVE)
+        self._hit = client.register_script(_HIT)
+
+    @classmethod
+    def from_url(cls, url: str) -> "RedisStore":
+        import redis
+
+        return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2))
+
+    def reserve(self, key: str, policy: WaitPolicy, now: datetime) -> tuple[bool, datetime | None]:
+        allowed, blocked = self._reserve(
+            keys=[self.prefix + "throttle:" + key],
+            args=[_seconds(now), int(policy.forget_after.total_seconds()), policy.threshold,
+                  int(policy.base.total_seconds()), int(policy.cap.total_seconds())])
+        if allowed:
+            return True, None
+        return False, _EPOCH + timedelta(seconds=int(blocked))
+
+    def clear(self, key: str) -> None:
+        self.client.hset(self.prefix + "throttle:" + key, mapping={"failures": 0, "blocked_until": ""})
+
+    def hit(self, key: str, limit: int, window: int, now: datetime) -> bool:
+        seconds = _seconds(now)
+        bucket = f"{self.prefix}rate:{key}:{window}:{seconds // window}"
+        return int(self._hit(keys=[bucket], args=[window - seconds % window + 1])) <= limit
