@@ -1,1 +1,1 @@
-"""Runnable example relying parties of the provider (not part of the ``idp`` package): ``clients.dms_portal``."""
+"""Runnable example relying parties of the provider (not part of the ``idp`` package)."""

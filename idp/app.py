@@ -63,6 +63,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     from idp.admin import init_app as init_admin
 
     init_admin(app)  # admin REST API (/api/admin) and web area (/admin)
+    from idp.policies.api import init_app as init_policies_api
+
+    init_policies_api(app)  # the policy system's REST API (/api/v1/policies)
     register_error_handlers(app)
     _install_locale(app, catalogue)
     _install_security_headers(app, settings)

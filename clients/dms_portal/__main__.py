@@ -15,7 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m clients.dms_portal",
         description="The demo ДМС portal. Settings come from DMS_* variables: DMS_ISSUER, DMS_CLIENT_ID, "
-                    "DMS_CLIENT_SECRET, DMS_BASE_URL, DMS_SECRET_KEY, DMS_SCOPE (see clients/dms_portal/README.md).")
+                    "DMS_CLIENT_SECRET, DMS_BASE_URL, DMS_SECRET_KEY, DMS_SCOPE "
+                    "(see clients/dms_portal/README.md).")
     parser.add_argument("--host", help="address to listen on (default: the host of DMS_BASE_URL)")
     parser.add_argument("--port", type=int, help="port to listen on (default: the port of DMS_BASE_URL)")
     args = parser.parse_args(argv)
@@ -25,10 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"dms_portal: {exc}", file=sys.stderr)
         return 2
-    base = urlsplit(app.extensions["dms_portal"].config.base_url)
+    config = app.extensions["dms_portal"].config
+    base = urlsplit(config.base_url)
     host = args.host or base.hostname
     port = args.port or base.port or (443 if base.scheme == "https" else 80)
-    print(f"ДМС-портал: {base.geturl()}  (провайдер: {app.extensions['dms_portal'].config.issuer})", flush=True)
+    print(f"ДМС-портал: {base.geturl()}  (провайдер: {config.issuer})", flush=True)
     run_simple(host, port, app, threaded=True)
     return 0
 

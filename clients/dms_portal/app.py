@@ -85,8 +85,8 @@ def create_app(config: PortalConfig | Mapping | None = None) -> Flask:
             headers.setdefault("Cache-Control", "no-store")
             headers.setdefault("X-Frame-Options", "DENY")
             headers.setdefault("Content-Security-Policy",
-                               "default-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-                               "object-src 'none'; form-action 'self' " + config.issuer)
+                               "default-src 'self'; style-src 'self'; frame-ancestors 'none'; "
+                               "base-uri 'none'; object-src 'none'; form-action 'self' " + config.issuer)
         return response
 
     return app

@@ -66,7 +66,7 @@ class PortalConfig:
             raise ConfigError("DMS_CLIENT_ID is not set: register the portal with "
                               "`idp clients create --name … --redirect-uri <base>/callback` first")
         if c.scope and "openid" not in c.scope.split():
-            raise ConfigError("DMS_SCOPE must contain 'openid': the portal signs people in with OpenID Connect")
+            raise ConfigError("DMS_SCOPE must contain 'openid': the portal signs in with OpenID Connect")
         if c.http_timeout <= 0:
             raise ConfigError("DMS_HTTP_TIMEOUT must be positive")
         if not c.secret_key:

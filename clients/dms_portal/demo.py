@@ -1,9 +1,11 @@
 """``python -m clients.dms_portal.demo``: the provider and the portal together, registered with each other.
 
-One command for a newcomer: it prepares the provider's database and a demo account (``idp init``,
-``idp demo``), registers the portal as a first-party client (``idp clients create``, or on later runs
+One command for a newcomer, following the seed's story: it prepares the provider's database (``idp
+init``), tells it that a ДМС policy was issued (``idp policies issue``), so the customer's account
+appears by itself, registers the portal as a first-party client (``idp clients create``, or on later runs
 ``idp clients update`` + ``rotate-secret``, so the secret is always fresh and never stored), starts the
-provider (``idp run``) and serves the portal in this process. Ctrl-C stops both.
+provider (``idp run``) and serves the portal in this process. Every message the provider "sends" (the
+welcome, the temporary password) is printed in the terminal. Ctrl-C stops both.
 
 It drives the provider only through its ``idp`` command, as an operator would; nothing is imported from
 ``idp``. Development only: plain http on loopback, the development mailbox instead of e-mail and SMS.
@@ -16,8 +18,10 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,10 +34,15 @@ from clients.dms_portal.config import PortalConfig
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID = "dms-portal"
 CLIENT_NAME = "ДМС — портал медицинского страхования"
-#: Scopes the portal may be granted; it asks for ``policies`` only once the provider offers it.
+#: Scopes the portal may be granted and asks for (``policies``: the customer's policies as a claim).
 CLIENT_SCOPES = "openid profile email phone offline_access policies"
 DEMO_EMAIL = "demo@example.com"
 DEMO_PHONE = "+7 916 123-45-67"
+#: The demo policy: sending it again on a later run changes nothing (the number is its key).
+DEMO_POLICY = ["--number", "DMS-DEMO-000001", "--kind", "corporate", "--product", "dms",
+               "--status", "active", "--name", "Демо Клиент", "--birth-date", "1985-04-12",
+               "--email", DEMO_EMAIL, "--phone", DEMO_PHONE,
+               "--employer", "ООО «Пример»", "--includes-account"]
 
 log = logging.getLogger("dms_portal.demo")
 
@@ -43,42 +52,51 @@ class DemoError(RuntimeError):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m clients.dms_portal.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1", help="loopback address for both (default: %(default)s)")
-    parser.add_argument("--idp-port", type=int, default=5000, help="the provider's port (default: %(default)s)")
-    parser.add_argument("--portal-port", type=int, default=5001, help="the portal's port (default: %(default)s)")
+    parser = argparse.ArgumentParser(prog="python -m clients.dms_portal.demo",
+                                     description="Start the provider and the ДМС portal together, registered "
+                                                 "with each other (development only).")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address of both (default: %(default)s)")
+    parser.add_argument("--idp-port", type=int, default=5000, help="the provider's port (%(default)s)")
+    parser.add_argument("--portal-port", type=int, default=5001, help="the portal's port (%(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     issuer = f"http://{args.host}:{args.idp_port}"
     base_url = f"http://{args.host}:{args.portal_port}"
     env = _provider_env(issuer)
+    mailbox = Path(env.get("IDP_MAILBOX_PATH") or Path(env["IDP_INSTANCE_DIR"]) / "mailbox.jsonl")
+    stop = threading.Event()
+    threading.Thread(target=_show_new_messages, args=(mailbox, stop), daemon=True).start()
+    # `kill` (SIGTERM) stops everything too, like Ctrl-C: the `finally` below takes the provider down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    provider = None
     try:
         _idp(env, "init")
-        _idp(env, "demo", "--email", DEMO_EMAIL, "--phone", DEMO_PHONE)
+        year = time.localtime().tm_year
+        _idp(env, "policies", "issue", *DEMO_POLICY, "--start", f"{year}-01-01", "--end", f"{year}-12-31")
         client_id, secret = _register(env, base_url)
+        run = [_idp_command(), "run", "--host", args.host, "--port", str(args.idp_port)]
+        provider = subprocess.Popen(run, env=env)
+        if not _wait_for(issuer + "/.well-known/openid-configuration", provider):
+            raise DemoError(f"the provider did not answer at {issuer}")
+        portal = create_app(PortalConfig(issuer=issuer, client_id=client_id, client_secret=secret,
+                                         secret_key=secrets.token_urlsafe(32), base_url=base_url,
+                                         scope=CLIENT_SCOPES))
+        print(_banner(base_url, issuer, mailbox), flush=True)
+        run_simple(args.host, args.portal_port, portal, threaded=True)
     except DemoError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
-
-    provider = subprocess.Popen([_idp_command(), "run", "--host", args.host, "--port", str(args.idp_port)], env=env)
-    try:
-        if not _wait_for(issuer + "/.well-known/openid-configuration", provider):
-            print(f"demo: the provider did not answer at {issuer}", file=sys.stderr)
-            return 1
-        portal = create_app(PortalConfig(issuer=issuer, client_id=client_id, client_secret=secret,
-                                         secret_key=secrets.token_urlsafe(32), base_url=base_url))
-        mailbox = Path(env.get("IDP_MAILBOX_PATH") or Path(env["IDP_INSTANCE_DIR"]) / "mailbox.jsonl")
-        print(_banner(base_url, issuer, mailbox), flush=True)
-        run_simple(args.host, args.portal_port, portal, threaded=True)
     except KeyboardInterrupt:
         pass
     finally:
-        provider.terminate()
-        try:
-            provider.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            provider.kill()
+        stop.set()
+        if provider is not None:
+            provider.terminate()
+            try:
+                provider.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                provider.kill()
     return 0
 
 
@@ -145,6 +163,34 @@ def _wait_for(url: str, process: subprocess.Popen, timeout: float = 30) -> bool:
     return False
 
 
+def _show_new_messages(mailbox: Path, stop: threading.Event) -> None:
+    """Print each message the provider appends to the development mailbox from now on.
+
+    The provider keeps message bodies out of its log (they carry temporary passwords); in this demo the
+    terminal is the customer's inbox, so the newcomer needs no second window to read the password.
+    """
+    offset = mailbox.stat().st_size if mailbox.exists() else 0
+    while not stop.wait(0.5):
+        try:
+            with mailbox.open("rb") as fh:
+                if os.fstat(fh.fileno()).st_size < offset:
+                    offset = 0  # the file was emptied or replaced
+                fh.seek(offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            continue
+        complete = chunk[:chunk.rfind(b"\n") + 1]  # a line still being written waits for the next turn
+        offset += len(complete)
+        for line in complete.decode("utf-8").splitlines():
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            channel = "SMS" if message.get("channel") == "sms" else "Письмо"
+            print(f"\n  📨 {channel} для {message.get('to')}: {message.get('subject') or ''}\n"
+                  f"  {(message.get('text') or '').strip()}\n", flush=True)
+
+
 def _banner(base_url: str, issuer: str, mailbox: Path) -> str:
     return f"""
   ДМС-портал:        {base_url}
@@ -152,7 +198,7 @@ def _banner(base_url: str, issuer: str, mailbox: Path) -> str:
 
   1. Откройте {base_url} и нажмите «Войти через личный кабинет».
   2. Логин: {DEMO_EMAIL} (или телефон {DEMO_PHONE}); нажмите «Забыли пароль?».
-  3. Временный пароль — в журнале провайдера ниже и в файле {mailbox}.
+  3. Временный пароль придёт сюда, в этот терминал (и в файл {mailbox}).
   4. Войдите с ним, задайте постоянный пароль, войдите снова — и вы на портале.
   Остановить: Ctrl-C.
 """

@@ -95,9 +95,10 @@ def metadata() -> dict:
         data = _client().load_server_metadata()
     except _EXPECTED as exc:
         raise _translate(exc) from exc
-    if data.get("issuer") != _config().issuer:
+    expected = _config().issuer
+    if data.get("issuer") != expected:
         raise PortalError("provider.issuer_mismatch",
-                          f"discovery says {data.get('issuer')!r}, DMS_ISSUER is {_config().issuer!r}", status=502)
+                          f"discovery says {data.get('issuer')!r}, DMS_ISSUER is {expected!r}", status=502)
     return data
 
 

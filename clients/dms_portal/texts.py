@@ -4,14 +4,15 @@ from __future__ import annotations
 _TRY_AGAIN = "Попробуйте войти ещё раз."
 _BROKEN_PROVIDER = ("Личный кабинет ответил так, что портал не может ему доверять; вход отменён ради вашей "
                     "безопасности. Сообщите, пожалуйста, администратору портала.")
-_MISCONFIGURED = "Портал настроен неверно, поэтому войти сейчас нельзя. Сообщите, пожалуйста, администратору портала."
+_MISCONFIGURED = ("Портал настроен неверно, поэтому войти сейчас нельзя. Сообщите, пожалуйста, "
+                  "администратору портала.")
 
 TEXTS = {
     # Errors the provider returns to /callback (OpenID Connect Core 3.1.2.6, RFC 6749 4.1.2.1).
-    "oauth.login_required": "Вы ещё не вошли в личный кабинет. Нажмите «Войти через личный кабинет» и введите "
-                            "логин и пароль.",
+    "oauth.login_required": "Вы ещё не вошли в личный кабинет. Нажмите «Войти через личный кабинет» "
+                            "и введите логин и пароль.",
     "oauth.access_denied": "Вход отменён: доступ к данным личного кабинета не предоставлен.",
-    "oauth.consent_required": "Личный кабинет просит подтвердить доступ портала к вашим данным. " + _TRY_AGAIN,
+    "oauth.consent_required": "Личный кабинет просит подтвердить доступ портала к данным. " + _TRY_AGAIN,
     "oauth.interaction_required": "Личному кабинету нужно ваше участие, чтобы завершить вход. " + _TRY_AGAIN,
     "oauth.account_selection_required": "Выберите учётную запись в личном кабинете. " + _TRY_AGAIN,
     "oauth.invalid_grant": "Ссылка для входа устарела или уже использована. " + _TRY_AGAIN,
@@ -38,13 +39,13 @@ TEXTS = {
     "request.csrf": "Страница устарела. Откройте её заново и нажмите кнопку ещё раз.",
     "session.none": "Вы не вошли на портал (или сеанс портала закончился).",
     "signin.done": "Вы вошли через личный кабинет.",
-    "refresh.done": "Токены обновлены.",
+    "refresh.done": "Токены обновлены: новый срок действия access token — ниже, в разделе «Токены».",
     "refresh.unavailable": "Личный кабинет не выдал refresh token (нужен scope offline_access); "
                            "чтобы продлить доступ, войдите снова.",
     "refresh.invalid_grant": "Сеанс в личном кабинете закончился или был отозван. Войдите снова.",
     "signout.done": "Вы вышли из портала и из личного кабинета.",
-    "signout.unconfirmed": "Вы вышли из портала, но личный кабинет не подтвердил выход. Если компьютер общий, "
-                           "закройте браузер.",
+    "signout.unconfirmed": "Вы вышли из портала, но личный кабинет не подтвердил выход. "
+                           "Если компьютер общий, закройте браузер.",
     "signout.unsupported": "Вы вышли из портала. Личный кабинет не поддерживает выход по запросу портала; "
                            "если компьютер общий, закройте браузер.",
     "userinfo.failed": "Не удалось получить данные UserInfo; показаны только данные из ID token.",
@@ -56,16 +57,17 @@ TEXTS = {
 }
 
 #: Titles of the error page, by the code's prefix.
-TITLES = {"oauth": "Войти не удалось", "callback": "Войти не удалось", "provider": "Личный кабинет недоступен",
-          "refresh": "Обновить токены не удалось", "signout": "Выход", "request": "Страница устарела",
-          "page": "Страница не найдена"}
+TITLES = {"oauth": "Войти не удалось", "callback": "Войти не удалось",
+          "provider": "Личный кабинет недоступен", "refresh": "Обновить токены не удалось",
+          "signout": "Выход", "request": "Страница устарела", "page": "Страница не найдена"}
 
-#: Russian names of policy kinds and statuses from the ``policies`` claim; unknown values are shown as sent.
-POLICY_KINDS = {"dms": "ДМС", "life": "Страхование жизни", "accident": "Страхование от несчастных случаев",
-                "illness": "Страхование на случай болезни", "accident_illness": "НС и болезни"}
-POLICY_STATUSES = {"active": "действует", "issued": "оформлен", "pending": "ожидает начала",
-                   "expired": "истёк", "terminated": "прекращён", "cancelled": "аннулирован",
-                   "suspended": "приостановлен"}
+#: Russian names of the values in the ``policies`` claim; a value not listed here is shown as sent.
+POLICY_KINDS = {"individual": "индивидуальный", "corporate": "корпоративный (через работодателя)",
+                "credit": "кредитный"}
+POLICY_PRODUCTS = {"dms": "ДМС", "life": "страхование жизни",
+                   "accident_illness": "от несчастных случаев и болезней"}
+POLICY_STATUSES = {"active": "действует", "expired": "истёк", "terminated": "прекращён",
+                   "cancelled": "аннулирован"}
 
 
 def text(code: str) -> str:

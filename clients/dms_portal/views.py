@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from clients.dms_portal import csrf, provider
 from clients.dms_portal.provider import PortalError
-from clients.dms_portal.texts import POLICY_KINDS, POLICY_STATUSES
+from clients.dms_portal.texts import POLICY_KINDS, POLICY_PRODUCTS, POLICY_STATUSES
 
 log = logging.getLogger(__name__)
 bp = Blueprint("portal", __name__)
@@ -180,10 +180,13 @@ def _policies(value) -> list[dict] | None:
     for item in value:
         if not isinstance(item, dict):
             continue
-        kind, status = item.get("kind"), item.get("status")
+        kind, product, status = item.get("kind"), item.get("product"), item.get("status")
+        # The dates as the issue names them (start, end) or as the provider sends them (start_date, end_date).
         rows.append({"number": item.get("number"), "kind": POLICY_KINDS.get(kind, kind),
-                     "product": item.get("product"), "status": POLICY_STATUSES.get(status, status),
-                     "status_code": status, "start": _date(item.get("start")), "end": _date(item.get("end"))})
+                     "product": POLICY_PRODUCTS.get(product, product),
+                     "status": POLICY_STATUSES.get(status, status), "status_code": status,
+                     "start": _date(item.get("start_date", item.get("start"))),
+                     "end": _date(item.get("end_date", item.get("end")))})
     return rows
 
 

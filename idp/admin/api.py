@@ -169,8 +169,5 @@ def _idp_error(exc: IdpError):
 def _http_error(exc: HTTPException):
     db.session.rollback()
     status = exc.code or 500
-    response = _error_response(_HTTP_ERRORS.get(status, "invalid_request" if status < 500 else "server_error"),
-                               status, exc.description, None)
-    if status == 405 and exc.get_headers():
-        response.headers.update({k: v for k, v in exc.get_headers() if k == "Allow"})
-    return response
+    return _error_response(_HTTP_ERRORS.get(status, "invalid_request" if status < 500 else "server_error"),
+                           status, exc.description, None)

@@ -9,9 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from sqlalchemy.exc import IntegrityError
+
 from idp.audit import Origin, record
-from idp.clients import (ClientWithSecret, OAuthClient, create_client, disable_client, enable_client,
-                         rotate_secret, update_client)
+from idp.clients import (ClientExists, ClientWithSecret, OAuthClient, create_client, disable_client,
+                         enable_client, rotate_secret, update_client)
 from idp.errors import IdpError
 from idp.extensions import db
 from idp.services import Services
@@ -57,7 +59,12 @@ def register(services: Services, actor: Actor, **fields) -> ClientWithSecret:
                **actor.details())
         return created
 
-    return _in_transaction(work)
+    try:
+        return _in_transaction(work)
+    except IntegrityError:
+        # Two registrations raced for the same chosen client_id; the loser is told so, not a 500.
+        db.session.rollback()
+        raise ClientExists(f"client {fields.get('client_id')!r} exists") from None
 
 
 def change(services: Services, actor: Actor, client_id: str, **fields) -> OAuthClient:

@@ -13,8 +13,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from idp.cli.output import domain_errors, emit, json_option
-from idp.clients import (GRANT_TYPES, create_client, describe_client, disable_client, enable_client, get_client,
-                         list_clients, rotate_secret, update_client)
+from idp.clients import (GRANT_TYPES, create_client, describe_client, disable_client, enable_client,
+                         get_client, list_clients, rotate_secret, update_client)
 from idp.extensions import db
 
 clients = AppGroup("clients", help="OAuth clients (relying parties such as the ДМС portal).")
@@ -26,8 +26,9 @@ def _services():
 
 def _warn_without_secret_key() -> None:
     if not os.environ.get("IDP_SECRET_KEY"):
-        click.echo("warning: IDP_SECRET_KEY is not set; the secret below is hashed with a random key of this "
-                   "process and the server will not accept it. Set IDP_SECRET_KEY as for the server.", err=True)
+        click.echo("warning: IDP_SECRET_KEY is not set; the secret below is hashed with a random key of "
+                   "this process and the server will not accept it. Set IDP_SECRET_KEY as for the server.",
+                   err=True)
 
 
 def _with_secret(client, secret) -> dict:
@@ -58,17 +59,19 @@ _grant_choice = click.Choice(GRANT_TYPES)
 @click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True,
               help="Where RP-initiated logout may return (repeat for several).")
 @click.option("--scope", "scopes", multiple=True,
-              help="Allowed scope (repeat, or space-separated). Default: openid profile email phone offline_access.")
+              help="Allowed scope (repeat, or space-separated). "
+                   "Default: openid profile email phone offline_access.")
 @click.option("--grant-type", "grant_types", multiple=True, type=_grant_choice,
               help="Allowed grant type (repeat). Default: authorization_code refresh_token "
                    "(+ client_credentials for confidential clients).")
 @click.option("--public", is_flag=True, help="A public client (no secret; PKCE S256 required).")
-@click.option("--first-party", is_flag=True, help="Trusted first-party client: customers are not asked to consent.")
+@click.option("--first-party", is_flag=True,
+              help="Trusted first-party client: customers are not asked to consent.")
 @click.option("--client-id", help="Choose the client_id (default: random).")
 @json_option
 @domain_errors
-def create(name, redirect_uris, post_logout_redirect_uris, scopes, grant_types, public, first_party, client_id,
-           as_json):
+def create(name, redirect_uris, post_logout_redirect_uris, scopes, grant_types, public, first_party,
+           client_id, as_json):
     """Register a client; a confidential client's secret is printed once."""
     svc = _services()
     if not public:
@@ -107,9 +110,11 @@ def show(client_id, as_json):
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="Replaces the whole list (repeat).")
 @click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True,
               help="Replaces the whole list (repeat).")
-@click.option("--clear-post-logout-redirect-uris", is_flag=True, help="Remove every post-logout redirect URI.")
+@click.option("--clear-post-logout-redirect-uris", is_flag=True,
+              help="Remove every post-logout redirect URI.")
 @click.option("--scope", "scopes", multiple=True, help="Replaces the allowed scopes (repeat).")
-@click.option("--grant-type", "grant_types", multiple=True, type=_grant_choice, help="Replaces the grant types.")
+@click.option("--grant-type", "grant_types", multiple=True, type=_grant_choice,
+              help="Replaces the grant types.")
 @click.option("--first-party/--third-party", "first_party", default=None, help="Skip consent, or ask for it.")
 @json_option
 @domain_errors
@@ -119,7 +124,8 @@ def update(client_id, name, redirect_uris, post_logout_redirect_uris, clear_post
     post_logout = [] if clear_post_logout_redirect_uris else (post_logout_redirect_uris or None)
     client = update_client(client_id, name=name, redirect_uris=redirect_uris or None,
                            post_logout_redirect_uris=post_logout, scopes=scopes or None,
-                           grant_types=grant_types or None, first_party=first_party, now=_services().clock.now())
+                           grant_types=grant_types or None, first_party=first_party,
+                           now=_services().clock.now())
     db.session.commit()
     data = describe_client(client)
     emit(data, as_json, None if as_json else _human(data))

@@ -26,7 +26,8 @@ def _rows():
 def _table(rows: list[dict]) -> str:
     if not rows:
         return "(no keys: run `idp init`)"
-    return "\n".join(f"{r['status']:<9} {r['kid']}  created {r['created_at']}  active from {r['activates_at']}"
+    return "\n".join(f"{r['status']:<9} {r['kid']}  created {r['created_at']}"
+                     f"  active from {r['activates_at']}"
                      + (f"  retire after {r['retire_after']}" if r["retire_after"] else "") for r in rows)
 
 

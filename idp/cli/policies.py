@@ -54,7 +54,8 @@ def _outcome_text(data: dict) -> str:
 
 
 @policies.command("issue")
-@click.option("--number", required=True, help="The policy number (the key: sending it again changes nothing).")
+@click.option("--number", required=True,
+              help="The policy number (the key: sending the same policy again changes nothing).")
 @click.option("--kind", required=True, type=click.Choice(KINDS))
 @click.option("--product", required=True, type=click.Choice(PRODUCTS))
 @click.option("--status", default="active", show_default=True, type=click.Choice(STATUSES))
@@ -72,8 +73,8 @@ def _outcome_text(data: dict) -> str:
 def issue(number, kind, product, status, start_date, end_date, full_name, birth_date, email, phone, employer,
           includes_account, as_json):
     """Tell the provider a policy was issued; the account and its messages follow the rules."""
-    document = {"number": number, "kind": kind, "product": product, "status": status, "start_date": start_date,
-                "end_date": end_date,
+    document = {"number": number, "kind": kind, "product": product, "status": status,
+                "start_date": start_date, "end_date": end_date,
                 "person": {"full_name": full_name, "birth_date": birth_date, "email": email, "phone": phone}}
     if employer is not None or includes_account is not None:
         document["employer"] = {"name": employer, "includes_account": includes_account}
@@ -98,12 +99,17 @@ def import_(file, batch, problems_file, quiet, as_json):
 
     Streams the file, commits every --batch rows and prints progress on stderr; importing the same file
     again changes nothing and sends no second welcome. Ends with a report: accounts created, policies
-    attached, held and refused with their reasons, invalid rows with theirs.
+    attached, held and refused with their reasons, invalid rows with theirs. Welcome messages are queued
+    with their accounts; in IDP_DELIVERY_MODE=inline they are also sent batch by batch, in worker mode
+    `idp deliveries run` sends them (better for large files).
     """
-    writer = None
+    on_problem = None
     if problems_file is not None:
         writer = csv.DictWriter(problems_file, fieldnames=["line", "number", "result", "reason", "detail"])
         writer.writeheader()
+
+        def on_problem(problem: dict) -> None:
+            writer.writerow({key: _cell(value) for key, value in problem.items()})
 
     def progress(report: ImportReport) -> None:
         if not quiet:
@@ -113,15 +119,22 @@ def import_(file, batch, problems_file, quiet, as_json):
                        f"({report.rate:.0f} rows/s)", err=True)
 
     report = import_csv(_services(), file, batch_size=batch, progress=progress,
-                        on_problem=writer.writerow if writer is not None else None)
+                        on_problem=on_problem)
     emit(report.as_dict(), as_json, None if as_json else _report_text(report))
+
+
+def _cell(value):
+    """A value for a spreadsheet: text that a spreadsheet would run as a formula is quoted."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _report_text(report: ImportReport) -> str:
     data = report.as_dict()
     lines = [f"rows: {data['rows']}",
-             *(f"{name}: {data[name]}" for name in ("account_created", "attached", "updated", "unchanged", "held",
-                                                     "refused", "invalid")),
+             *(f"{name}: {data[name]}" for name in ("account_created", "attached", "updated", "unchanged",
+                                                     "held", "refused", "invalid")),
              f"messages queued: {data['messages_queued']}",
              f"time: {data['seconds']} s ({data['rows_per_second']} rows/s)"]
     if report.reasons:
@@ -138,7 +151,8 @@ def _report_text(report: ImportReport) -> str:
 
 
 @policies.command("held")
-@click.option("--state", type=click.Choice([HELD, REFUSED]), help="Only held (waiting) or only refused policies.")
+@click.option("--state", type=click.Choice([HELD, REFUSED]),
+              help="Only held (waiting) or only refused policies.")
 @click.option("--reason", type=click.Choice(sorted(REASONS)), help="Only this reason.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10000))
 @json_option
@@ -147,7 +161,8 @@ def held(state, reason, limit, as_json):
     query = select(Policy).where(Policy.state.in_([state] if state else [HELD, REFUSED]))
     if reason:
         query = query.where(Policy.reason == reason)
-    rows = [describe_policy(p) for p in db.session.execute(query.order_by(Policy.id.desc()).limit(limit)).scalars()]
+    query = query.order_by(Policy.id.desc()).limit(limit)
+    rows = [describe_policy(p) for p in db.session.execute(query).scalars()]
     human = "\n".join(f"{r['number']}: {r['state']} {r['reason']} — {r['reason_text']}"
                       + (f" ({r['detail']})" if r["detail"] else "") for r in rows) or "(none)"
     emit(rows, as_json, None if as_json else human)

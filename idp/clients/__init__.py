@@ -14,13 +14,14 @@ from idp.clients.redirect_uris import (InvalidRedirectUri, is_registered, valida
                                        validate_redirect_uris)
 from idp.clients.secrets import check_secret, generate_secret, hash_secret
 from idp.clients.service import (ClientExists, ClientNotFound, ClientWithSecret, InvalidClientSettings,
-                                 create_client, describe_client, disable_client, enable_client, find_active_client,
-                                 find_client, get_client, list_clients, rotate_secret, update_client)
+                                 create_client, describe_client, disable_client, enable_client,
+                                 find_active_client, find_client, get_client, list_clients, rotate_secret,
+                                 update_client)
 
 __all__ = [
-    "GRANT_TYPES", "STANDARD_SCOPES", "ClientExists", "ClientNotFound", "ClientWithSecret", "InvalidClientSettings",
-    "InvalidRedirectUri", "OAuthClient", "check_secret", "create_client", "describe_client", "disable_client",
-    "enable_client", "find_active_client", "find_client", "generate_secret", "get_client", "hash_secret",
-    "is_registered", "list_clients", "rotate_secret", "update_client", "validate_redirect_uri",
-    "validate_redirect_uris",
+    "GRANT_TYPES", "STANDARD_SCOPES", "ClientExists", "ClientNotFound", "ClientWithSecret",
+    "InvalidClientSettings", "InvalidRedirectUri", "OAuthClient", "check_secret", "create_client",
+    "describe_client", "disable_client", "enable_client", "find_active_client", "find_client",
+    "generate_secret", "get_client", "hash_secret", "is_registered", "list_clients", "rotate_secret", "update_client",
+    "validate_redirect_uri", "validate_redirect_uris",
 ]

@@ -50,7 +50,8 @@ def validate_redirect_uri(uri: str) -> str:
         host = parts.hostname
         parts.port  # noqa: B018  (raises ValueError on a bad port)
     except ValueError:
-        raise InvalidRedirectUri(f"{shown!r} is not a valid URL", code="client.redirect_uri.malformed") from None
+        raise InvalidRedirectUri(f"{shown!r} is not a valid URL",
+                                 code="client.redirect_uri.malformed") from None
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise InvalidRedirectUri(f"{shown!r} must be an https:// URL", code="client.redirect_uri.scheme")
     if not host:

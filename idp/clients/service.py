@@ -93,9 +93,10 @@ def get_client(client_id: str) -> OAuthClient:
 
 def find_client(client_id: str | None) -> OAuthClient | None:
     """One indexed lookup; None for anything that is not a registered ``client_id``."""
-    if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
-        return None
-    return db.session.execute(select(OAuthClient).where(OAuthClient.client_id == client_id)).scalar_one_or_none()
+    if not isinstance(client_id, str) or not client_id or len(client_id) > 64 or "\x00" in client_id:
+        return None  # PostgreSQL refuses NUL in text: never let one reach the query
+    query = select(OAuthClient).where(OAuthClient.client_id == client_id)
+    return db.session.execute(query).scalar_one_or_none()
 
 
 def find_active_client(client_id: str | None) -> OAuthClient | None:
@@ -192,8 +193,8 @@ def _new_client_id(chosen: str | None) -> str:
     if chosen is None or chosen == "":
         return _random.token_hex(16)
     if not isinstance(chosen, str) or not _CLIENT_ID.match(chosen):
-        raise InvalidClientSettings("client_id: 3-64 letters, digits, '.', '_', '~' or '-', not starting with "
-                                    "a symbol", code="client.client_id.invalid")
+        raise InvalidClientSettings("client_id: 3-64 letters, digits, '.', '_', '~' or '-', "
+                                    "not starting with a symbol", code="client.client_id.invalid")
     if find_client(chosen) is not None:
         raise ClientExists(f"client {chosen!r} exists")
     return chosen
@@ -232,12 +233,13 @@ def _grant_types(grant_types: Iterable[str] | None, *, public: bool) -> list[str
     result: list[str] = []
     for grant in grant_types:
         if grant not in GRANT_TYPES:
-            raise InvalidClientSettings(f"unknown grant type {str(grant)[:40]!r}; use {', '.join(GRANT_TYPES)}",
-                                        code="client.grant_type.invalid")
+            raise InvalidClientSettings(f"unknown grant type {str(grant)[:40]!r}; "
+                                        f"use {', '.join(GRANT_TYPES)}", code="client.grant_type.invalid")
         if grant not in result:
             result.append(grant)
     if not result:
-        raise InvalidClientSettings("a client needs at least one grant type", code="client.grant_type.required")
+        raise InvalidClientSettings("a client needs at least one grant type",
+                                    code="client.grant_type.required")
     if public and "client_credentials" in result:
         # RFC 6749 §4.4: only confidential clients may use client_credentials.
         raise InvalidClientSettings("a public client cannot use client_credentials",

@@ -10,5 +10,5 @@ from idp.keys.files import ALG, KeyFileError, KeyRecord
 from idp.keys.rotation import describe, ensure_first_key, prune, retention_seconds, rotate
 from idp.keys.store import KeyStore, NoSigningKey
 
-__all__ = ["ALG", "KeyFileError", "KeyRecord", "KeyStore", "NoSigningKey", "describe", "ensure_first_key", "prune",
-           "retention_seconds", "rotate"]
+__all__ = ["ALG", "KeyFileError", "KeyRecord", "KeyStore", "NoSigningKey", "describe", "ensure_first_key",
+           "prune", "retention_seconds", "rotate"]

@@ -4,6 +4,7 @@ A file ``<created>-<kid>.jwk.json`` holds one JSON object: the JWK members (``kt
 ``kid`` = the RFC 7638 thumbprint, ``use: sig``, ``alg: RS256``) plus three members of this provider,
 ignored by JOSE libraries:
 
+* ``serial``       — 1, 2, 3 … in order of creation (two keys made in the same second still have an order);
 * ``created_at``   — when the key was made;
 * ``activates_at`` — from when it may sign (a key is published before it signs, so every instance and
   every relying party's JWKS cache can know it first);
@@ -39,6 +40,7 @@ class KeyRecord:
     """One signing key: the private key in memory, and when it signs and is published."""
 
     kid: str
+    serial: int
     private_key: RSAKey
     created_at: datetime
     activates_at: datetime
@@ -57,11 +59,12 @@ class KeyRecord:
         return self.retire_after is not None and self.retire_after <= now
 
 
-def generate(now: datetime, *, activates_at: datetime | None = None) -> dict:
-    """A new RSA key as a JWK document (not yet written)."""
+def generate(now: datetime, *, serial: int, activates_at: datetime | None = None) -> dict:
+    """A new RSA key as a JWK document (not yet written); ``serial`` one more than the newest key's."""
     key = RSAKey.generate_key(KEY_BITS, private=True)
-    document = {member: value for member, value in key.as_dict(private=True).items() if member in _JWK_MEMBERS}
-    document.update(kid=key.thumbprint(), use="sig", alg=ALG, created_at=iso(now),
+    document = {member: value for member, value in key.as_dict(private=True).items()
+                if member in _JWK_MEMBERS}
+    document.update(kid=key.thumbprint(), use="sig", alg=ALG, serial=serial, created_at=iso(now),
                     activates_at=iso(activates_at or now), retire_after=None)
     return document
 
@@ -113,12 +116,13 @@ def load(path: Path) -> KeyRecord:
         created_at = parse(document["created_at"])
         activates_at = parse(document.get("activates_at") or document["created_at"])
         retire_after = parse(document["retire_after"]) if document.get("retire_after") else None
+        serial = int(document.get("serial", 0))
     except (KeyError, ValueError, TypeError) as exc:
         raise KeyFileError(f"{path} is incomplete or damaged: {type(exc).__name__}") from None
     if not key.is_private:
         raise KeyFileError(f"{path} holds no private key")
-    return KeyRecord(kid=document["kid"], private_key=key, created_at=created_at, activates_at=activates_at,
-                     retire_after=retire_after, path=path)
+    return KeyRecord(kid=document["kid"], serial=serial, private_key=key, created_at=created_at,
+                     activates_at=activates_at, retire_after=retire_after, path=path)
 
 
 def scan(folder: Path) -> list[KeyRecord]:
@@ -126,7 +130,11 @@ def scan(folder: Path) -> list[KeyRecord]:
     if not folder.is_dir():
         return []
     records = [load(path) for path in sorted(folder.glob("*" + SUFFIX))]
-    return sorted(records, key=lambda r: (r.activates_at, r.created_at, r.kid))
+    return sorted(records, key=lambda r: (r.activates_at, r.serial, r.created_at))
+
+
+def next_serial(records: list[KeyRecord]) -> int:
+    return max((r.serial for r in records), default=0) + 1
 
 
 def iso(value: datetime) -> str:

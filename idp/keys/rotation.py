@@ -23,9 +23,10 @@ def retention_seconds(id_token_ttl: int, reload_interval: int) -> int:
 def ensure_first_key(folder: str | Path, *, now: datetime) -> KeyRecord | None:
     """Create a signing key if the folder has none that is unretired; return it, or None if one existed."""
     folder = Path(folder)
-    if any(not r.retired_at(now) for r in files.scan(folder)):
+    existing = files.scan(folder)
+    if any(not r.retired_at(now) for r in existing):
         return None
-    return files.load(files.write_new(folder, files.generate(now)))
+    return files.load(files.write_new(folder, files.generate(now, serial=files.next_serial(existing))))
 
 
 def rotate(folder: str | Path, *, now: datetime, retain: int, activate_in: int = 0) -> KeyRecord:
@@ -36,7 +37,8 @@ def rotate(folder: str | Path, *, now: datetime, retain: int, activate_in: int =
     activates_at = now + timedelta(seconds=activate_in)
     retire_after = activates_at + timedelta(seconds=retain)
     existing = files.scan(folder)
-    new = files.load(files.write_new(folder, files.generate(now, activates_at=activates_at)))
+    new = files.load(files.write_new(folder, files.generate(now, serial=files.next_serial(existing),
+                                                             activates_at=activates_at)))
     for record in existing:
         if record.retire_after is None or record.retire_after > retire_after:
             document = files.read_document(record.path)

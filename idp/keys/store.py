@@ -57,7 +57,8 @@ class KeyStore:
         if self.create_if_missing:
             with self._lock:
                 if not any(r.signs_at(now) for r in self._records):
-                    path = files.write_new(self.folder, files.generate(now))
+                    document = files.generate(now, serial=files.next_serial(self._records))
+                    path = files.write_new(self.folder, document)
                     log.warning("no signing key in %s: created %s (development only; use `idp init`)",
                                 self.folder, path.name)
                     self._reload_locked()
@@ -67,7 +68,11 @@ class KeyStore:
 
     def published(self) -> list[KeyRecord]:
         now = self.clock.now()
-        return [r for r in self.records() if not r.retired_at(now)]
+        published = [r for r in self.records() if not r.retired_at(now)]
+        if not published and self.create_if_missing:
+            self.signing_key()  # development: the first key appears on first use, JWKS included
+            published = [r for r in self.records() if not r.retired_at(now)]
+        return published
 
     def jwks(self) -> dict:
         """``{"keys": [...]}`` of every published public key, newest first."""
@@ -87,7 +92,8 @@ class KeyStore:
         kids = tuple(r.kid for r in self.published())
         cached = self._cache.get("keyset")
         if cached is None or cached[0] != kids:
-            cached = (kids, KeySet.import_key_set(self.jwks()))
+            keys = self.jwks()["keys"]
+            cached = (kids, KeySet.import_key_set({"keys": keys}) if keys else KeySet([]))
             self._cache["keyset"] = cached
         return cached[1]
 

@@ -19,8 +19,8 @@ from idp.oidc.scopes import scope_list
 
 
 def find_consent(account_id: int, client_pk: int) -> Consent | None:
-    return db.session.execute(select(Consent).where(Consent.account_id == account_id,
-                                                    Consent.client_pk == client_pk)).unique().scalar_one_or_none()
+    query = select(Consent).where(Consent.account_id == account_id, Consent.client_pk == client_pk)
+    return db.session.execute(query).unique().scalar_one_or_none()
 
 
 def consent_needed(client: OAuthClient, account_id: int, scope: str, *, prompts: set[str]) -> bool:
@@ -49,8 +49,9 @@ def grant_consent(account_id: int, client: OAuthClient, scope: str, *, now: date
 
 def list_consents(account_id: int) -> list[Consent]:
     """The clients a customer has allowed, newest choice first."""
-    return list(db.session.execute(select(Consent).where(Consent.account_id == account_id)
-                                   .order_by(Consent.granted_at.desc(), Consent.id.desc())).unique().scalars())
+    query = (select(Consent).where(Consent.account_id == account_id)
+             .order_by(Consent.granted_at.desc(), Consent.id.desc()))
+    return list(db.session.execute(query).unique().scalars())
 
 
 def revoke_consent(account_id: int, client_pk: int, *, now: datetime) -> bool:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6749 import MissingAuthorizationError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -25,15 +26,23 @@ class AccessTokenValidator(ProviderHooks, BearerTokenValidator):
 
 
 class BearerProtector(ResourceProtector):
-    """Authlib's protector, also reading ``access_token`` from a form-encoded POST body (RFC 6750 §2.2)."""
+    """Authlib's protector reading the bearer token from the ``Authorization`` header (RFC 6750 §2.1) or
+    a form-encoded POST body (§2.2); its challenges name the scheme ``Bearer`` (§3)."""
 
     def parse_request_authorization(self, request):
-        if (not request.headers.get("Authorization") and flask_request.method == "POST"
-                and flask_request.mimetype == "application/x-www-form-urlencoded"):
-            value = flask_request.form.get("access_token")
-            if value:
-                return self.get_token_validator("bearer"), value
-        return super().parse_request_authorization(request)
+        auth = request.headers.get("Authorization")
+        if not auth:
+            form_post = (flask_request.method == "POST"
+                         and flask_request.mimetype == "application/x-www-form-urlencoded")
+            if form_post:
+                value = flask_request.form.get("access_token")
+                if value:
+                    return self.get_token_validator("bearer"), value
+            raise MissingAuthorizationError("Bearer")
+        parts = auth.split(None, 1)
+        if len(parts) != 2 or parts[0].lower() != "bearer":
+            raise UnsupportedTokenTypeError("Bearer")
+        return self.get_token_validator("bearer"), parts[1].strip()
 
 
 class UserInfo(ProviderHooks, UserInfoEndpoint):

@@ -18,8 +18,9 @@ from idp.keys import ALG, KeyRecord
 from idp.oidc.models import unix
 
 
-def build_id_token(*, issuer: str, audience: str, subject: str, auth_time: datetime | None, amr: str | None,
-                   nonce: str | None, access_token: str | None, now: datetime, ttl: int, key: KeyRecord) -> str:
+def build_id_token(*, issuer: str, audience: str, subject: str, auth_time: datetime | None,
+                   amr: str | None, nonce: str | None, access_token: str | None, now: datetime, ttl: int,
+                   key: KeyRecord) -> str:
     claims: dict = {
         "iss": issuer,
         "sub": subject,

@@ -9,9 +9,12 @@ from authlib.oidc.core import UserInfo
 
 from idp.accounts import Account
 from idp.clients import STANDARD_SCOPES
+from idp.policies.claims import CLAIM as POLICIES_CLAIM
+from idp.policies.claims import SCOPE as POLICIES_SCOPE
+from idp.policies.claims import claims_for as policies_of
 
 #: The scopes that concern a customer; a ``client_credentials`` token (no customer) never carries them.
-USER_SCOPES = frozenset(STANDARD_SCOPES)
+USER_SCOPES = frozenset(STANDARD_SCOPES) | {POLICIES_SCOPE}
 
 #: Claims released by each scope (OIDC Core §5.4), in the order a consent page lists them.
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
@@ -20,11 +23,12 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "email": ("email", "email_verified"),
     "phone": ("phone_number", "phone_number_verified"),
     "offline_access": (),
+    POLICIES_SCOPE: (POLICIES_CLAIM,),  # the customer's eligible policies (idp.policies.claims_for)
 }
 
 #: Every claim this provider can return, for discovery's ``claims_supported``.
-CLAIMS_SUPPORTED = ("sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "name", "email",
-                    "email_verified", "phone_number", "phone_number_verified")
+CLAIMS_SUPPORTED = ("sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "name",
+                    "email", "email_verified", "phone_number", "phone_number_verified", POLICIES_CLAIM)
 
 
 def scope_list(scope: str | None) -> list[str]:
@@ -48,6 +52,8 @@ def user_claims(account: Account, scope: str | None) -> UserInfo:
     if "phone" in scopes and account.phone:
         claims["phone_number"] = account.phone  # E.164 already (idp.accounts.logins)
         claims["phone_number_verified"] = bool(account.phone_verified)
+    if POLICIES_SCOPE in scopes:
+        claims[POLICIES_CLAIM] = policies_of(account.id)  # a list, empty when no policy is eligible
     return UserInfo(claims)
 
 

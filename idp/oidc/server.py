@@ -11,8 +11,11 @@
 """
 from __future__ import annotations
 
+import logging
+
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
-from authlib.integrations.flask_oauth2.requests import FlaskJsonRequest, FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.integrations.flask_oauth2.requests import (FlaskJsonRequest, FlaskOAuth2Payload,
+                                                        FlaskOAuth2Request)
 from authlib.oauth2.rfc6749 import OAuth2Request
 from flask import Flask
 from flask import request as flask_request
@@ -20,9 +23,11 @@ from flask import request as flask_request
 from idp.keys import KeyStore
 from idp.oidc.endpoints import EndSession, Introspection, Revocation, UserInfo, build_protector
 from idp.oidc.grants import (AuthorizationCodeGrant, AuthorizationResponseIssuer, ClientCredentialsGrant,
-                             OpenIDCodeExtension, OpenIDRefreshExtension, RefreshTokenGrant, S256CodeChallenge)
+                             OpenIDCodeExtension, OpenIDRefreshExtension, RefreshTokenGrant,
+                             S256CodeChallenge)
 from idp.oidc.hooks import ProviderHooks
 
+log = logging.getLogger(__name__)
 
 class IssuerRequest(FlaskOAuth2Request):
     """Authlib's request, its URL taken from the configured issuer rather than the socket.
@@ -70,9 +75,15 @@ def init_oidc(app: Flask) -> AuthorizationServer:
     """Load the signing keys, build the server, register the endpoints' blueprint."""
     services = app.extensions["idp"]
     settings = services.settings
+    # Authlib logs whole token responses at DEBUG: never let a debug setting put tokens in the logs.
+    authlib_log = logging.getLogger("authlib")
+    authlib_log.setLevel(max(authlib_log.getEffectiveLevel(), logging.INFO))
     app.extensions["idp.keys"] = KeyStore(settings.keys_dir, clock=services.clock,
                                           reload_interval=settings.keys_reload_interval,
                                           create_if_missing=not settings.production)
+    if settings.production and not app.extensions["idp.keys"].published():
+        log.error("no signing key in %s (IDP_KEYS_DIR): ID tokens cannot be issued until `idp init` "
+                  "or `idp keys rotate` creates one", settings.keys_dir)
     server = build_server(app)
     app.extensions["idp.oidc"] = server
 

@@ -86,7 +86,8 @@ def find_token(value: str | None, kind: str, *, now: datetime) -> IssuedToken | 
     if not isinstance(value, str) or not value or len(value) > MAX_VALUE_LENGTH:
         return None
     column = OAuthToken.access_token_hash if kind == ACCESS else OAuthToken.refresh_token_hash
-    row = db.session.execute(select(OAuthToken).where(column == token_hash(value))).unique().scalar_one_or_none()
+    query = select(OAuthToken).where(column == token_hash(value))
+    row = db.session.execute(query).unique().scalar_one_or_none()
     return IssuedToken(row, kind, now) if row is not None else None
 
 
@@ -103,8 +104,8 @@ def find_any(value: str | None, hint: str | None, *, now: datetime) -> IssuedTok
 def find_code(value: str | None) -> AuthorizationCode | None:
     if not isinstance(value, str) or not value or len(value) > MAX_VALUE_LENGTH:
         return None
-    return db.session.execute(select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(value))
-                              ).unique().scalar_one_or_none()
+    query = select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(value))
+    return db.session.execute(query).unique().scalar_one_or_none()
 
 
 def spend_code(code: AuthorizationCode, *, now: datetime) -> bool:
@@ -142,7 +143,8 @@ def revoke_grant(row: OAuthToken, *, now: datetime) -> int:
 
 
 def revoke_access(row: OAuthToken, *, now: datetime) -> None:
-    db.session.execute(update(OAuthToken).where(OAuthToken.id == row.id, OAuthToken.access_revoked_at.is_(None))
+    db.session.execute(update(OAuthToken)
+                       .where(OAuthToken.id == row.id, OAuthToken.access_revoked_at.is_(None))
                        .values(access_revoked_at=now))
 
 

@@ -153,7 +153,8 @@ def revoke_app():
     if account is None:
         return redirect(url_for("web.login", next=url_for("oidc.apps")))
     client = find_client(request.form.get("client_id"))
-    if client is not None and revoke_consent(account.id, client.id, now=current_app.extensions["idp"].clock.now()):
+    now = current_app.extensions["idp"].clock.now()
+    if client is not None and revoke_consent(account.id, client.id, now=now):
         db.session.commit()
         flash("apps.revoked", "success")
     return redirect(url_for("oidc.apps"))

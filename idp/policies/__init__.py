@@ -23,8 +23,8 @@ from idp.policies.models import ATTACHED, HELD, REFUSED, AccountPerson, Policy
 from idp.policies.report import describe_policy
 
 __all__ = [
-    "ATTACHED", "CLAIM", "HELD", "KINDS", "PRODUCTS", "REASONS", "REFUSED", "SCOPE", "STATUSES", "AccountPerson",
-    "Decision", "Facts", "Holder", "ImportFileError", "ImportReport", "InvalidPolicy", "Outcome", "Person",
-    "Policy", "PolicyInput", "claims_for", "decide", "describe_policy", "import_csv", "issue_policy", "name_key",
-    "parse_policy", "receive", "recheck",
+    "ATTACHED", "CLAIM", "HELD", "KINDS", "PRODUCTS", "REASONS", "REFUSED", "SCOPE", "STATUSES",
+    "AccountPerson", "Decision", "Facts", "Holder", "ImportFileError", "ImportReport", "InvalidPolicy",
+    "Outcome", "Person", "Policy", "PolicyInput", "claims_for", "decide", "describe_policy", "import_csv",
+    "issue_policy", "name_key", "parse_policy", "receive", "recheck",
 ]

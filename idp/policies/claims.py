@@ -1,4 +1,4 @@
-"""The ``policies`` claim (scope ``policies``): the customer's eligible policies, for the ID token and UserInfo."""
+"""The ``policies`` claim (scope ``policies``): a customer's eligible policies, for ID token and UserInfo."""
 from __future__ import annotations
 
 from sqlalchemy import select

@@ -86,8 +86,10 @@ class PolicyInput:
 
     def fingerprint(self) -> str:
         """SHA-256 of the content: the same policy sent again is recognised and changes nothing."""
-        data = {key: (value.isoformat() if isinstance(value, date) else value) for key, value in asdict(self).items()}
-        return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+        data = {key: (value.isoformat() if isinstance(value, date) else value)
+                for key, value in asdict(self).items()}
+        text = json.dumps(data, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def name_key(full_name: str) -> str:
@@ -113,7 +115,8 @@ def parse_policy(document, *, today: date) -> PolicyInput:
     start = _date(document, "start_date", problems)
     end = _date(document, "end_date", problems)
     if start and end and end < start:
-        problems.append(Problem("end_date", "policy.dates_out_of_order", "the end date is before the start date"))
+        problems.append(Problem("end_date", "policy.dates_out_of_order",
+                                "the end date is before the start date"))
 
     person = _object(document, "person", problems, required=True) or {}
     _unknown(person, PERSON_FIELDS, "person.", problems)
@@ -135,18 +138,18 @@ def parse_policy(document, *, today: date) -> PolicyInput:
             employer_name = _text(employer, "name", problems, prefix="employer.", limit=MAX_EMPLOYER)
             includes = employer.get("includes_account")
             if not isinstance(includes, bool):
-                problems.append(Problem("employer.includes_account",
-                                        "policy.missing_field" if includes is None else "policy.invalid_field",
-                                        "true or false: does the corporate contract include the client account"))
+                code = "policy.missing_field" if includes is None else "policy.invalid_field"
+                problems.append(Problem("employer.includes_account", code,
+                                        "true or false: does the corporate contract include the account"))
         elif kind is not None:
             problems.append(Problem("employer", "policy.field_not_allowed",
                                     "only corporate policies have an employer"))
 
     if problems:
         raise InvalidPolicy(problems)
-    return PolicyInput(number=number, kind=kind, product=product, status=status, start_date=start, end_date=end,
-                       full_name=" ".join(full_name.split()), birth_date=birth, email=email, phone=phone,
-                       employer=employer_name, includes_account=includes)
+    return PolicyInput(number=number, kind=kind, product=product, status=status, start_date=start,
+                       end_date=end, full_name=" ".join(full_name.split()), birth_date=birth, email=email,
+                       phone=phone, employer=employer_name, includes_account=includes)
 
 
 def _unknown(document: Mapping, known: tuple[str, ...], prefix: str, problems: list[Problem]) -> None:
@@ -170,6 +173,11 @@ def _text(document: Mapping, name: str, problems: list[Problem], *, prefix: str 
     if len(value) > limit or "\x00" in value:
         problems.append(Problem(prefix + name, "policy.invalid_field", f"at most {limit} characters"))
         return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (\ud800) decodes from JSON but can never be stored
+        problems.append(Problem(prefix + name, "policy.invalid_field", "not valid Unicode text"))
+        return None
     return value
 
 
@@ -178,7 +186,8 @@ def _choice(document: Mapping, name: str, allowed: tuple[str, ...], problems: li
     if value is None:
         return None
     if value not in allowed:
-        problems.append(Problem(name, f"policy.invalid_{name}", f"one of {', '.join(allowed)}; got {value!r}"))
+        problems.append(Problem(name, f"policy.invalid_{name}",
+                                f"one of {', '.join(allowed)}; got {value!r}"))
         return None
     return value
 

@@ -7,9 +7,11 @@ a BOM)::
 
 ``email``, ``phone``, ``employer`` and ``includes_account`` may be left out of the header; every other
 column is required. ``includes_account`` reads ``true/false``, ``yes/no``, ``1/0`` or ``да/нет``.
-Each row goes through the same intake as the REST endpoint (:func:`idp.policies.intake.receive`) inside
-its own savepoint, so a row that cannot be stored never takes its batch with it. Rows are committed
-every ``batch_size``; then that batch's welcome messages are handed to the dispatcher. Importing the
+Each row goes through the same intake as the REST endpoint (:func:`idp.policies.intake.receive`); a
+batch of ``batch_size`` rows is one transaction, and then its welcome messages are handed to the
+dispatcher. If another writer (the REST endpoint, another import) races a row, the batch is rolled back
+and received again, which is safe because receiving is idempotent (no savepoints: SQLite's Python
+driver commits at the release of an outermost savepoint, which would cost a disk sync per row). Importing the
 same file again changes nothing and sends nothing. Memory stays flat: one row at a time, the session
 emptied after every batch, and only the first :data:`MAX_LISTED` problems kept for the report (all of
 them go to ``on_problem``).
@@ -25,12 +27,13 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from idp.delivery import dispatch_inline
-from idp.errors import BadRequest
+from idp.errors import BadRequest, Conflict
 from idp.extensions import db
-from idp.policies.facts import InvalidPolicy, parse_policy
-from idp.policies.intake import ACCOUNT_CREATED, ATTEMPTS, RACES, RESULTS, UNCHANGED, receive
+from idp.policies.facts import InvalidPolicy, PolicyInput, parse_policy
+from idp.policies.intake import ACCOUNT_CREATED, RESULTS, UNCHANGED, store
 
-REQUIRED_COLUMNS = ("number", "kind", "product", "status", "start_date", "end_date", "full_name", "birth_date")
+REQUIRED_COLUMNS = ("number", "kind", "product", "status", "start_date", "end_date", "full_name",
+                    "birth_date")
 OPTIONAL_COLUMNS = ("email", "phone", "employer", "includes_account")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 #: A row whose data is not a policy (the import's own result, beside the intake's).
@@ -94,44 +97,71 @@ def import_csv(services, stream: TextIO, *, source: str = "import", batch_size: 
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     reader = csv.reader(itertools.chain([header_line], stream), delimiter=delimiter)
     columns = _columns(next(reader, []))
-    pending = []
-    in_batch = 0
+    batch: list[_Row] = []
     for values in reader:
         if not any(value.strip() for value in values):
-            continue  # blank line
-        line = reader.line_num
-        row = dict(zip(columns, values))
-        number = (row.get("number") or "").strip() or None
+            continue  # a blank line
+        row = dict(zip(columns, values, strict=False))  # a short or long row is reported below
+        entry = _Row(reader.line_num, (row.get("number") or "").strip() or None)
         if len(values) != len(columns):
-            problem = report.add(line, number, INVALID, "import.wrong_column_count",
-                                 f"{len(values)} values for {len(columns)} columns")
+            entry.problem = ("import.wrong_column_count", f"{len(values)} values for {len(columns)} columns")
         else:
             try:
-                data = parse_policy(row_document(row), today=today)
+                entry.data = parse_policy(row_document(row), today=today)
             except InvalidPolicy as exc:
-                problem = report.add(line, number, INVALID, exc.code, exc.description)
-            else:
-                outcome = _receive_row(services, data, source)
-                if outcome is None:
-                    problem = report.add(line, number, INVALID, "policy.concurrent_change",
-                                         "changed concurrently by another writer; import the file again")
-                else:
-                    problem = report.add(line, number, outcome.result, outcome.reason, outcome.detail)
-                    pending.extend(outcome.deliveries)
-        if problem is not None and on_problem is not None:
-            on_problem(problem)
-        in_batch += 1
-        if in_batch >= batch_size:
-            _commit(services, pending, report)
-            pending, in_batch = [], 0
+                entry.problem = (exc.code, exc.description)
+        batch.append(entry)
+        if len(batch) >= batch_size:
+            _flush(services, batch, source, report, on_problem)
+            batch = []
             report.seconds = time.monotonic() - started
             if progress is not None:
                 progress(report)
-    _commit(services, pending, report)
+    _flush(services, batch, source, report, on_problem)
     report.seconds = time.monotonic() - started
     if progress is not None:
         progress(report)
     return report
+
+
+@dataclass
+class _Row:
+    line: int
+    number: str | None
+    data: PolicyInput | None = None
+    problem: tuple[str, str] | None = None
+
+
+def _flush(services, batch: list[_Row], source: str, report: ImportReport, on_problem) -> None:
+    """Store one batch in one transaction, report its rows in file order, then send its messages."""
+    valid = [entry for entry in batch if entry.data is not None]
+    try:
+        outcomes = store(services, [entry.data for entry in valid], source=source) if valid else []
+    except Conflict:
+        # Still colliding with another writer: one transaction per row, so one row cannot hold back the rest.
+        outcomes = []
+        for entry in valid:
+            try:
+                outcomes.extend(store(services, [entry.data], source=source))
+            except Conflict:
+                outcomes.append(None)
+    by_line = {entry.line: outcome for entry, outcome in zip(valid, outcomes, strict=True)}
+    deliveries = []
+    for entry in batch:
+        if entry.data is None:
+            problem = report.add(entry.line, entry.number, INVALID, *entry.problem)
+        elif (outcome := by_line[entry.line]) is None:
+            problem = report.add(entry.line, entry.number, INVALID, "policy.concurrent_change",
+                                 "changed concurrently by another writer; import the file again")
+        else:
+            problem = report.add(entry.line, entry.number, outcome.result, outcome.reason, outcome.detail)
+            deliveries.extend(outcome.deliveries)
+        if problem is not None and on_problem is not None:
+            on_problem(problem)
+    report.messages_queued += len(deliveries)
+    dispatch_inline(services, deliveries)
+    # Nothing of this batch is needed any more: keep the session (and memory) from growing with the file.
+    db.session.expunge_all()
 
 
 def row_document(row: dict) -> dict:
@@ -172,22 +202,3 @@ def _columns(header: Iterable[str]) -> list[str]:
             + ([f"repeated columns: {', '.join(duplicated)}"] if duplicated else [])
         raise ImportFileError("; ".join(parts) + f". Expected: {','.join(COLUMNS)}")
     return columns
-
-
-def _receive_row(services, data, source):
-    """One row in its own savepoint; a concurrent writer's conflict is retried, then given up."""
-    for _ in range(ATTEMPTS):
-        try:
-            with db.session.begin_nested():
-                return receive(services, data, source=source)
-        except RACES:
-            continue
-    return None
-
-
-def _commit(services, pending: list, report: ImportReport) -> None:
-    db.session.commit()
-    report.messages_queued += len(pending)
-    dispatch_inline(services, pending)
-    # Nothing of this batch is needed any more: keep the session (and memory) from growing with the file.
-    db.session.expunge_all()

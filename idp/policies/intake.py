@@ -1,10 +1,11 @@
 """Receiving a policy: an idempotent upsert by number, the eligibility decision, and its consequences.
 
 The same policy sent again changes nothing; corrected data for a known number is evaluated afresh. The
-decision itself is :func:`idp.policies.eligibility.decide`; this module only reads what it needs (one
-indexed look-up per contact) and writes what it decided: the policy row, a new account with its person
-and welcome messages, or contacts added to an existing account. :func:`receive` flushes and leaves the
-transaction to the caller; :func:`issue_policy` is the whole unit of work for one policy (REST, CLI).
+decision itself is :func:`idp.policies.eligibility.decide`; this module only reads what it needs (the
+policy by its number, the accounts its e-mail and phone match: one indexed query each) and writes what
+it decided: the policy row, a new account with its person and welcome messages, or contacts added to an
+existing account. :func:`receive` flushes and leaves the transaction to the caller; :func:`store` and
+:func:`issue_policy` are whole units of work (import batches; REST and CLI).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, union_all
 from sqlalchemy.exc import IntegrityError
 
 from idp.accounts import Account, AccountExists, create_account
@@ -63,46 +64,53 @@ class Outcome:
     def as_dict(self) -> dict:
         return {"number": self.number, "result": self.result, "state": self.state, "reason": self.reason,
                 "reason_text": REASONS.get(self.reason) if self.reason else None, "detail": self.detail,
-                "notes": list(self.notes), "account": self.subject, "new": self.new, "released": self.released}
+                "notes": list(self.notes), "account": self.subject, "new": self.new,
+                "released": self.released}
 
 
 def issue_policy(services, document: Mapping, *, source: str) -> Outcome:
     """Check, receive and commit one policy, then send its messages; raises ``InvalidPolicy`` on bad input."""
-    data = parse_policy(document, today=services.clock.now().date())
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            outcome = receive(services, data, source=source)
-            db.session.commit()
-            break
-        except RACES as exc:
-            # Another writer created the same policy, e-mail or phone a moment ago: look again.
-            db.session.rollback()
-            log.warning("policy %s: attempt %s met a concurrent write (%s)", data.number, attempt,
-                        type(exc).__name__)
-            if attempt == ATTEMPTS:
-                raise Conflict("the policy could not be stored for concurrent changes; send it again",
-                               code="policy.concurrent_change") from None
+    [outcome] = store(services, [parse_policy(document, today=services.clock.now().date())], source=source)
     dispatch_inline(services, outcome.deliveries)
     return outcome
+
+
+def store(services, items: list[PolicyInput], *, source: str) -> list[Outcome]:
+    """Receive ``items`` in one transaction and commit it; raises ``Conflict`` if races persist.
+
+    A race is another writer storing the same policy number, e-mail or phone between our look-up and
+    our insert. The transaction is then rolled back and done again, this time seeing what they wrote;
+    receiving is idempotent, so doing it again is safe. Messages are left for the caller to dispatch.
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            outcomes = [receive(services, data, source=source) for data in items]
+            db.session.commit()
+            return outcomes
+        except RACES as exc:
+            db.session.rollback()
+            log.warning("policies %s…: attempt %s met a concurrent write (%s)", items[0].number, attempt,
+                        type(exc).__name__)
+    raise Conflict("the policy could not be stored for concurrent changes; send it again",
+                   code="policy.concurrent_change")
 
 
 def receive(services, data: PolicyInput, *, source: str) -> Outcome:
     """Upsert ``data`` by number and act on the decision (flushed, not committed)."""
     now = services.clock.now()
     fingerprint = data.fingerprint()
-    policy = db.session.execute(select(Policy).where(Policy.number == data.number)).scalar_one_or_none()
-    if policy is not None and policy.fingerprint == fingerprint:
-        return _outcome(policy, UNCHANGED)
-    new = policy is None
-    if new:
-        policy = Policy(number=data.number, received_at=now, notes=[])
-        db.session.add(policy)
+    found = db.session.execute(
+        select(Policy, Account.subject).outerjoin(Account, Account.id == Policy.account_id)
+        .where(Policy.number == data.number)).first()
+    if found is not None and found[0].fingerprint == fingerprint:
+        return _outcome(found[0], UNCHANGED, subject=found[1])
+    policy = found[0] if found is not None else Policy(number=data.number, received_at=now, notes=[])
     for name in ("kind", "product", "status", "start_date", "end_date", "full_name", "birth_date", "email",
                  "phone", "employer", "includes_account"):
         setattr(policy, name, getattr(data, name))
     policy.fingerprint, policy.source, policy.updated_at = fingerprint, source, now
     outcome = evaluate(services, policy)
-    outcome.new = new
+    outcome.new = found is None
     return outcome
 
 
@@ -112,18 +120,23 @@ def recheck(services, policy: Policy) -> Outcome:
 
 
 def evaluate(services, policy: Policy, *, release: bool = True) -> Outcome:
-    """Decide on ``policy`` as it now stands and write the consequences."""
+    """Decide on ``policy`` as it now stands and write the consequences.
+
+    A new policy joins the session only once decided, so it is written in one INSERT, complete.
+    """
     now = services.clock.now()
     email, phone, problems = check_contacts(policy.email, policy.phone)
     policy.email_key, policy.phone_key = email, phone
-    facts = Facts(kind=policy.kind, in_force=policy.status == IN_FORCE, includes_account=policy.includes_account,
+    facts = Facts(kind=policy.kind, in_force=policy.status == IN_FORCE,
+                  includes_account=policy.includes_account,
                   person=Person(name_key(policy.full_name), policy.birth_date), email=email, phone=phone,
                   contact_problems=problems)
-    with db.session.no_autoflush:  # a new policy row is not complete before the decision
-        by_email = _holder(Account.email == email) if email else None
-        by_phone = _holder(Account.phone == phone) if phone else None
-        previous = policy.account_id
-        current = _holder(Account.id == previous) if previous else None
+    previous = policy.account_id
+    with db.session.no_autoflush:  # a changed policy is not complete before the decision either
+        holders = _holders(email, phone, previous)
+    by_email = next((h for h in holders if email and h.email == email), None)
+    by_phone = next((h for h in holders if phone and h.phone == phone), None)
+    current = next((h for h in holders if previous and h.account_id == previous), None)
     decision = decide(facts, by_email=by_email, by_phone=by_phone, current=current)
 
     policy.state = {CREATE: ATTACHED, ATTACH: ATTACHED, HOLD: HELD}.get(decision.outcome, REFUSED)
@@ -137,21 +150,25 @@ def evaluate(services, policy: Policy, *, release: bool = True) -> Outcome:
         db.session.add(AccountPerson(account_id=account.id, name_key=facts.person.name_key,
                                      birth_date=facts.person.birth_date, created_at=now))
         policy.account_id = account.id
-        deliveries = enqueue_welcome(services, account)
         result = ACCOUNT_CREATED
-        log.info("policy %s: account %s created", policy.number, account.id)
+        log.debug("policy %s: account %s created", policy.number, account.id)
     elif decision.outcome == ATTACH:
         account = db.session.get(Account, decision.account_id)
-        _attach(account, decision, facts, now, known_person=_holder_of(decision.account_id, by_email, by_phone,
-                                                                         current))
+        _attach(account, decision, facts, now,
+                known_person=next(h for h in holders if h.account_id == decision.account_id))
         result = UPDATED if previous == account.id else ATTACHED_RESULT
     else:
         result = HELD_RESULT if decision.outcome == HOLD else REFUSED_RESULT
-        log.info("policy %s %s: %s", policy.number, result, decision.reason)
-    db.session.flush()
-    outcome = _outcome(policy, result, account)
+        log.debug("policy %s %s: %s", policy.number, result, decision.reason)
+    db.session.add(policy)
+    if decision.outcome == CREATE:
+        deliveries = enqueue_welcome(services, account)  # flushes the policy and the person with it
+    else:
+        db.session.flush()
+    outcome = _outcome(policy, result, subject=account.subject if account is not None else None)
     outcome.deliveries = deliveries
-    if release and account is not None and (decision.outcome == CREATE or decision.add_email or decision.add_phone):
+    gained_contacts = decision.outcome == CREATE or decision.add_email or decision.add_phone
+    if release and account is not None and gained_contacts:
         outcome.released = _release_waiting(services, account, policy)
     return outcome
 
@@ -172,11 +189,14 @@ def _attach(account: Account, decision: Decision, facts: Facts, now, *, known_pe
 
 def _release_waiting(services, account: Account, policy: Policy) -> list[str]:
     """Held policies carrying this account's e-mail or phone: look at them again now that it exists."""
-    contacts = [c for c in (Policy.email_key == account.email if account.email else None,
-                            Policy.phone_key == account.phone if account.phone else None) if c is not None]
-    waiting = db.session.execute(
-        select(Policy).where(Policy.state == HELD, Policy.id != policy.id, or_(*contacts))
-        .order_by(Policy.id).limit(MAX_RELEASED)).scalars().all()
+    # A UNION of one indexed look-up per contact: with an OR, SQLite would scan every held policy instead.
+    lookups = [select(Policy.id).where(column == value, Policy.state == HELD, Policy.id != policy.id)
+               for column, value in ((Policy.email_key, account.email), (Policy.phone_key, account.phone))
+               if value]
+    ids = sorted(set(db.session.execute(union_all(*lookups)).scalars()))[:MAX_RELEASED]
+    if not ids:
+        return []
+    waiting = db.session.execute(select(Policy).where(Policy.id.in_(ids)).order_by(Policy.id)).scalars().all()
     released = []
     for other in waiting:
         if evaluate(services, other, release=False).state == ATTACHED:
@@ -184,21 +204,21 @@ def _release_waiting(services, account: Account, policy: Policy) -> list[str]:
     return released
 
 
-def _holder(condition) -> Holder | None:
-    row = db.session.execute(
+def _holders(email: str | None, phone: str | None, account_id: int | None) -> list[Holder]:
+    """The accounts with this e-mail, this phone or this id: one query over three unique indexes."""
+    terms = [term for term, wanted in ((Account.email == email, email), (Account.phone == phone, phone),
+                                       (Account.id == account_id, account_id)) if wanted]
+    if not terms:
+        return []
+    rows = db.session.execute(
         select(Account.id, Account.email, Account.phone, Account.full_name, AccountPerson.name_key,
                AccountPerson.birth_date)
-        .outerjoin(AccountPerson, AccountPerson.account_id == Account.id).where(condition)).first()
-    if row is None:
-        return None
-    account_id, email, phone, full_name, key, birth = row
-    if key is None and full_name:
-        key = name_key(full_name)
-    return Holder(account_id=account_id, email=email, phone=phone, name_key=key, birth_date=birth)
-
-
-def _holder_of(account_id: int, *holders: Holder | None) -> Holder:
-    return next(h for h in holders if h is not None and h.account_id == account_id)
+        .outerjoin(AccountPerson, AccountPerson.account_id == Account.id).where(or_(*terms))).all()
+    # An account without a recorded person (made by an operator) is known by its name at most.
+    return [Holder(account_id=row_id, email=row_email, phone=row_phone,
+                   name_key=key if key is not None else (name_key(full_name) if full_name else None),
+                   birth_date=birth)
+            for row_id, row_email, row_phone, full_name, key, birth in rows]
 
 
 def _detail(decision: Decision, by_email: Holder | None, by_phone: Holder | None) -> str | None:
@@ -212,9 +232,7 @@ def _detail(decision: Decision, by_email: Holder | None, by_phone: Holder | None
     return None
 
 
-def _outcome(policy: Policy, result: str, account: Account | None = None) -> Outcome:
-    if account is None and policy.account_id is not None:
-        account = db.session.get(Account, policy.account_id)
+def _outcome(policy: Policy, result: str, *, subject: str | None) -> Outcome:
     return Outcome(number=policy.number, result=result, state=policy.state, reason=policy.reason,
                    detail=policy.detail, notes=tuple(policy.notes or ()), account_id=policy.account_id,
-                   subject=account.subject if account is not None else None)
+                   subject=subject)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import db
@@ -22,6 +22,9 @@ STATES = (ATTACHED, HELD, REFUSED)
 
 class Policy(db.Model):
     __tablename__ = "policies"
+    # A new account looks for held policies with its e-mail or phone: these make that one look-up each.
+    __table_args__ = (Index("ix_policies_email_key_state", "email_key", "state"),
+                      Index("ix_policies_phone_key_state", "phone_key", "state"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: The policy system's number: the key of idempotent intake.
@@ -37,9 +40,9 @@ class Policy(db.Model):
     #: Contacts as sent (stripped), valid or not: an admin sees what arrived.
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(254))
-    #: Normalised contacts when valid, indexed: a new account looks here for policies waiting for it.
-    email_key: Mapped[str | None] = mapped_column(String(254), index=True)
-    phone_key: Mapped[str | None] = mapped_column(String(20), index=True)
+    #: Normalised contacts when valid: a new account looks here for policies waiting for it.
+    email_key: Mapped[str | None] = mapped_column(String(254))
+    phone_key: Mapped[str | None] = mapped_column(String(20))
     employer: Mapped[str | None] = mapped_column(String(300))
     includes_account: Mapped[bool | None] = mapped_column(Boolean)
     #: SHA-256 of the content last received: the same policy again is a no-op.

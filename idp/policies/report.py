@@ -23,7 +23,8 @@ def describe_policy(policy: Policy) -> dict:
         "detail": policy.detail,
         "notes": [{"code": code, "text": NOTES.get(code, code)} for code in policy.notes or ()],
         "account": ({"id": account.id, "subject": account.subject} if account is not None else None),
-        "source": policy.source, "received_at": _iso(policy.received_at), "updated_at": _iso(policy.updated_at),
+        "source": policy.source, "received_at": _iso(policy.received_at),
+        "updated_at": _iso(policy.updated_at),
     }
 
 

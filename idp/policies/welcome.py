@@ -23,5 +23,6 @@ def welcome_params(account: Account, issuer: str) -> dict:
 def enqueue_welcome(services, account: Account) -> list[Delivery]:
     """Queue the welcome e-mail and SMS (flushed, not committed); one per channel the account has."""
     params = welcome_params(account, services.settings.issuer)
-    return [enqueue(services, PURPOSE, channel=channel, recipient=recipient, account_id=account.id, params=params)
+    return [enqueue(services, PURPOSE, channel=channel, recipient=recipient, account_id=account.id,
+                    params=params)
             for channel, recipient in ((EMAIL, account.email), (SMS, account.phone)) if recipient]

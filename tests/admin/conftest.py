@@ -184,3 +184,30 @@ def api(live_server, admin_token, openapi) -> Api:
 @pytest.fixture
 def anonymous_api(live_server, openapi) -> Api:
     return Api(live_server.url, None, openapi)
+
+
+def code_flow_token(base_url: str, client_id: str, secret: str, *, scope: str, login: str,
+                    password: str) -> dict:
+    """A customer's token through the real authorization code flow (PKCE S256) of a first-party client."""
+    import base64
+    import hashlib
+    import secrets
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    from tests.http import PageClient
+
+    redirect_uri = base_url + "/rp/callback"
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    browser = PageClient(base_url)
+    page = browser.get("/oauth/authorize?" + urlencode({
+        "response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "scope": scope,
+        "state": "s", "code_challenge": challenge, "code_challenge_method": "S256"}))
+    page = browser.submit("/login", {"login": login, "password": password, "action": "signin"})
+    assert page.url.startswith(redirect_uri + "?"), page.url
+    code = parse_qs(urlsplit(page.url).query)["code"][0]
+    response = requests.post(base_url + "/oauth/token", auth=(client_id, secret), timeout=10, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+        "code_verifier": verifier})
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -65,10 +65,23 @@ def register_portal(app, portal_server):
 
 
 @pytest.fixture
-def portal(live_server, portal_server, register_portal):
-    """The provider served over HTTP, the portal registered with it and served on its own port."""
-    client_id, secret = register_portal()
-    app = create_portal(PortalConfig(issuer=live_server.url, client_id=client_id, client_secret=secret or "",
-                                     secret_key="portal-test-key-" + "y" * 32, base_url=portal_server.url))
-    portal_server.start(app)
-    return RunningPortal(portal_server.url, app, client_id, secret)
+def make_portal(live_server, portal_server, register_portal):
+    """``make_portal(scope="", **registration)``: the provider served over HTTP, the portal registered
+    with it (first-party unless overridden) and served on its own port, asking for ``scope`` (DMS_SCOPE;
+    empty: the portal's default). One portal per test."""
+
+    def _make(*, scope: str = "", **registration) -> RunningPortal:
+        client_id, secret = register_portal(**registration)
+        config = PortalConfig(issuer=live_server.url, client_id=client_id, client_secret=secret or "",
+                              secret_key="portal-test-key-" + "y" * 32, base_url=portal_server.url,
+                              scope=scope)
+        app = create_portal(config)
+        portal_server.start(app)
+        return RunningPortal(portal_server.url, app, client_id, secret)
+
+    return _make
+
+
+@pytest.fixture
+def portal(make_portal):
+    return make_portal()

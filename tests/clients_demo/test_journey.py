@@ -68,17 +68,9 @@ def test_portal_signs_in_refreshes_and_signs_out_through_the_provider(portal, li
     assert authorize["state"] and authorize["nonce"]
     assert set(authorize["scope"][0].split()) >= {"openid", "profile", "email", "phone", "offline_access"}
 
-    # First time: «Забыли пароль?», the temporary password from the mailbox, the forced change.
-    page = browser.press({"login": "client@example.com", "password": "", "action": "forgot"})
-    assert "reset.sent_email" in codes(page.text)
-    temporary = mailbox.temporary_password("client@example.com")
-    page = browser.press({"login": "client@example.com", "password": temporary, "action": "signin"})
-    assert "Изменение пароля" in page.text, page.url
-    page = browser.press({"temporary": temporary, "new": "Polis2026", "confirm": "Polis2026"})
-    assert is_provider_login(page, idp) and "password.changed" in codes(page.text)
-
-    # Signing in with the new password lands back in the portal, signed in.
-    page = browser.press({"login": "client@example.com", "password": "Polis2026", "action": "signin"})
+    # First time: «Забыли пароль?», the temporary password from the mailbox, the forced change; signing in
+    # with the new password lands back in the portal, signed in.
+    page = first_sign_in(browser, "client@example.com", mailbox, idp)
     assert page.url == portal.url + "/", page.url
     assert "signin.done" in codes(page.text)
     assert "Иван Петров" in page.text and "client@example.com" in page.text and "+79161234567" in page.text
@@ -95,7 +87,7 @@ def test_portal_signs_in_refreshes_and_signs_out_through_the_provider(portal, li
     first = portal.signin(browser.http)
     assert first and first["token"]["refresh_token"] and first["token"]["id_token"]
     for name, value in browser.http.cookies.items():
-        assert first["token"]["access_token"] not in value and first["token"]["refresh_token"] not in value, name
+        assert all(first["token"][kind] not in value for kind in ("access_token", "refresh_token")), name
     _assert_userinfo(idp, first["token"]["access_token"], status=200)
 
     # «Обновить токены»: a refresh_token grant; the new expiry is shown, the new access token works.
@@ -125,6 +117,9 @@ def test_portal_signs_in_refreshes_and_signs_out_through_the_provider(portal, li
     page = browser.press(form=1)
     page = _confirm_logout_if_asked(browser, page, idp)
     assert page.url == portal.url + "/", page.url
+    logout = _hop(page, "/oauth/logout")
+    assert logout["id_token_hint"] == [third["token"]["id_token"]]
+    assert logout["post_logout_redirect_uri"] == [portal.url + "/"] and logout["state"]
     assert "signout.done" in codes(page.text)
     assert "Войти через личный кабинет" in page.text and portal.signin(browser.http) is None
     assert _refresh(idp, portal, third["token"]["refresh_token"]).json()["error"] == "invalid_grant"
@@ -136,20 +131,97 @@ def test_portal_signs_in_refreshes_and_signs_out_through_the_provider(portal, li
     assert codes(page.text) == ["oauth.login_required"]
 
 
-def test_portal_shows_policies_when_the_provider_sends_them(portal, live_server, customer, app):
-    discovery = requests.get(live_server.url + "/.well-known/openid-configuration", timeout=10).json()
-    if "policies" not in discovery.get("scopes_supported", []):
-        pytest.skip("the provider does not offer the 'policies' scope yet")
-    pytest.skip("attaching a policy to an account needs the provider's policy API (idp.policies)")
+def test_third_party_portal_consent_refusal_and_a_grant_the_provider_ends(make_portal, live_server,
+                                                                          make_account):
+    """Registered without --first-party: the provider asks for consent; «no» comes back as
+    ``access_denied`` and is shown politely; a refresh token the provider has ended signs the portal out."""
+    idp = live_server.url
+    portal = make_portal(first_party=False)
+    make_account(email="client@example.com", phone="+79161234567", password="Polis2026")
+    browser = Browser(portal.url)
+    browser.get("/")
+    page = browser.press()
+    assert is_provider_login(page, idp)
+    page = browser.press({"login": "client@example.com", "password": "Polis2026", "action": "signin"})
+    assert page.url.startswith(idp) and 'name="decision"' in page.text, page.url
+
+    # The customer refuses: the provider sends error=access_denied back to the portal, which says so.
+    page = browser.press({"decision": "deny"})
+    assert page.url.startswith(portal.url + "/callback?") and page.status_code == 400
+    assert parse_qs(urlsplit(page.url).query)["error"] == ["access_denied"]
+    assert codes(page.text) == ["oauth.access_denied"] and "Войти через личный кабинет" in page.text
+
+    # Trying again from the error page, the customer allows: signed in, no password asked (SSO).
+    page = browser.press()
+    assert page.url.startswith(idp) and 'name="decision"' in page.text, page.url
+    page = browser.press({"decision": "allow"})
+    assert page.url == portal.url + "/" and "signin.done" in codes(page.text), page.url
+    stolen = portal.signin(browser.http)["token"]["refresh_token"]
+
+    # Someone else uses the portal's refresh token first (a stolen copy): when the portal then uses it,
+    # the provider sees a spent token reused and ends the grant; the portal signs out and says why.
+    assert _refresh(idp, portal, stolen).status_code == 200
+    page = browser.press(form=0)
+    assert page.url == portal.url + "/" and "refresh.invalid_grant" in codes(page.text), codes(page.text)
+    assert "Войти через личный кабинет" in page.text and portal.signin(browser.http) is None
+
+
+def test_policy_issued_account_appears_and_the_portal_shows_the_policy(make_portal, live_server, app,
+                                                                       mailbox):
+    """The seed's whole story: the policy system issues a ДМС policy, the account appears by itself, the
+    insured person signs in to the portal for the first time and sees the policy (scope ``policies``,
+    asked for explicitly as DMS_SCOPE; by default the portal asks for it once discovery lists it)."""
+    from idp.policies import issue_policy
+
+    with app.app_context():
+        outcome = issue_policy(app.extensions["idp"], {
+            "number": "DMS-2026-000042", "kind": "corporate", "product": "dms", "status": "active",
+            "start_date": "2026-01-01", "end_date": "2026-12-31",
+            "person": {"full_name": "Смирнова Анна Сергеевна", "birth_date": "1990-03-08",
+                       "email": "anna@example.com", "phone": "+7 903 123-45-67"},
+            "employer": {"name": "ООО «Ромашка»", "includes_account": True}}, source="test")
+    assert outcome.result == "account_created", outcome
+
+    scopes = "openid profile email phone offline_access policies"
+    portal = make_portal(scope=scopes, scopes=scopes.split())
+    browser = Browser(portal.url)
+    browser.get("/")
+    page = browser.press()
+    assert "policies" in _authorize_request(browser)["scope"][0].split()
+    page = first_sign_in(browser, "anna@example.com", mailbox, live_server.url)
+    assert page.url == portal.url + "/" and "signin.done" in codes(page.text), page.url
+
+    row = re.search(r'<tr data-policy="DMS-2026-000042">(.*?)</tr>', page.text, re.S)
+    assert row, "the policy is not on the page"
+    cells = [unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))]
+    assert cells == ["DMS-2026-000042", "корпоративный (через работодателя)", "ДМС", "действует",
+                     "01.01.2026", "31.12.2026"]
+
+
+def first_sign_in(browser: Browser, login: str, mailbox, idp: str) -> requests.Response:
+    """On the provider's sign-in page: «Забыли пароль?», the temporary password, the change, sign in."""
+    assert is_provider_login(browser.page, idp), browser.page.url
+    page = browser.press({"login": login, "password": "", "action": "forgot"})
+    assert "reset.sent_email" in codes(page.text)
+    temporary = mailbox.temporary_password(login)
+    page = browser.press({"login": login, "password": temporary, "action": "signin"})
+    assert "Изменение пароля" in page.text, page.url
+    page = browser.press({"temporary": temporary, "new": "Polis2026", "confirm": "Polis2026"})
+    assert is_provider_login(page, idp) and "password.changed" in codes(page.text)
+    return browser.press({"login": login, "password": "Polis2026", "action": "signin"})
 
 
 def _authorize_request(browser: Browser) -> dict:
     """The query of the authorization request the portal sent (the first hop of the redirect chain)."""
-    for hop in browser.page.history:
-        if "/oauth/authorize" in hop.url:
+    return _hop(browser.page, "/oauth/authorize")
+
+
+def _hop(page: requests.Response, path: str) -> dict:
+    """The query of the first request to ``path`` in the redirect chain that ended in ``page``."""
+    for hop in page.history:
+        if urlsplit(hop.url).path == path:
             return parse_qs(urlsplit(hop.url).query)
-    raise AssertionError("the sign-in did not pass /oauth/authorize: "
-                         + " → ".join(h.url for h in browser.page.history))
+    raise AssertionError(f"the redirects did not pass {path}: " + " → ".join(h.url for h in page.history))
 
 
 def _assert_userinfo(idp: str, access_token: str, *, status: int) -> None:
@@ -159,7 +231,8 @@ def _assert_userinfo(idp: str, access_token: str, *, status: int) -> None:
 
 
 def _refresh(idp: str, portal, refresh_token: str) -> requests.Response:
-    return requests.post(idp + "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+    return requests.post(idp + "/oauth/token",
+                         data={"grant_type": "refresh_token", "refresh_token": refresh_token},
                          auth=(portal.client_id, portal.client_secret), timeout=10)
 
 

@@ -43,7 +43,8 @@ ENV = {"DMS_ISSUER": "http://127.0.0.1:5000/", "DMS_CLIENT_ID": "abc", "DMS_SECR
 
 
 def test_settings_from_environment():
-    config = PortalConfig.from_env({**ENV, "DMS_BASE_URL": "http://127.0.0.1:5001/", "DMS_CLIENT_SECRET": "x"})
+    config = PortalConfig.from_env({**ENV, "DMS_BASE_URL": "http://127.0.0.1:5001/",
+                                    "DMS_CLIENT_SECRET": "x"})
     assert config.issuer == "http://127.0.0.1:5000"
     assert config.metadata_url == "http://127.0.0.1:5000/.well-known/openid-configuration"
     assert config.redirect_uri == "http://127.0.0.1:5001/callback"
@@ -143,3 +144,23 @@ def test_logout_return_with_unknown_state_is_reported_not_failed(portal):
 def test_unknown_page_is_a_russian_404(portal):
     page = portal.get("/nowhere")
     assert page.status_code == 404 and _codes(page.get_data(as_text=True)) == ["page.not_found"]
+
+
+def test_policies_claim_as_table_rows():
+    # The claim as the provider sends it (start_date/end_date) and as the issue first named it (start/end).
+    from clients.dms_portal.views import _policies
+
+    rows = _policies([
+        {"number": "DMS-1", "kind": "corporate", "product": "dms", "status": "active",
+         "start_date": "2026-01-01", "end_date": "2026-12-31"},
+        {"number": "LF-2", "kind": "individual", "product": "life", "status": "expired",
+         "start": "2020-05-17", "end": "2025-05-16"},
+        {"number": "X-3", "kind": "future_kind", "product": "pet", "status": "frozen"},
+        "not a policy",
+    ])
+    assert [(r["number"], r["kind"], r["product"], r["status"], r["start"], r["end"]) for r in rows] == [
+        ("DMS-1", "корпоративный (через работодателя)", "ДМС", "действует", "01.01.2026", "31.12.2026"),
+        ("LF-2", "индивидуальный", "страхование жизни", "истёк", "17.05.2020", "16.05.2025"),
+        ("X-3", "future_kind", "pet", "frozen", None, None),
+    ]
+    assert _policies(None) is None and _policies("DMS-1") is None

@@ -19,7 +19,8 @@ from joserfc.jwt import JWTClaimsRegistry
 
 
 def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def at_hash(access_token: str) -> str:
@@ -47,7 +48,8 @@ class RelyingParty:
     @property
     def metadata(self) -> dict:
         if not hasattr(self, "_metadata"):
-            self._metadata = self.http.get(self.issuer + "/.well-known/openid-configuration", timeout=10).json()
+            url = self.issuer + "/.well-known/openid-configuration"
+            self._metadata = self.http.get(url, timeout=10).json()
         return self._metadata
 
     def authorization(self, scope: str = "openid profile email phone offline_access", *, pkce: bool = True,
@@ -59,8 +61,8 @@ class RelyingParty:
         if verifier:
             params.update(code_challenge=s256(verifier), code_challenge_method="S256")
         params.update({k: v for k, v in extra.items() if v is not None})
-        return AuthRequest(self.metadata["authorization_endpoint"] + "?" + urlencode(params), state, nonce, verifier,
-                           params)
+        url = self.metadata["authorization_endpoint"] + "?" + urlencode(params)
+        return AuthRequest(url, state, nonce, verifier, params)
 
     def callback(self, url: str, request: AuthRequest) -> dict:
         """The authorization response at the redirect URI, checked for ``state`` and ``iss``."""
@@ -99,7 +101,7 @@ class RelyingParty:
 
     def id_token_claims(self, id_token: str, *, now: int, nonce: str | None = None,
                         access_token: str | None = None) -> dict:
-        """Verify the ID token as OIDC Core §3.1.3.7 says: RS256 signature by a published key, iss, aud, exp."""
+        """Verify the ID token as OIDC Core §3.1.3.7 says: RS256 by a published key; iss, aud, exp."""
         token = jwt.decode(id_token, self.jwks(), algorithms=["RS256"])
         assert token.header["alg"] == "RS256" and token.header.get("kid"), token.header
         options = {"iss": {"essential": True, "value": self.issuer}, "sub": {"essential": True},

@@ -25,7 +25,8 @@ def test_full_flow_confidential_client(rp, flow, customer):
     assert set(token["scope"].split()) == {"openid", "profile", "email", "phone", "offline_access"}
     assert token["refresh_token"] and token["access_token"] != token["refresh_token"]
 
-    claims = rp.id_token_claims(token["id_token"], now=NOW, nonce=request.nonce, access_token=token["access_token"])
+    claims = rp.id_token_claims(token["id_token"], now=NOW, nonce=request.nonce,
+                                access_token=token["access_token"])
     assert claims["sub"] == customer.subject
     assert claims["aud"] == rp.client_id and claims["iss"] == rp.issuer
     assert claims["iat"] == NOW and claims["exp"] == NOW + 3600
@@ -34,7 +35,8 @@ def test_full_flow_confidential_client(rp, flow, customer):
     info = rp.userinfo(token["access_token"])
     assert info.status_code == 200
     assert info.json() == {"sub": customer.subject, "name": "Иван Петров", "email": "client@example.com",
-                           "email_verified": True, "phone_number": "+79161234567", "phone_number_verified": False}
+                           "email_verified": True, "phone_number": "+79161234567",
+                           "phone_number_verified": False}
 
 
 @pytest.mark.parametrize("how", ["get", "post_header", "post_body"])
@@ -114,7 +116,8 @@ def test_refresh_may_narrow_the_scope(rp, flow, customer):
 
 
 def test_client_credentials(make_client):
-    machine = make_client(scopes=["openid", "policies.read"], grant_types=["client_credentials"], redirect_uris=[])
+    machine = make_client(scopes=["openid", "policies.read"], grant_types=["client_credentials"],
+                          redirect_uris=[])
     response = machine.token({"grant_type": "client_credentials"})
     assert response.status_code == 200, response.text
     token = response.json()

@@ -78,6 +78,11 @@ def test_unsupported_response_type_goes_back_to_the_client(rp):
     assert _error_at_callback(rp, request.url, request)["error"] == "unsupported_response_type"
 
 
+def test_missing_response_type_goes_back_to_the_client(rp):
+    request = rp.authorization(response_type="")
+    assert _error_at_callback(rp, request.url, request)["error"] == "invalid_request"
+
+
 def test_request_object_is_refused(rp):
     request = rp.authorization(request="eyJhbGciOiJub25lIn0.e30.")
     assert _error_at_callback(rp, request.url, request)["error"] == "request_not_supported"
@@ -405,12 +410,14 @@ def test_token_endpoint_never_fails_with_500(rp, headers, data):
     {"response_type": None},
     {"state": "\"\\\x00\x7f"},
     {"nonce": "n" * 600},
+    {"nonce": "n" * 600, "scope": "email"},
     {"scope": "\"\\ openid"},
     {"code_challenge": "\"\\", "code_challenge_method": "S256"},
     {"max_age": "1e3"},
     {"prompt": "\\\""},
     {"id_token_hint": "a.b.c"},
     {"ui_locales": "\x00"},
+    {"nonce": "a\x00b"},
     {"login_hint": "x" * 5000},
 ])
 def test_authorize_never_fails_with_500(rp, params):
@@ -418,7 +425,8 @@ def test_authorize_never_fails_with_500(rp, params):
     query = dict(request.params)
     query.update(params)
     query = {k: v for k, v in query.items() if v is not None}
-    response = requests.get(rp.metadata["authorization_endpoint"], params=query, allow_redirects=False, timeout=10)
+    response = requests.get(rp.metadata["authorization_endpoint"], params=query, allow_redirects=False,
+                            timeout=10)
     assert response.status_code in (200, 302, 400), response.text
     if response.status_code == 302:
         location = response.headers["Location"]

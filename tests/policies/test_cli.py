@@ -55,7 +55,8 @@ def test_bad_input_is_a_coded_error_not_a_traceback(run_cli):
 
 
 def test_held_lists_what_gave_no_account_with_reasons(run_cli):
-    issue(run_cli, "LF-1", person=["--name", "Иванов Иван", "--birth-date", "1980-05-17", "--email", "i@example.com"])
+    issue(run_cli, "LF-1",
+          person=["--name", "Иванов Иван", "--birth-date", "1980-05-17", "--email", "i@example.com"])
     run_cli("policies", "issue", "--number", "CR-1", "--kind", "credit", "--product", "life",
             "--start", "2026-01-15", "--end", "2027-01-14", *IVAN)
     issue(run_cli, "LF-2")
@@ -83,9 +84,9 @@ def test_show_and_not_found(run_cli):
 def test_recheck_after_an_admin_corrected_an_account(app, run_cli):
     issue(run_cli, "LF-1", person=["--name", "Сидоров Сидор", "--birth-date", "1970-01-01", "--email",
                                    "agent@broker.example", "--phone", "+7 903 111-22-33"])
-    held = json.loads(issue(run_cli, "LF-2", person=["--name", "Иванов Иван Иванович", "--birth-date", "1980-05-17",
-                                                       "--email", "agent@broker.example", "--phone",
-                                                       "+7 916 123-45-67"]).stdout)
+    ivan = ["--name", "Иванов Иван Иванович", "--birth-date", "1980-05-17", "--email", "agent@broker.example",
+            "--phone", "+7 916 123-45-67"]
+    held = json.loads(issue(run_cli, "LF-2", person=ivan).stdout)
     assert held["reason"] == "contact_belongs_to_another_person"
     assert json.loads(run_cli("policies", "recheck", "LF-2", "--json").stdout)["state"] == "held"
     with app.app_context():  # the admin gives Сидоров his own e-mail back (no CLI for that yet)

@@ -6,15 +6,17 @@ from datetime import date
 import pytest
 
 from idp.policies import REASONS, Facts, Holder, Person, decide
-from idp.policies.eligibility import ATTACH, CREATE, HELD_REASONS, HOLD, REFUSE, REFUSED_REASONS, check_contacts
+from idp.policies.eligibility import (ATTACH, CREATE, HELD_REASONS, HOLD, REFUSE, REFUSED_REASONS,
+                                      check_contacts)
 
 IVAN = Person("иванов иван иванович", date(1980, 5, 17))
 EMAIL, PHONE = "ivan@example.com", "+79161234567"
 
 
-def facts(kind="individual", *, in_force=True, includes=None, person=IVAN, email=EMAIL, phone=PHONE, problems=()):
-    return Facts(kind=kind, in_force=in_force, includes_account=includes, person=person, email=email, phone=phone,
-                 contact_problems=problems)
+def facts(kind="individual", *, in_force=True, includes=None, person=IVAN, email=EMAIL, phone=PHONE,
+          problems=()):
+    return Facts(kind=kind, in_force=in_force, includes_account=includes, person=person, email=email,
+                 phone=phone, contact_problems=problems)
 
 
 def holder(account_id=1, email=EMAIL, phone=PHONE, name="иванов иван иванович", birth=date(1980, 5, 17)):

@@ -11,10 +11,12 @@ from idp.accounts import Account
 from idp.extensions import db
 from idp.policies import Policy, import_csv
 
-HEADER = "number,kind,product,status,start_date,end_date,full_name,birth_date,email,phone,employer,includes_account"
+HEADER = ("number,kind,product,status,start_date,end_date,full_name,birth_date,email,phone,employer,"
+          "includes_account")
 ROWS = [
     # line 2: an individual policyholder → account
-    "LF-1,individual,life,active,2026-01-15,2027-01-14,Иванов Иван Иванович,1980-05-17,ivan@example.com,+79161234567,,",
+    "LF-1,individual,life,active,2026-01-15,2027-01-14,Иванов Иван Иванович,1980-05-17,ivan@example.com,"
+    "+79161234567,,",
     # line 3: the same person's ДМС through an employer that includes the account → attached
     "DMS-1,corporate,dms,active,2026-01-01,2026-12-31,ИВАНОВ ИВАН ИВАНОВИЧ,1980-05-17,ivan@example.com,"
     "8 916 123-45-67,ООО «Ромашка»,true",
@@ -26,7 +28,8 @@ ROWS = [
     # line 6: no e-mail → held
     "LF-2,individual,accident_illness,active,2026-03-01,2027-02-28,Сидорова Анна,1990-07-07,,+79031112233,,",
     # line 7: the agent's e-mail on another client's policy → held
-    "LF-3,individual,life,active,2026-03-01,2027-02-28,Кузнецов Олег,1985-01-01,ivan@example.com,+79035556677,,",
+    "LF-3,individual,life,active,2026-03-01,2027-02-28,Кузнецов Олег,1985-01-01,ivan@example.com,"
+    "+79035556677,,",
     # line 8: a bad date → invalid
     "LF-4,individual,life,active,01.03.2026,2027-02-28,Смирнов Ян,1985-01-01,yan@example.com,+79035550000,,",
     # line 9: an unknown kind → invalid
@@ -60,10 +63,12 @@ def test_import_reports_created_attached_held_refused_and_invalid(tmp_path, run_
                                  "contact_belongs_to_another_person": 1, "policy.invalid_date": 1,
                                  "policy.invalid_kind": 1, "import.wrong_column_count": 1}
     problems = {p["line"]: (p["number"], p["result"], p["reason"]) for p in report["problems"]}
-    assert problems == {4: ("DMS-2", "refused", "corporate_without_account"), 5: ("CR-1", "refused", "credit_linked"),
+    assert problems == {4: ("DMS-2", "refused", "corporate_without_account"),
+                        5: ("CR-1", "refused", "credit_linked"),
                         6: ("LF-2", "held", "missing_email"),
                         7: ("LF-3", "held", "contact_belongs_to_another_person"),
-                        8: ("LF-4", "invalid", "policy.invalid_date"), 9: ("LF-5", "invalid", "policy.invalid_kind"),
+                        8: ("LF-4", "invalid", "policy.invalid_date"),
+                        9: ("LF-5", "invalid", "policy.invalid_kind"),
                         10: ("LF-6", "invalid", "import.wrong_column_count")}
     assert "start_date" in next(p["detail"] for p in report["problems"] if p["line"] == 8)
     assert report["messages_queued"] == 4 and len(mailbox.messages()) == 4
@@ -71,7 +76,8 @@ def test_import_reports_created_attached_held_refused_and_invalid(tmp_path, run_
     assert "10 rows: 2 accounts created" in result.stderr  # progress on stderr
 
 
-def test_importing_the_same_file_twice_changes_nothing_and_sends_no_second_welcome(tmp_path, run_cli, mailbox, app):
+def test_importing_the_same_file_twice_changes_nothing_and_sends_no_second_welcome(tmp_path, run_cli, mailbox,
+                                                                                   app):
     path = write(tmp_path, ROWS)
     run_cli("policies", "import", path, "--json")
     with app.app_context():
@@ -96,7 +102,8 @@ def test_a_corrected_file_releases_the_held_policy(tmp_path, run_cli, mailbox):
 
 
 def test_semicolons_bom_russian_flags_and_any_column_order(tmp_path, run_cli):
-    header = "full_name;birth_date;number;kind;product;status;start_date;end_date;phone;email;employer;includes_account"
+    header = ("full_name;birth_date;number;kind;product;status;start_date;end_date;phone;email;employer;"
+              "includes_account")
     rows = ["Иванов Иван;1980-05-17;DMS-1;corporate;dms;active;2026-01-01;2026-12-31;89161234567;"
             "ivan@example.com;ООО «Ромашка»;да",
             "Петров Пётр;1975-03-02;DMS-2;corporate;dms;active;2026-01-01;2026-12-31;+79037654321;"
@@ -151,3 +158,13 @@ def test_the_report_keeps_a_bounded_list(app, monkeypatch):
     with app.app_context():
         report = import_csv(app.extensions["idp"], stream, batch_size=2, on_problem=seen.append)
     assert len(report.problems) == 2 and report.problems_left_off == 3 and len(seen) == 5
+
+
+def test_the_problems_file_never_carries_a_spreadsheet_formula(tmp_path, run_cli):
+    problems = tmp_path / "problems.csv"
+    rows = ['"=HYPERLINK(""http://evil.example"")",individual,life,active,2026-01-15,2027-01-14,Иванов Иван,'
+            '1980-05-17,ivan@example.com,+79161234567,,']
+    result = run_cli("policies", "import", write(tmp_path, rows), "--problems", str(problems), "--quiet")
+    assert result.exit_code == 0, result.output
+    [row] = list(csv.DictReader(problems.open(encoding="utf-8")))
+    assert row["number"].startswith("'=") and row["reason"] == "policy.invalid_number"

@@ -19,16 +19,17 @@ MESSAGES = PROJECT_ROOT / "templates" / "messages"
 ISSUER = "https://lk.metlife.ru"
 #: Realistic parameters for each purpose; a new SMS template must be added here (the test says so).
 PARAMS = {
-    "account_created": {"login_url": ISSUER + "/login", "site_url": ISSUER, "email": "ivanov.ivan1980@example.com",
-                        "phone": "+7 916 123-45-67"},
+    "account_created": {"login_url": ISSUER + "/login", "site_url": ISSUER,
+                        "email": "ivanov.ivan1980@example.com", "phone": "+7 916 123-45-67"},
     "temporary_password": {"password": "K5rduj6o", "login_url": ISSUER + "/login"},
     "password_changed": {"login_url": ISSUER + "/login"},
 }
 MAX_SEGMENTS = 2
+RENDERER = MessageRenderer(PROJECT_ROOT / "templates")
 
 # GSM 03.38 basic character set (and the extension table, whose characters take two septets).
-_GSM_BASIC = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ ÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                 "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+_GSM_BASIC = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ ÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
+                 "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
 _GSM_EXTENDED = set("^{}\\[~]|€\f")
 
 
@@ -69,16 +70,14 @@ def test_the_templates_are_found():
 def test_every_sms_fits_in_two_segments(template: Path):
     purpose = template.parent.name
     assert purpose in PARAMS, f"add realistic parameters for {purpose!r} to PARAMS in this test"
-    message = MessageRenderer(PROJECT_ROOT / "templates").render(purpose, channel=SMS, recipient="+79161234567",
-                                                                 params=PARAMS[purpose])
+    message = RENDERER.render(purpose, channel=SMS, recipient="+79161234567", params=PARAMS[purpose])
     encoding, units, segments = sms_segments(message.text)
-    assert segments <= MAX_SEGMENTS, f"{purpose}: {units} {encoding} characters = {segments} segments: {message.text}"
+    assert segments <= MAX_SEGMENTS, f"{purpose}: {units} {encoding} characters, {segments} segments: {message.text}"
 
 
 def test_the_welcome_sms_keeps_the_seeds_words():
-    message = MessageRenderer(PROJECT_ROOT / "templates").render("account_created", channel=SMS,
-                                                                 recipient="+79161234567",
-                                                                 params=PARAMS["account_created"])
+    message = RENDERER.render("account_created", channel=SMS, recipient="+79161234567",
+                              params=PARAMS["account_created"])
     assert message.text == ('Уважаемый клиент! Мы зарегистрировали Вас в Личном кабинете https://lk.metlife.ru '
                             'Логин - номер телефона, пароль - "Забыли пароль?"')
     assert sms_segments(message.text) == ("UCS-2", 131, 2)

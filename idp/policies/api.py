@@ -1,0 +1,211 @@
+"""The policy system's REST API (``/api/v1``), described by ``openapi.json``.
+
+    POST /api/v1/policies              a policy was issued or changed: 201 (new number) or 200 (known)
+    GET  /api/v1/policies/{number}     what became of a policy, and why
+    GET  /api/v1/openapi.json          this API's OpenAPI 3.1 description (no token needed)
+
+Authorised by a bearer access token (RFC 6750) from the ``client_credentials`` grant carrying the scope
+``policies:write``, checked by the provider's own resource protector. Idempotent by policy number: the
+same policy again answers 200 ``unchanged`` and changes nothing; corrected data is evaluated afresh.
+
+Errors follow the admin API: ``{"error", "error_description", "error_code"}`` — ``error`` the
+OAuth-style class (``invalid_request``, ``invalid_token``, ``insufficient_scope``, ``not_found``,
+``conflict``, ``unsupported_media_type``, ``request_too_large``, ``method_not_allowed``),
+``error_code`` the exact rule (``policy.invalid_date`` …); a bad policy also lists every problem in
+``errors`` (``field``, ``code``, ``description``).
+"""
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from authlib.integrations.flask_oauth2.requests import FlaskJsonRequest
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import MissingAuthorizationError, UnsupportedTokenTypeError
+from authlib.oauth2.rfc6750 import InsufficientScopeError
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from idp.errors import Conflict, IdpError, NotFound
+from idp.extensions import db
+from idp.policies.facts import InvalidPolicy
+from idp.policies.intake import issue_policy
+from idp.policies.models import Policy
+from idp.policies.report import describe_policy
+
+bp = Blueprint("policies_api", __name__, url_prefix="/api/v1")
+
+#: The scope the policy system's token must carry; a client gets it only if an admin lists it in its scopes.
+WRITE_SCOPE = "policies:write"
+REALM = "idp-policies"
+_PROTECTOR = "idp.policies.protector"
+_OPENAPI = "idp.policies.openapi"
+_HTTP_ERRORS = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large",
+                415: "unsupported_media_type"}
+
+
+class BearerError(IdpError):
+    """The request's bearer credentials do not allow this API; carries its WWW-Authenticate header."""
+
+    error = "invalid_token"
+    code = "token.invalid"
+    status = 401
+
+    def www_authenticate(self) -> str:
+        return f'Bearer realm="{REALM}", error="{self.error}"'
+
+
+class MissingToken(BearerError):
+    code = "token.missing"
+
+    def www_authenticate(self) -> str:
+        return f'Bearer realm="{REALM}"'  # RFC 6750 §3.1: no error code for a request without credentials
+
+
+class InsufficientScope(BearerError):
+    error = "insufficient_scope"
+    code = "token.insufficient_scope"
+    status = 403
+
+    def www_authenticate(self) -> str:
+        return f'Bearer realm="{REALM}", error="{self.error}", scope="{WRITE_SCOPE}"'
+
+
+class UnsupportedMediaType(IdpError):
+    error = "unsupported_media_type"
+    code = "request.media_type"
+    status = 415
+
+
+class MalformedBody(IdpError):
+    error = "invalid_request"
+    code = "request.malformed"
+    status = 400
+
+
+class PolicyNotFound(NotFound):
+    code = "policy.not_found"
+
+
+def init_app(app: Flask) -> None:
+    """Register the API (after ``init_oidc``: tokens are checked by the provider's protector).
+
+    CSRF-exempt: bearer-authorised, it never reads a cookie.
+    """
+    from idp.extensions import csrf
+    from idp.oidc.endpoints import build_protector
+
+    app.extensions[_PROTECTOR] = build_protector()
+    csrf.exempt(bp)
+    app.register_blueprint(bp)
+
+
+@bp.before_request
+def _authorise():
+    if request.endpoint == "policies_api.openapi":
+        return
+    protector = current_app.extensions[_PROTECTOR]
+    try:
+        token = protector.validate_request(scopes=[WRITE_SCOPE], request=FlaskJsonRequest(request))
+    except (MissingAuthorizationError, UnsupportedTokenTypeError):
+        raise MissingToken("an 'Authorization: Bearer <access token>' header is required") from None
+    except InsufficientScopeError:
+        raise InsufficientScope(f"the access token lacks the '{WRITE_SCOPE}' scope") from None
+    except OAuth2Error:
+        raise BearerError("the access token is unknown, expired or revoked") from None
+    if token.get_user() is not None:
+        # A customer's token never speaks for the policy system, whatever its client was allowed.
+        raise InsufficientScope("this API takes client_credentials tokens only")
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    if request.endpoint != "policies_api.openapi":
+        response.headers["Cache-Control"] = "no-store"  # answers carry personal data
+    return response
+
+
+@bp.post("/policies")
+def issue():
+    outcome = issue_policy(current_app.extensions["idp"], _json_body(), source="api")
+    response = jsonify(outcome.as_dict())
+    response.status_code = 201 if outcome.new else 200
+    response.headers["Location"] = url_for("policies_api.show", number=outcome.number)
+    return response
+
+
+@bp.get("/policies/<path:number>")
+def show(number: str):
+    policy = db.session.execute(select(Policy).where(Policy.number == number)).scalar_one_or_none()
+    if policy is None:
+        raise PolicyNotFound(f"no policy {number[:64]!r}")
+    return jsonify(describe_policy(policy))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    document = current_app.extensions.get(_OPENAPI)
+    if document is None:
+        document = resources.files("idp.policies").joinpath("openapi.json").read_bytes()
+        current_app.extensions[_OPENAPI] = document
+    response = Response(document, mimetype="application/json")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+def _json_body():
+    if not request.is_json:
+        raise UnsupportedMediaType("send the policy as application/json")
+    raw = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 before anything is read
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise MalformedBody("the body is not valid JSON") from None
+
+
+# -- errors ---------------------------------------------------------------------------------------------
+
+
+def error_of(exc: IdpError) -> str:
+    explicit = getattr(exc, "error", None)
+    if explicit:
+        return explicit
+    if isinstance(exc, NotFound):
+        return "not_found"
+    if isinstance(exc, Conflict):
+        return "conflict"
+    return "server_error" if exc.status >= 500 else "invalid_request"
+
+
+def _error_response(error: str, status: int, description: str | None, code: str | None, **extra) -> Response:
+    body = {"error": error}
+    if description:
+        body["error_description"] = description
+    if code:
+        body["error_code"] = code
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+@bp.errorhandler(IdpError)
+def _idp_error(exc: IdpError):
+    db.session.rollback()
+    extra = {"errors": [p.as_dict() for p in exc.problems]} if isinstance(exc, InvalidPolicy) else {}
+    response = _error_response(error_of(exc), exc.status, exc.description or exc.code, exc.code, **extra)
+    if isinstance(exc, BearerError):
+        response.headers["WWW-Authenticate"] = exc.www_authenticate()
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    db.session.rollback()
+    status = exc.code or 500
+    error = _HTTP_ERRORS.get(status, "invalid_request" if status < 500 else "server_error")
+    response = _error_response(error, status, exc.description, None)
+    if status == 405:
+        response.headers.update({k: v for k, v in exc.get_headers() if k == "Allow"})
+    return response

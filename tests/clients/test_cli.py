@@ -1,0 +1,59 @@
+"""``idp clients …`` with ``--json``."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from idp.cli import cli
+
+
+@pytest.fixture
+def run(app, monkeypatch):
+    monkeypatch.setenv("IDP_SECRET_KEY", app.extensions["idp"].settings.secret_key)
+    runner = app.test_cli_runner()
+
+    def _run(*args):
+        result = runner.invoke(cli, ["clients", *args])
+        return result.exit_code, result.output
+
+    return _run
+
+
+def test_create_show_list_update_rotate_disable(run):
+    code, out = run("create", "--name", "ДМС", "--redirect-uri", "https://dms.example/cb",
+                    "--post-logout-redirect-uri", "https://dms.example/", "--first-party",
+                    "--client-id", "dms", "--json")
+    assert code == 0, out
+    created = json.loads(out)
+    assert created["client_id"] == "dms" and created["first_party"] is True and created["client_secret"]
+
+    shown = json.loads(run("show", "dms", "--json")[1])
+    assert "client_secret" not in shown and shown["redirect_uris"] == ["https://dms.example/cb"]
+    assert [c["client_id"] for c in json.loads(run("list", "--json")[1])] == ["dms"]
+
+    updated = json.loads(run("update", "dms", "--third-party", "--scope", "openid email", "--json")[1])
+    assert updated["first_party"] is False and updated["scopes"] == ["openid", "email"]
+
+    rotated = json.loads(run("rotate-secret", "dms", "--json")[1])
+    assert rotated["client_secret"] and rotated["client_secret"] != created["client_secret"]
+
+    disabled = json.loads(run("disable", "dms", "--json")[1])
+    assert disabled["active"] is False
+    assert json.loads(run("list", "--active-only", "--json")[1]) == []
+
+
+def test_public_client(run):
+    code, out = run("create", "--name", "SPA", "--redirect-uri", "http://127.0.0.1:3000/cb", "--public",
+                    "--json")
+    assert code == 0 and "client_secret" not in json.loads(out)
+
+
+def test_bad_redirect_uri_is_reported_with_its_rule(run):
+    code, out = run("create", "--name", "X", "--redirect-uri", "http://evil.example/cb", "--json")
+    assert code == 1 and json.loads(out)["error"] == "client.redirect_uri.scheme"
+
+
+def test_unknown_client(run):
+    code, out = run("show", "nope", "--json")
+    assert code == 1 and json.loads(out)["error"] == "client.not_found"
