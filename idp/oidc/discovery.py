@@ -7,7 +7,7 @@ from __future__ import annotations
 from idp.clients import STANDARD_SCOPES
 from idp.i18n import SUPPORTED
 from idp.keys import ALG
-from idp.oidc.scopes import CLAIMS_SUPPORTED
+from idp.oidc.scopes import CLAIMS_SUPPORTED, POLICIES_SCOPE
 
 #: Endpoint paths, relative to the issuer; the views are registered at the same paths.
 PATHS = {
@@ -26,7 +26,7 @@ def provider_metadata(issuer: str) -> dict:
     metadata = {"issuer": issuer}
     metadata.update({name: issuer + path for name, path in PATHS.items()})
     metadata.update(
-        scopes_supported=list(STANDARD_SCOPES),
+        scopes_supported=[*STANDARD_SCOPES, POLICIES_SCOPE],
         response_types_supported=["code"],
         response_modes_supported=["query"],
         grant_types_supported=["authorization_code", "refresh_token", "client_credentials"],

@@ -25,7 +25,7 @@ from idp.keys import ALG
 from idp.oidc import tokens
 from idp.oidc.id_token import build_id_token
 from idp.oidc.models import AuthorizationCode, OAuthToken, token_hash, unix
-from idp.oidc.scopes import machine_scope, scope_list, user_claims
+from idp.oidc.scopes import customer_scope, machine_scope, scope_list, user_claims
 from idp.sessions import end_session as end_browser_session
 
 log = logging.getLogger(__name__)
@@ -147,8 +147,8 @@ class ProviderHooks:
         settings = self.services.settings
         if grant_type == "client_credentials":
             scope = machine_scope(client.scopes, scope)
-        else:
-            scope = client.get_allowed_scope(scope)
+        else:  # a customer's token carries customer scopes only, never "admin" or "policies:write"
+            scope = customer_scope(client.get_allowed_scope(scope))
         token = {"token_type": "Bearer", "access_token": tokens.new_value(),
                  "expires_in": expires_in or settings.access_token_ttl}
         if scope:

@@ -63,3 +63,8 @@ def machine_scope(client_scopes: list[str], requested: str | None) -> str:
     allowed = [s for s in client_scopes if s not in USER_SCOPES]
     wanted = scope_list(requested) if requested else allowed
     return " ".join(s for s in wanted if s in allowed)
+
+
+def customer_scope(scope: str | None) -> str:
+    """The customer scopes of ``scope``: what a token issued on a customer's behalf may carry."""
+    return " ".join(s for s in scope_list(scope) if s in USER_SCOPES)

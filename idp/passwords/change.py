@@ -71,5 +71,8 @@ def change_with_temporary(account: Account, temporary: str, new: str, confirm: s
 
 def revoke_everything(account_id: int, *, now, origin: Origin | None = None) -> None:
     """After a password change: end the account's sessions and revoke its tokens (caller's transaction)."""
+    from idp.oidc.tokens import revoke_for_account  # the OIDC layer builds on this one, not the reverse
+
     ended = end_all_sessions(account_id, now=now)
-    record("sessions.revoked", at=now, origin=origin, account_id=account_id, sessions=ended)
+    revoked = revoke_for_account(account_id, now=now)
+    record("sessions.revoked", at=now, origin=origin, account_id=account_id, sessions=ended, grants=revoked)
