@@ -8,7 +8,7 @@ import dataclasses
 import logging
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,6 @@ class Settings:
     trusted_proxies: int = 0
     #: ``text`` (readable) or ``json`` (one object per line with the request id, for log shippers).
     log_format: str = "text"
-    #: Extra, non-secret knobs for tests and operators.
-    extra: dict = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
@@ -122,8 +120,6 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict = {}
         for f in dataclasses.fields(cls):
-            if f.name == "extra":
-                continue
             raw = env.get("IDP_" + f.name.upper())
             if raw is None or raw == "":
                 continue
