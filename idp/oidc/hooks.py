@@ -25,7 +25,7 @@ from idp.keys import ALG
 from idp.oidc import tokens
 from idp.oidc.id_token import build_id_token
 from idp.oidc.models import AuthorizationCode, OAuthToken, token_hash, unix
-from idp.oidc.scopes import customer_scope, machine_scope, scope_list, user_claims
+from idp.oidc.scopes import customer_scope, id_token_claims, machine_scope, scope_list, user_claims
 from idp.sessions import end_session as end_browser_session
 
 log = logging.getLogger(__name__)
@@ -243,7 +243,8 @@ class ProviderHooks:
                               subject=request.user.subject, auth_time=origin.auth_time, amr=origin.amr,
                               nonce=code.nonce if code is not None else None,
                               access_token=token.get("access_token"), now=self.now(),
-                              ttl=settings.id_token_ttl, key=self.keys.signing_key())
+                              ttl=settings.id_token_ttl, key=self.keys.signing_key(),
+                              extra=id_token_claims(request.user, token.get("scope")))
 
     def resolve_private_key(self):
         return self.keys.signing_key().private_key

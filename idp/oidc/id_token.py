@@ -3,7 +3,8 @@ the current key (its ``kid`` in the header), and read back when a client sends o
 
 Claims: ``iss sub aud exp iat auth_time amr`` always, ``nonce`` when the authorization request had one
 (§3.1.2.1; never on a refresh, §12.2), ``at_hash`` when an access token is issued with it (§3.1.3.6).
-Claims about the customer (e-mail, phone …) are served by UserInfo, not copied here (§5.4).
+Claims about the customer (e-mail, phone …) are served by UserInfo, not copied here (§5.4); the one
+exception is the ``policies`` claim, which the portals read straight from the ID token (``extra``).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from idp.oidc.models import unix
 
 def build_id_token(*, issuer: str, audience: str, subject: str, auth_time: datetime | None,
                    amr: str | None, nonce: str | None, access_token: str | None, now: datetime, ttl: int,
-                   key: KeyRecord) -> str:
+                   key: KeyRecord, extra: dict | None = None) -> str:
     claims: dict = {
         "iss": issuer,
         "sub": subject,
@@ -34,6 +35,8 @@ def build_id_token(*, issuer: str, audience: str, subject: str, auth_time: datet
         claims["nonce"] = nonce
     if access_token:
         claims["at_hash"] = create_half_hash(access_token, ALG).decode("ascii")
+    for name, value in (extra or {}).items():
+        claims.setdefault(name, value)  # never overrides a protocol claim
     return jwt.encode({"alg": ALG, "kid": key.kid}, claims, key.private_key, algorithms=[ALG])
 
 

@@ -68,3 +68,10 @@ def machine_scope(client_scopes: list[str], requested: str | None) -> str:
 def customer_scope(scope: str | None) -> str:
     """The customer scopes of ``scope``: what a token issued on a customer's behalf may carry."""
     return " ".join(s for s in scope_list(scope) if s in USER_SCOPES)
+
+
+def id_token_claims(account: Account, scope: str | None) -> dict:
+    """Customer claims carried in the ID token itself: the policies, when their scope was granted."""
+    if POLICIES_SCOPE in scope_list(scope):
+        return {POLICIES_CLAIM: policies_of(account.id)}
+    return {}

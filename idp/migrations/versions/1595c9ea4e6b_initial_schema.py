@@ -1,14 +1,14 @@
 """initial schema
 
-Revision ID: 5dbced1bd142
+Revision ID: 1595c9ea4e6b
 Revises: 
-Create Date: 2026-11-25 11:05:39.669848
+Create Date: 2026-11-25 11:59:38.444831
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '5dbced1bd142'
+revision = '1595c9ea4e6b'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -232,8 +232,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('policies', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_policies_account_id'), ['account_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_policies_email_key'), ['email_key'], unique=False)
-        batch_op.create_index(batch_op.f('ix_policies_phone_key'), ['phone_key'], unique=False)
+        batch_op.create_index('ix_policies_email_key_state', ['email_key', 'state'], unique=False)
+        batch_op.create_index('ix_policies_phone_key_state', ['phone_key', 'state'], unique=False)
         batch_op.create_index(batch_op.f('ix_policies_state'), ['state'], unique=False)
 
     op.create_table('temporary_passwords',
@@ -263,8 +263,8 @@ def downgrade() -> None:
     op.drop_table('temporary_passwords')
     with op.batch_alter_table('policies', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_policies_state'))
-        batch_op.drop_index(batch_op.f('ix_policies_phone_key'))
-        batch_op.drop_index(batch_op.f('ix_policies_email_key'))
+        batch_op.drop_index('ix_policies_phone_key_state')
+        batch_op.drop_index('ix_policies_email_key_state')
         batch_op.drop_index(batch_op.f('ix_policies_account_id'))
 
     op.drop_table('policies')

@@ -1,8 +1,9 @@
-"""Scope ``policies``: the customer's eligible policies in UserInfo, through a real code flow over HTTP."""
+"""Scope ``policies``: the customer's eligible policies in the ID token and UserInfo, through a real code flow."""
 from __future__ import annotations
 
 from idp.accounts import Account
 from idp.extensions import db
+from idp.oidc.models import unix
 from tests.http import PageClient
 from tests.oidc.rp import RelyingParty
 
@@ -50,13 +51,15 @@ def test_userinfo_lists_only_the_eligible_policies(app, live_server, issue):
     rp = relying_party(app, live_server, ["openid", "policies"])
 
     tokens = sign_in_and_get_tokens(rp, live_server, "openid policies")
-    info = rp.userinfo(tokens["access_token"]).json()
-    assert info["policies"] == [
+    expected = [
         {"number": "DMS-1", "kind": "corporate", "product": "dms", "status": "active",
          "start_date": "2026-02-01", "end_date": "2027-01-31"},
         {"number": "LF-1", "kind": "individual", "product": "life", "status": "active",
          "start_date": "2026-01-15", "end_date": "2027-01-14"},
     ]
+    assert rp.userinfo(tokens["access_token"]).json()["policies"] == expected
+    id_token = rp.id_token_claims(tokens["id_token"], now=unix(app.extensions["idp"].clock.now()))
+    assert id_token["policies"] == expected
 
 
 def test_without_the_scope_there_is_no_policies_claim(app, live_server, issue):
@@ -65,6 +68,7 @@ def test_without_the_scope_there_is_no_policies_claim(app, live_server, issue):
     rp = relying_party(app, live_server, ["openid", "email", "policies"])
     tokens = sign_in_and_get_tokens(rp, live_server, "openid email")
     assert "policies" not in rp.userinfo(tokens["access_token"]).json()
+    assert "policies" not in rp.id_token_claims(tokens["id_token"], now=unix(app.extensions["idp"].clock.now()))
 
 
 def test_discovery_names_the_claim(live_server):
