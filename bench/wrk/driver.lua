@@ -9,10 +9,23 @@
 --   BENCH_EXPECT    the status every answer must have (200, 302)
 --   BENCH_THREADS   number of wrk threads (-t), to share the items out
 --   BENCH_OUT       where done() writes its JSON result
+--   BENCH_WINDOW    "start end": CLOCK_MONOTONIC seconds of the measured window; answers that arrive in it
+--                   are counted apart ("window_ok"), so ramp-up and wind-down stay out of the rates
 --
 -- Requests are built once in init(), so the load generator spends its time on sockets, not on Lua.
 -- Single-use items are split between the threads; a thread that runs out stops and says so
 -- ("exhausted" in the result), which bench/run.py reports as a failed run.
+
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clk_id, bench_timespec *tp);
+]]
+local timespec = ffi.new("bench_timespec")
+local function monotonic()
+  ffi.C.clock_gettime(1, timespec)  -- CLOCK_MONOTONIC, the clock of Python's time.monotonic()
+  return tonumber(timespec.tv_sec) + tonumber(timespec.tv_nsec) * 1e-9
+end
 
 local threads = {}
 local counter = 0
@@ -43,7 +56,10 @@ function init(args)
   local nthreads = tonumber(env("BENCH_THREADS", "1"))
   single = env("BENCH_SINGLE", "0") == "1"
   expect = tonumber(env("BENCH_EXPECT", "200"))
-  ok, bad, sent, exhausted = 0, 0, 0, 0
+  ok, bad, sent, exhausted, window_ok = 0, 0, 0, 0, 0
+  local window = env("BENCH_WINDOW", "0 0")
+  local a, b = window:match("^(%S+) (%S+)$")
+  window_start, window_end = tonumber(a), tonumber(b)
   statuses = {}
 
   local items = {}
@@ -91,6 +107,8 @@ end
 function response(status, headers, body)
   if status == expect then
     ok = ok + 1
+    local t = monotonic()
+    if t >= window_start and t < window_end then window_ok = window_ok + 1 end
   else
     bad = bad + 1
     local key = tostring(status)
@@ -99,12 +117,13 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests_stats)
-  local total_ok, total_bad, total_exhausted = 0, 0, 0
+  local total_ok, total_bad, total_exhausted, total_window = 0, 0, 0, 0
   local bad_statuses = {}
   for _, thread in ipairs(threads) do
     total_ok = total_ok + (thread:get("ok") or 0)
     total_bad = total_bad + (thread:get("bad") or 0)
     total_exhausted = total_exhausted + (thread:get("exhausted") or 0)
+    total_window = total_window + (thread:get("window_ok") or 0)
     local st = thread:get("statuses") or {}
     for k, v in pairs(st) do bad_statuses[k] = (bad_statuses[k] or 0) + v end
   end
@@ -113,10 +132,10 @@ function done(summary, latency, requests_stats)
   local e = summary.errors
   local out = io.open(env("BENCH_OUT", "/dev/stdout"), "w")
   out:write(string.format(
-    '{"duration_us": %d, "requests": %d, "ok": %d, "bad": %d, "exhausted": %d, "bad_statuses": {%s}, ' ..
+    '{"duration_us": %d, "requests": %d, "ok": %d, "bad": %d, "exhausted": %d, "window_ok": %d, "bad_statuses": {%s}, ' ..
     '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, ' ..
     '"latency_us": {"min": %d, "mean": %.1f, "max": %d, "p50": %d, "p90": %d, "p99": %d, "p999": %d}}\n',
-    summary.duration, summary.requests, total_ok, total_bad, total_exhausted, table.concat(parts, ", "),
+    summary.duration, summary.requests, total_ok, total_bad, total_exhausted, total_window, table.concat(parts, ", "),
     e.connect, e.read, e.write, e.status, e.timeout,
     latency.min, latency.mean, latency.max, latency:percentile(50), latency:percentile(90),
     latency:percentile(99), latency:percentile(99.9)))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from flask import Flask
 
 from idp.admin.api import bp as api_bp
-from idp.admin.bearer import ADMIN_SCOPE, init_protector
+from idp.admin.bearer import ADMIN_SCOPE
 from idp.admin.views import bp as web_bp
 
 __all__ = ["ADMIN_SCOPE", "api_bp", "init_app", "web_bp"]
@@ -27,7 +27,6 @@ def init_app(app: Flask) -> None:
     """
     from idp.extensions import csrf
 
-    init_protector(app)
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)

@@ -20,22 +20,21 @@ from __future__ import annotations
 from importlib import resources
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
-from werkzeug.exceptions import HTTPException
 
 from idp.admin import operations
-from idp.admin.bearer import BearerError, require_admin_token
+from idp.admin.bearer import require_admin_token
 from idp.admin.payload import CREATE_FIELDS, UPDATE_FIELDS, read_object
 from idp.audit import Origin
 from idp.clients import (ClientWithSecret, InvalidClientSettings, InvalidRedirectUri, OAuthClient,
                          describe_client, get_client, list_clients)
-from idp.errors import BadRequest, Conflict, IdpError, NotFound
-from idp.extensions import db
+from idp.errors import IdpError
+from idp.json_api import HTTP_ERRORS, install_error_handlers
+from idp.json_api import error_of as json_error_of
 from idp.web.context import services
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
 
-_HTTP_ERRORS = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large",
-                415: "unsupported_media_type"}
+_HTTP_ERRORS = HTTP_ERRORS  # what the OpenAPI document lists for errors raised by the framework
 
 
 @bp.before_request
@@ -128,46 +127,12 @@ def openapi():
 
 
 def error_of(exc: IdpError) -> str:
-    """The OAuth-style ``error`` of a typed error."""
-    explicit = getattr(exc, "error", None)
-    if explicit:
-        return explicit
+    """The OAuth-style ``error`` of a typed error; registration rules use RFC 7591's names."""
     if isinstance(exc, InvalidRedirectUri):
         return "invalid_redirect_uri"
     if isinstance(exc, InvalidClientSettings):
         return "invalid_client_metadata"
-    if isinstance(exc, NotFound):
-        return "not_found"
-    if isinstance(exc, Conflict):
-        return "conflict"
-    if isinstance(exc, BadRequest):
-        return "invalid_request"
-    return "server_error" if exc.status >= 500 else "invalid_request"
+    return json_error_of(exc)
 
 
-def _error_response(error: str, status: int, description: str | None, code: str | None) -> Response:
-    body = {"error": error}
-    if description:
-        body["error_description"] = description
-    if code:
-        body["error_code"] = code
-    response = jsonify(body)
-    response.status_code = status
-    return response
-
-
-@bp.errorhandler(IdpError)
-def _idp_error(exc: IdpError):
-    db.session.rollback()
-    response = _error_response(error_of(exc), exc.status, exc.description or exc.code, exc.code)
-    if isinstance(exc, BearerError):
-        response.headers["WWW-Authenticate"] = exc.www_authenticate()
-    return response
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
-    db.session.rollback()
-    status = exc.code or 500
-    return _error_response(_HTTP_ERRORS.get(status, "invalid_request" if status < 500 else "server_error"),
-                           status, exc.description, None)
+install_error_handlers(bp, error_of)

@@ -21,6 +21,7 @@ from flask import Flask
 from flask import request as flask_request
 
 from idp.keys import KeyStore
+from idp.oidc.bearer import PROTECTOR
 from idp.oidc.endpoints import EndSession, Introspection, Revocation, UserInfo, build_protector
 from idp.oidc.grants import (AuthorizationCodeGrant, AuthorizationResponseIssuer, ClientCredentialsGrant,
                              OpenIDCodeExtension, OpenIDRefreshExtension, RefreshTokenGrant,
@@ -86,6 +87,7 @@ def init_oidc(app: Flask) -> AuthorizationServer:
                   "or `idp keys rotate` creates one", settings.keys_dir)
     server = build_server(app)
     app.extensions["idp.oidc"] = server
+    app.extensions[PROTECTOR] = build_protector()  # for token-guarded APIs (idp.oidc.bearer)
 
     from idp.oidc.views import bp
 

@@ -19,15 +19,12 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from authlib.integrations.flask_oauth2.requests import FlaskJsonRequest
-from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import MissingAuthorizationError, UnsupportedTokenTypeError
-from authlib.oauth2.rfc6750 import InsufficientScopeError
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
 
-from idp.errors import Conflict, IdpError, NotFound
+from idp.errors import IdpError, NotFound
+from idp.json_api import HTTP_ERRORS, error_of, install_error_handlers
+from idp.oidc.bearer import require_client_token
 from idp.extensions import db
 from idp.policies.facts import InvalidPolicy
 from idp.policies.intake import issue_policy
@@ -39,37 +36,8 @@ bp = Blueprint("policies_api", __name__, url_prefix="/api/v1")
 #: The scope the policy system's token must carry; a client gets it only if an admin lists it in its scopes.
 WRITE_SCOPE = "policies:write"
 REALM = "idp-policies"
-_PROTECTOR = "idp.policies.protector"
 _OPENAPI = "idp.policies.openapi"
-_HTTP_ERRORS = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large",
-                415: "unsupported_media_type"}
-
-
-class BearerError(IdpError):
-    """The request's bearer credentials do not allow this API; carries its WWW-Authenticate header."""
-
-    error = "invalid_token"
-    code = "token.invalid"
-    status = 401
-
-    def www_authenticate(self) -> str:
-        return f'Bearer realm="{REALM}", error="{self.error}"'
-
-
-class MissingToken(BearerError):
-    code = "token.missing"
-
-    def www_authenticate(self) -> str:
-        return f'Bearer realm="{REALM}"'  # RFC 6750 §3.1: no error code for a request without credentials
-
-
-class InsufficientScope(BearerError):
-    error = "insufficient_scope"
-    code = "token.insufficient_scope"
-    status = 403
-
-    def www_authenticate(self) -> str:
-        return f'Bearer realm="{REALM}", error="{self.error}", scope="{WRITE_SCOPE}"'
+_HTTP_ERRORS = HTTP_ERRORS  # what the OpenAPI document lists for errors raised by the framework
 
 
 class UnsupportedMediaType(IdpError):
@@ -94,29 +62,15 @@ def init_app(app: Flask) -> None:
     CSRF-exempt: bearer-authorised, it never reads a cookie.
     """
     from idp.extensions import csrf
-    from idp.oidc.endpoints import build_protector
 
-    app.extensions[_PROTECTOR] = build_protector()
     csrf.exempt(bp)
     app.register_blueprint(bp)
 
 
 @bp.before_request
 def _authorise():
-    if request.endpoint == "policies_api.openapi":
-        return
-    protector = current_app.extensions[_PROTECTOR]
-    try:
-        token = protector.validate_request(scopes=[WRITE_SCOPE], request=FlaskJsonRequest(request))
-    except (MissingAuthorizationError, UnsupportedTokenTypeError):
-        raise MissingToken("an 'Authorization: Bearer <access token>' header is required") from None
-    except InsufficientScopeError:
-        raise InsufficientScope(f"the access token lacks the '{WRITE_SCOPE}' scope") from None
-    except OAuth2Error:
-        raise BearerError("the access token is unknown, expired or revoked") from None
-    if token.get_user() is not None:
-        # A customer's token never speaks for the policy system, whatever its client was allowed.
-        raise InsufficientScope("this API takes client_credentials tokens only")
+    if request.endpoint != "policies_api.openapi":
+        require_client_token(WRITE_SCOPE, realm=REALM)
 
 
 @bp.after_request
@@ -167,45 +121,9 @@ def _json_body():
 # -- errors ---------------------------------------------------------------------------------------------
 
 
-def error_of(exc: IdpError) -> str:
-    explicit = getattr(exc, "error", None)
-    if explicit:
-        return explicit
-    if isinstance(exc, NotFound):
-        return "not_found"
-    if isinstance(exc, Conflict):
-        return "conflict"
-    return "server_error" if exc.status >= 500 else "invalid_request"
+def _problems(exc: IdpError) -> dict:
+    """A bad policy lists every problem, field by field."""
+    return {"errors": [p.as_dict() for p in exc.problems]} if isinstance(exc, InvalidPolicy) else {}
 
 
-def _error_response(error: str, status: int, description: str | None, code: str | None, **extra) -> Response:
-    body = {"error": error}
-    if description:
-        body["error_description"] = description
-    if code:
-        body["error_code"] = code
-    body.update(extra)
-    response = jsonify(body)
-    response.status_code = status
-    return response
-
-
-@bp.errorhandler(IdpError)
-def _idp_error(exc: IdpError):
-    db.session.rollback()
-    extra = {"errors": [p.as_dict() for p in exc.problems]} if isinstance(exc, InvalidPolicy) else {}
-    response = _error_response(error_of(exc), exc.status, exc.description or exc.code, exc.code, **extra)
-    if isinstance(exc, BearerError):
-        response.headers["WWW-Authenticate"] = exc.www_authenticate()
-    return response
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
-    db.session.rollback()
-    status = exc.code or 500
-    error = _HTTP_ERRORS.get(status, "invalid_request" if status < 500 else "server_error")
-    response = _error_response(error, status, exc.description, None)
-    if status == 405:
-        response.headers.update({k: v for k, v in exc.get_headers() if k == "Allow"})
-    return response
+install_error_handlers(bp, error_of, _problems)

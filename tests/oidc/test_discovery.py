@@ -20,7 +20,7 @@ def test_discovery_document(live_server, settings):
     assert data["subject_types_supported"] == ["public"]
     assert data["id_token_signing_alg_values_supported"] == ["RS256"]
     assert data["code_challenge_methods_supported"] == ["S256"]
-    assert set(data["scopes_supported"]) == {"openid", "profile", "email", "phone", "offline_access"}
+    assert set(data["scopes_supported"]) == {"openid", "profile", "email", "phone", "offline_access", "policies"}
     assert set(data["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post",
                                                                   "none"}
     assert {"sub", "email", "email_verified", "phone_number", "phone_number_verified"} <= set(

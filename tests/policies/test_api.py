@@ -184,8 +184,8 @@ def test_every_route_and_method_is_described(app, openapi):
 
 def test_the_document_names_what_the_code_has(openapi):
     from idp.policies import KINDS, PRODUCTS, REASONS, STATUSES
-    from idp.policies.api import (_HTTP_ERRORS, BearerError, InsufficientScope, MalformedBody, MissingToken,
-                                  PolicyNotFound, UnsupportedMediaType)
+    from idp.oidc.bearer import BearerError, InsufficientScope, MissingToken
+    from idp.policies.api import _HTTP_ERRORS, MalformedBody, PolicyNotFound, UnsupportedMediaType
     from idp.policies.api import error_of as api_error
     from idp.policies.facts import InvalidPolicy, Problem, TOP_FIELDS, PERSON_FIELDS, EMPLOYER_FIELDS
     from idp.policies.intake import RESULTS

@@ -1,0 +1,121 @@
+"""In-process CPU cost of the provider's endpoints, and a cProfile of one of them (a developer's tool).
+
+    .venv/bin/python bench/profile_endpoints.py [--db sqlite|postgres] [--count 2000] [--profile client_credentials]
+
+No gunicorn, no sockets: Flask's test client calls the WSGI app in this process, one request after
+another, so the figures are the provider's own CPU per request (process time), without the server and
+the network. Good for a quick before/after of a change in a hot path; ``bench/run.py`` is the real
+measurement. ``--profile NAME`` prints the top functions of that scenario by cumulative time.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import cProfile
+import pstats
+import random
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from data import PASSWORD, REDIRECT_URI, Store  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--profile", help="scenario to profile with cProfile")
+    parser.add_argument("--sort", default="cumulative")
+    parser.add_argument("--lines", type=int, default=45)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="idp-profile-"))
+    if args.db == "postgres":
+        from run import PG_URL, drop_postgres, fresh_postgres
+
+        fresh_postgres()
+        url = PG_URL
+    else:
+        url = f"sqlite:///{tmp / 'idp.sqlite3'}"
+    env = {"IDP_ENV": "development", "IDP_SECRET_KEY": secrets.token_urlsafe(48), "IDP_DATABASE_URL": url,
+           "IDP_ISSUER": "http://127.0.0.1:5000", "IDP_KEYS_DIR": str(tmp / "keys"),
+           "IDP_INSTANCE_DIR": str(tmp), "IDP_DELIVERY_MODE": "worker", "IDP_BCRYPT_ROUNDS": "4",
+           "IDP_SIGNIN_THRESHOLD": "1000000000", "IDP_IP_THRESHOLD": "1000000000"}
+    try:
+        store = Store(env)
+        store.init()
+        client_id, secret = store.create_client()
+        store.add_accounts(1000)
+        rng = random.Random(1)
+        basic = {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+        n = args.count
+        codes = store.mint_codes(n + 10, rng)
+        refresh = [r for _, r in store.mint_tokens(n + 10, rng)]
+        access = [a for a, _ in store.mint_tokens(200, rng)]
+        client = store.app.test_client()
+        page = client.get("/login")
+        import re
+
+        csrf = re.search(rb'name="csrf_token" value="([^"]+)"', page.data).group(1).decode()
+        logins = store.sample_logins(200, rng)
+        scenarios = {
+            "healthz": lambda i: client.get("/healthz"),
+            "discovery": lambda i: client.get("/.well-known/openid-configuration"),
+            "jwks": lambda i: client.get("/.well-known/jwks.json"),
+            "client_credentials": lambda i: client.post("/oauth/token", headers=basic,
+                                                        data={"grant_type": "client_credentials"}),
+            "code_exchange": lambda i: client.post("/oauth/token", headers=basic, data={
+                "grant_type": "authorization_code", "code": codes[i], "redirect_uri": REDIRECT_URI}),
+            "refresh": lambda i: client.post("/oauth/token", headers=basic, data={
+                "grant_type": "refresh_token", "refresh_token": refresh[i]}),
+            "userinfo": lambda i: client.get("/oauth/userinfo",
+                                             headers={"Authorization": "Bearer " + access[i % 200]}),
+            "introspection": lambda i: client.post("/oauth/introspect", headers=basic,
+                                                   data={"token": access[i % 200]}),
+            "signin": lambda i: client.post("/login", data={"login": logins[i % 200], "password": PASSWORD,
+                                                            "csrf_token": csrf}),
+        }
+        expected = {"signin": 302}
+        for name, call in scenarios.items():
+            if args.profile and name != args.profile:
+                continue
+            count = n if name != "signin" else min(n, 300)
+            offset = 0
+            if name in ("code_exchange", "refresh") and not args.profile:
+                # warm: the first few of the pool
+                for i in range(5):
+                    assert call(i).status_code == 200
+                offset = 5
+            else:
+                for i in range(5):
+                    call(i)
+            profiler = cProfile.Profile() if args.profile else None
+            started_cpu, started = time.process_time(), time.perf_counter()
+            if profiler:
+                profiler.enable()
+            for i in range(count):
+                response = call(offset + i if name in ("code_exchange", "refresh") else i)
+                if response.status_code != expected.get(name, 200):
+                    raise SystemExit(f"{name}: {response.status_code} {response.data[:300]!r}")
+            if profiler:
+                profiler.disable()
+            cpu, wall = time.process_time() - started_cpu, time.perf_counter() - started
+            print(f"{name:<20} {count / cpu:8.0f} req/CPU-s  {cpu / count * 1e6:8.0f} µs CPU/request  "
+                  f"({count / wall:.0f} req/s wall)", flush=True)
+            if profiler:
+                pstats.Stats(profiler).strip_dirs().sort_stats(args.sort).print_stats(args.lines)
+        store.dispose()
+    finally:
+        if args.db == "postgres":
+            drop_postgres()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

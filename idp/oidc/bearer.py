@@ -1,0 +1,71 @@
+"""APIs guarded by the provider's own bearer tokens (RFC 6750): who may call them, and how a refusal reads.
+
+One check for every token-guarded API (the admin API, the policy intake): a live access token from the
+``client_credentials`` grant (RFC 6749 §4.4) carrying the API's scope, looked up by the provider's
+resource protector (one indexed lookup of the token's hash). Refusals:
+
+* no ``Authorization: Bearer`` credentials → 401 ``invalid_token`` with ``WWW-Authenticate: Bearer
+  realm=…`` and no error attribute (RFC 6750 §3.1: a request without credentials gets no error code);
+* an unknown, expired or revoked token, or one of a disabled client → 401 ``invalid_token``;
+* a live token without the scope, or one issued to a customer (code or refresh grant) rather than to a
+  client → 403 ``insufficient_scope`` naming the scope.
+"""
+from __future__ import annotations
+
+from authlib.integrations.flask_oauth2.requests import FlaskJsonRequest
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import MissingAuthorizationError, UnsupportedTokenTypeError
+from authlib.oauth2.rfc6750 import InsufficientScopeError
+from flask import current_app, request
+
+from idp.errors import IdpError
+
+PROTECTOR = "idp.oidc.protector"
+
+
+class BearerError(IdpError):
+    """The request's bearer credentials do not allow this API; carries its WWW-Authenticate header."""
+
+    error = "invalid_token"
+    code = "token.invalid"
+    status = 401
+
+    def __init__(self, description: str | None = None, *, realm: str = "idp", scope: str | None = None):
+        super().__init__(description)
+        self.realm, self.scope = realm, scope
+
+    def www_authenticate(self) -> str:
+        return f'Bearer realm="{self.realm}", error="{self.error}"'
+
+
+class MissingToken(BearerError):
+    code = "token.missing"
+
+    def www_authenticate(self) -> str:
+        return f'Bearer realm="{self.realm}"'
+
+
+class InsufficientScope(BearerError):
+    error = "insufficient_scope"
+    code = "token.insufficient_scope"
+    status = 403
+
+    def www_authenticate(self) -> str:
+        return f'Bearer realm="{self.realm}", error="{self.error}", scope="{self.scope}"'
+
+
+def require_client_token(scope: str, *, realm: str):
+    """The access token of this request (Authlib's token object); raises a :class:`BearerError`."""
+    protector = current_app.extensions[PROTECTOR]
+    try:
+        token = protector.validate_request(scopes=[scope], request=FlaskJsonRequest(request))
+    except (MissingAuthorizationError, UnsupportedTokenTypeError):
+        raise MissingToken("an 'Authorization: Bearer <access token>' header is required", realm=realm) from None
+    except InsufficientScopeError:
+        raise InsufficientScope(f"the access token lacks the '{scope}' scope", realm=realm, scope=scope) from None
+    except OAuth2Error:
+        raise BearerError("the access token is unknown, expired or revoked", realm=realm) from None
+    if token.get_user() is not None:
+        # A customer's token never speaks for a machine, whatever scope its client was allowed.
+        raise InsufficientScope("this API takes client_credentials tokens only", realm=realm, scope=scope)
+    return token
