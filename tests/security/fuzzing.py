@@ -9,7 +9,7 @@ import json
 import re
 from urllib.parse import quote_plus, urlsplit
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -115,6 +115,7 @@ def check_answer(response, *, redirect_to: tuple[str, ...] = ()) -> None:
     ``redirect_to``, or JSON (errors with a known ``error``)."""
     status, body = response.status_code, response.get_data()
     assert status < 500, (status, body[:2000])
+    event(f"{status} {_summary(response, body)}")  # pytest --hypothesis-show-statistics: what was reached
     if status in (301, 302, 303, 307, 308):
         location = response.headers["Location"]
         assert "\r" not in location and "\n" not in location
@@ -133,6 +134,18 @@ def check_answer(response, *, redirect_to: tuple[str, ...] = ()) -> None:
     assert response.mimetype == "text/html", (status, response.mimetype, body[:500])
     if status >= 400:
         assert _DATA_CODE.search(body.decode("utf-8")), (status, body[:2000])
+
+
+def _summary(response, body: bytes) -> str:
+    if response.status_code in (301, 302, 303, 307, 308):
+        return "→ " + response.headers.get("Location", "")[:20]
+    if response.mimetype == "application/json":
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError:
+            return "json?"
+        return str(data.get("error", "ok")) if isinstance(data, dict) else "json"
+    return ",".join(_DATA_CODE.findall(body.decode("utf-8", "replace"))[:2]) or response.mimetype
 
 
 def accounts_snapshot(app) -> list[tuple]:

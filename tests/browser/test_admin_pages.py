@@ -1,13 +1,10 @@
 """The admin web area in headless Chromium: a phone-sized screen, the keyboard, axe-core, a quiet console.
 
-Uses the browser suite's helpers (Debian's Chromium through Playwright); skipped like that suite when
-Chromium is missing, and failing under ``CI=true``. Its Chromium lives for this module only: Playwright's
-sync API allows one instance per thread, and the browser suite keeps its own for the whole session
-(``testpaths`` order runs this module first, so the two never overlap).
+Uses the browser suite's session Chromium and helpers (tests/browser/conftest.py); skipped like that
+suite when Chromium is missing, and failing under ``CI=true``.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 
@@ -17,29 +14,9 @@ pytest.importorskip("playwright")
 from playwright.sync_api import Page, expect  # noqa: E402
 
 from tests.admin.conftest import ADMIN_LOGIN, PASSWORD  # noqa: E402
-from tests.browser.conftest import (CHROMIUM, CHROMIUM_ARGS, _unavailable, axe_source,  # noqa: E402,F401
-                                    browsers, shot)
 
 pytestmark = pytest.mark.browser
 
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        _unavailable(f"Chromium is not installed at {CHROMIUM}")
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass  # no other Playwright in this thread: free to start one
-    else:
-        pytest.skip("the browser suite's Chromium is running in this process: "
-                    "run tests/admin before tests/browser")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 PHONE_SCREEN = dict(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True,
                     has_touch=True)
