@@ -337,3 +337,30 @@ def test_admin_journey_over_http(live_server, admin, app):
     assert "admin.client.disabled_done" in codes(page.text)
     assert not client_row(app, client_id).active
     assert secret not in page.text
+
+
+def test_audit_page_lists_and_filters_events(admin_client, customer, client):
+    page = admin_client.get("/admin/audit")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Журнал событий безопасности" in html
+    assert 'data-event="signin.success"' in html and 'data-event="account.created"' in html
+    assert '<label for="event">' in html and '<label for="login">' in html and '<label for="since">' in html
+    only = admin_client.get("/admin/audit", query_string={"event": "account.*"}).get_data(as_text=True)
+    assert 'data-event="account.created"' in only and 'data-event="signin.success"' not in only
+    later = admin_client.get("/admin/audit", query_string={"since": "2099-01-01"}).get_data(as_text=True)
+    assert 'data-code="admin.audit.empty"' in later
+
+
+@pytest.mark.parametrize("query, code", [({"since": "yesterday"}, "admin.audit.bad_date"),
+                                         ({"login": "nobody@example.com"}, "admin.audit.unknown_login"),
+                                         ({"event": "drop table"}, "admin.audit.unknown_event")])
+def test_audit_page_refuses_bad_filters_clearly(admin_client, query, code):
+    page = admin_client.get("/admin/audit", query_string=query)
+    assert page.status_code == 400 and f'data-code="{code}"' in page.get_data(as_text=True)
+
+
+def test_audit_page_is_for_admins_only(client, customer):
+    from tests.admin.conftest import sign_in
+    assert client.get("/admin/audit").status_code == 302
+    sign_in(client, customer.email)
+    assert client.get("/admin/audit").status_code == 403
