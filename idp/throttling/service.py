@@ -26,10 +26,6 @@ class Verdict:
     allowed: bool
     retry_after: int = 0  # whole seconds, rounded up
 
-    @property
-    def minutes(self) -> int:
-        return max(1, math.ceil(self.retry_after / 60))
-
 
 @dataclass(frozen=True)
 class Limits:

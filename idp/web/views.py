@@ -1,6 +1,8 @@
 """Views: parse the form, call the domain, render or redirect. No business rules here."""
 from __future__ import annotations
 
+import math
+
 from flask import abort, flash, redirect, render_template, request, session, url_for
 
 from idp.accounts import Account, InvalidLogin, display_phone
@@ -63,7 +65,7 @@ def login_submit():
     result = authenticate(raw_login, password, services(), _origin())
     if result.outcome == THROTTLED:
         page, status = _login_page(login=raw_login, errors=("signin.throttled",),
-                                   error_params={"minutes": max(1, -(-result.retry_after // 60))}, status=429)
+                                   error_params={"minutes": max(1, math.ceil(result.retry_after / 60))}, status=429)
         return page, status, {"Retry-After": str(result.retry_after)}
     if result.outcome == OK:
         return _signed_in(result.account)
