@@ -112,6 +112,14 @@ def tree_cpu_seconds(master: int) -> float:
     return ticks / CLK_TCK
 
 
+def machine_busy_seconds() -> float:
+    """CPU-seconds the whole machine has spent busy (all processes, all cores) since boot."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
 def memory_mb(pid: int) -> dict | None:
     """Resident (RSS), proportional (PSS: shared pages divided among sharers) and unique (USS) memory."""
     try:
@@ -251,9 +259,9 @@ def run_wrk(wrk: str, server: Server, load: Load, *, duration: float, connection
     started = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(max(0.0, window[0] - time.monotonic()))
-    cpu0 = server.cpu()
+    cpu0, busy0 = server.cpu(), machine_busy_seconds()
     time.sleep(max(0.0, window[1] - time.monotonic()))
-    cpu = server.cpu() - cpu0
+    cpu, busy = server.cpu() - cpu0, machine_busy_seconds() - busy0
     server.sample_memory()
     stdout, stderr = proc.communicate(timeout=total + 60)
     after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -263,6 +271,11 @@ def run_wrk(wrk: str, server: Server, load: Load, *, duration: float, connection
         raise RuntimeError("the benchmark process was too slow to open the measured window")
     result = json.loads(out_file.read_text())
     ok = result["window_ok"]
+    loadgen = ((after_children.ru_utime - before_children.ru_utime)
+               + (after_children.ru_stime - before_children.ru_stime))
+    # What neither the server nor the load generator used: other processes on a shared machine (PostgreSQL's
+    # backends among them). wrk's CPU is known for its whole run only: its share of the window is estimated.
+    others = max(0.0, busy - cpu - loadgen * duration / total)
     lat = result["latency_us"]
     return {
         "requests": result["requests"], "ok": result["ok"], "window_ok": ok, "bad": result["bad"],
@@ -271,8 +284,8 @@ def run_wrk(wrk: str, server: Server, load: Load, *, duration: float, connection
         "exhausted": result["exhausted"] > 0,
         "window_seconds": duration, "server_cpu_seconds": round(cpu, 3),
         "server_cpu_share": round(cpu / duration / CORES, 3),
-        "loadgen_cpu_seconds": round((after_children.ru_utime - before_children.ru_utime)
-                                     + (after_children.ru_stime - before_children.ru_stime), 3),
+        "loadgen_cpu_seconds": round(loadgen, 3),
+        "other_cpu_share": round(others / duration / CORES, 3),
         "per_cpu_second": round(ok / cpu, 1) if cpu > 0 else None,
         "rps": round(ok / duration, 1),
         "rps_per_core": round(ok / duration / CORES, 1),
@@ -436,7 +449,7 @@ class Bench:
         flag += f" SOCKET={run['socket_errors']}" if run["socket_errors"] else ""
         log(f"[{self.kind}] {name:<19} {run['per_cpu_second']:>8} req/CPU-s {run['rps']:>8} req/s  "
             f"p50 {run['p50_ms']:7.2f} ms  p99 {run['p99_ms']:7.2f} ms  (server {run['server_cpu_seconds']} CPU-s, "
-            f"wrk {run['loadgen_cpu_seconds']} CPU-s){flag}")
+            f"wrk {run['loadgen_cpu_seconds']} CPU-s, others {run['other_cpu_share']:.0%}){flag}")
         return run
 
     def run(self) -> dict:
@@ -561,7 +574,7 @@ def median_of(runs: list[dict], key: str) -> float | None:
 
 def summarise(runs: list[dict]) -> dict:
     keys = ("per_cpu_second", "rps", "rps_per_core", "p50_ms", "p90_ms", "p99_ms", "max_ms",
-            "server_cpu_seconds", "server_cpu_share", "loadgen_cpu_seconds")
+            "server_cpu_seconds", "server_cpu_share", "loadgen_cpu_seconds", "other_cpu_share")
     out = {k: median_of(runs, k) for k in keys}
     out["repeats"] = len(runs)
     out["bad"] = sum(r["bad"] for r in runs)

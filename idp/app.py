@@ -6,6 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, g, request, session
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import event
 
 from idp.clock import Clock
 from idp.delivery import Courier
@@ -30,7 +32,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
         SESSION_COOKIE_NAME="idp_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -49,6 +51,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
                                 x_host=settings.trusted_proxies)
     db.init_app(app)
+    if settings.database_url.startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+    app.session_interface = _SessionInterface()
     csrf.init_app(app)
     app.extensions["idp"] = Services.build(settings, clock=clock, courier=courier)
     catalogue = Catalogue(templates / "i18n")
@@ -77,6 +83,43 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.getLogger(noisy).getEffectiveLevel(), logging.INFO))
     return app
+
+
+def _engine_options(database_url: str) -> dict:
+    """A server database (PostgreSQL) may drop idle connections or restart: test each connection as it
+    leaves the pool. A SQLite file cannot go away under us, so the test would be a wasted statement per
+    request."""
+    return {} if database_url.startswith("sqlite") else {"pool_pre_ping": True}
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """SQLite in WAL mode with ``synchronous=NORMAL``, the setting SQLite documents for WAL: readers and
+    the writer no longer block each other, and a commit appends to the log without an fsync (the log is
+    synced at checkpoints). A crash of the process loses nothing; a power cut may lose the last commits
+    but never corrupts the file. Without it every token request paid an fsync (~1.5 ms here)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, its signing serializer made once per key rather than per request
+    (building one runs a trial serialisation; the result is the same object every time)."""
+
+    def __init__(self):
+        self._serializers: dict = {}
+
+    def get_signing_serializer(self, app: Flask):
+        if not app.secret_key:
+            return None
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        serializer = self._serializers.get(key)
+        if serializer is None:
+            serializer = self._serializers[key] = super().get_signing_serializer(app)
+        return serializer
 
 
 def _install_locale(app: Flask, catalogue: Catalogue) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from idp.clients.models import GRANT_TYPES, STANDARD_SCOPES, OAuthClient
 from idp.clients.redirect_uris import validate_redirect_uris
@@ -95,8 +95,11 @@ def find_client(client_id: str | None) -> OAuthClient | None:
     """One indexed lookup; None for anything that is not a registered ``client_id``."""
     if not isinstance(client_id, str) or not client_id or len(client_id) > 64 or "\x00" in client_id:
         return None  # PostgreSQL refuses NUL in text: never let one reach the query
-    query = select(OAuthClient).where(OAuthClient.client_id == client_id)
-    return db.session.execute(query).scalar_one_or_none()
+    return db.session.execute(_BY_CLIENT_ID, {"client_id": client_id}).scalar_one_or_none()
+
+
+#: Built once: the token endpoint looks a client up on every request.
+_BY_CLIENT_ID = select(OAuthClient).where(OAuthClient.client_id == bindparam("client_id"))
 
 
 def find_active_client(client_id: str | None) -> OAuthClient | None:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import MissingAuthorizationError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
@@ -18,6 +19,17 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import request as flask_request
 
 from idp.oidc.hooks import ProviderHooks
+
+
+class MissingBearerToken(MissingAuthorizationError):
+    """No bearer token at all. RFC 6750 §3.1: the challenge then carries no error code (a bare ``Bearer``);
+    the JSON body says ``invalid_token`` (a registered code, as the admin and policies APIs answer), not
+    Authlib's unregistered ``missing_authorization``."""
+
+    error = "invalid_token"
+
+    def get_headers(self):
+        return OAuth2Error.get_headers(self) + [("WWW-Authenticate", "Bearer")]
 
 
 class AccessTokenValidator(ProviderHooks, BearerTokenValidator):
@@ -38,7 +50,7 @@ class BearerProtector(ResourceProtector):
                 value = flask_request.form.get("access_token")
                 if value:
                     return self.get_token_validator("bearer"), value
-            raise MissingAuthorizationError("Bearer")
+            raise MissingBearerToken("Bearer")
         parts = auth.split(None, 1)
         if len(parts) != 2 or parts[0].lower() != "bearer":
             raise UnsupportedTokenTypeError("Bearer")

@@ -24,7 +24,7 @@ from idp.extensions import db
 from idp.keys import ALG
 from idp.oidc import tokens
 from idp.oidc.id_token import build_id_token
-from idp.oidc.models import AuthorizationCode, OAuthToken, token_hash, unix
+from idp.oidc.models import AuthorizationCode, token_hash, unix
 from idp.oidc.scopes import customer_scope, id_token_claims, machine_scope, scope_list, user_claims
 from idp.sessions import end_session as end_browser_session
 
@@ -164,7 +164,7 @@ class ProviderHooks:
         settings, now = self.services.settings, self.now()
         code, previous = request.authorization_code, request.refresh_token
         origin = previous.row if previous is not None else code
-        row = OAuthToken(
+        tokens.add_token(
             access_token_hash=token_hash(token["access_token"]),
             refresh_token_hash=token_hash(token["refresh_token"]) if token.get("refresh_token") else None,
             client_pk=request.client.id, account_id=request.user.id if request.user is not None else None,
@@ -178,7 +178,6 @@ class ProviderHooks:
             auth_time=origin.auth_time if origin is not None else None,
             amr=origin.amr if origin is not None else None,
         )
-        db.session.add(row)
 
     def authenticate_refresh_token(self, refresh_token):
         found = tokens.find_token(refresh_token, tokens.REFRESH, now=self.now())

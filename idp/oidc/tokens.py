@@ -12,7 +12,8 @@ import secrets
 from datetime import datetime
 
 from authlib.oauth2.rfc6749 import TokenMixin
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.extensions import db
 from idp.oidc.models import AuthorizationCode, OAuthToken, token_hash, unix
@@ -85,10 +86,30 @@ def find_token(value: str | None, kind: str, *, now: datetime) -> IssuedToken | 
     """The token of this ``kind`` whose value is ``value``: one indexed lookup, client and account joined."""
     if not isinstance(value, str) or not value or len(value) > MAX_VALUE_LENGTH:
         return None
-    column = OAuthToken.access_token_hash if kind == ACCESS else OAuthToken.refresh_token_hash
-    query = select(OAuthToken).where(column == token_hash(value))
-    row = db.session.execute(query).unique().scalar_one_or_none()
+    query = _ACCESS_BY_HASH if kind == ACCESS else _REFRESH_BY_HASH
+    row = db.session.execute(query, {"hash": token_hash(value)}).unique().scalar_one_or_none()
     return IssuedToken(row, kind, now) if row is not None else None
+
+
+# The hot paths' statements, built once (building and cache-keying a statement costs more than running it).
+_ACCESS_BY_HASH = select(OAuthToken).where(OAuthToken.access_token_hash == bindparam("hash"))
+_REFRESH_BY_HASH = select(OAuthToken).where(OAuthToken.refresh_token_hash == bindparam("hash"))
+_CODE_BY_HASH = select(AuthorizationCode).where(AuthorizationCode.code_hash == bindparam("hash"))
+_codes, _tokens = AuthorizationCode.__table__, OAuthToken.__table__
+_SPEND_CODE = (update(_codes).where(_codes.c.id == bindparam("row_id"), _codes.c.used_at.is_(None))
+               .values(used_at=bindparam("now")))
+_SPEND_REFRESH = (update(_tokens).where(_tokens.c.id == bindparam("row_id"), _tokens.c.refresh_used_at.is_(None),
+                                        _tokens.c.revoked_at.is_(None))
+                  .values(refresh_used_at=bindparam("now")))
+
+
+def add_token(**values) -> None:
+    """Insert one token row now, in the caller's transaction: a table-level INSERT, without the ORM's unit
+    of work for an object nobody reads back in the request that issues it."""
+    db.session.execute(_INSERT_TOKEN, values)
+
+
+_INSERT_TOKEN = insert(_tokens)
 
 
 def find_any(value: str | None, hint: str | None, *, now: datetime) -> IssuedToken | None:
@@ -104,25 +125,29 @@ def find_any(value: str | None, hint: str | None, *, now: datetime) -> IssuedTok
 def find_code(value: str | None) -> AuthorizationCode | None:
     if not isinstance(value, str) or not value or len(value) > MAX_VALUE_LENGTH:
         return None
-    query = select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(value))
-    return db.session.execute(query).unique().scalar_one_or_none()
+    return db.session.execute(_CODE_BY_HASH, {"hash": token_hash(value)}).unique().scalar_one_or_none()
 
 
 def spend_code(code: AuthorizationCode, *, now: datetime) -> bool:
-    """Mark the code used; False if it already was (a replay)."""
-    result = db.session.execute(update(AuthorizationCode)
-                                .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_(None))
-                                .values(used_at=now))
-    return result.rowcount == 1
+    """Mark the code used; False if it already was (a replay).
+
+    A table-level UPDATE (the ORM's version would evaluate the criteria against the session first); the
+    loaded row is told the new value as the ORM's synchronisation would."""
+    result = db.session.execute(_SPEND_CODE, {"row_id": code.id, "now": now})
+    if result.rowcount == 1:
+        set_committed_value(code, "used_at", now)
+        return True
+    return False
 
 
 def spend_refresh(row: OAuthToken, *, now: datetime) -> bool:
-    """Mark the refresh token used; False if it already was (reuse) or was revoked meanwhile."""
-    result = db.session.execute(update(OAuthToken)
-                                .where(OAuthToken.id == row.id, OAuthToken.refresh_used_at.is_(None),
-                                       OAuthToken.revoked_at.is_(None))
-                                .values(refresh_used_at=now))
-    return result.rowcount == 1
+    """Mark the refresh token used; False if it already was (reuse) or was revoked meanwhile (see
+    :func:`spend_code`)."""
+    result = db.session.execute(_SPEND_REFRESH, {"row_id": row.id, "now": now})
+    if result.rowcount == 1:
+        set_committed_value(row, "refresh_used_at", now)
+        return True
+    return False
 
 
 def revoke_family(family_id: str | None, *, now: datetime) -> int:

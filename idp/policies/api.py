@@ -91,7 +91,10 @@ def issue():
 
 @bp.get("/policies/<path:number>")
 def show(number: str):
-    policy = db.session.execute(select(Policy).where(Policy.number == number)).scalar_one_or_none()
+    # No stored number is longer than 64 or holds NUL (which PostgreSQL refuses in a query): not found.
+    policy = None
+    if len(number) <= 64 and "\x00" not in number:
+        policy = db.session.execute(select(Policy).where(Policy.number == number)).scalar_one_or_none()
     if policy is None:
         raise PolicyNotFound(f"no policy {number[:64]!r}")
     return jsonify(describe_policy(policy))

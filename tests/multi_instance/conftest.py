@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -45,9 +46,9 @@ def _connect(url):
     import psycopg
 
     url = make_url(url)
-    return psycopg.connect(host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
-                           password=url.password, dbname=url.database or "postgres", autocommit=True,
-                           connect_timeout=3)
+    return psycopg.connect(host=url.host or "127.0.0.1", port=url.port or 5432,
+                           user=url.username or "postgres", password=url.password,
+                           dbname=url.database or "postgres", autocommit=True, connect_timeout=3)
 
 
 def free_port() -> int:
@@ -83,12 +84,21 @@ class Cluster:
         return self.a, self.b
 
 
+def start_idp(env: dict, *args: str) -> subprocess.Popen:
+    """``idp ARGS`` as an operator runs it, started; :func:`output` waits for it."""
+    return subprocess.Popen([str(BIN / "idp"), *args], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def output(process: subprocess.Popen) -> str:
+    """The standard output of a finished ``idp`` command; fails the test if the command failed."""
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, f"{' '.join(process.args)} failed:\n{stdout}\n{stderr}"
+    return stdout
+
+
 def run_idp(env: dict, *args: str) -> str:
-    """``idp ARGS`` as an operator runs it; returns its standard output, fails the test on an error."""
-    done = subprocess.run([str(BIN / "idp"), *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 0, f"idp {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+    return output(start_idp(env, *args))
 
 
 def _start(name: str, env: dict, folder: Path) -> Instance:
@@ -116,9 +126,12 @@ def _wait_ready(instance: Instance, deadline: float) -> None:
     pytest.fail(f"instance {instance.name} not ready in time:\n{instance.log()}")
 
 
-def _stop(instance: Instance) -> None:
-    if instance.process.poll() is None:
-        instance.process.terminate()  # the gunicorn master stops its worker on SIGTERM
+def _stop(instances: list[Instance]) -> None:
+    """Stop our gunicorn masters (each stops its worker): SIGINT, gunicorn's quick shutdown, to all first."""
+    running = [i for i in instances if i.process.poll() is None]
+    for instance in running:
+        instance.process.send_signal(signal.SIGINT)
+    for instance in running:
         try:
             instance.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -169,22 +182,25 @@ def cluster(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IDP_", "GUNICORN_"))}
     env.update(settings_env, IDP_INSTANCE_DIR=str(folder / "instance"), PYTHONUNBUFFERED="1")
     instances: list[Instance] = []
+    created: dict = {}
     try:
-        run_idp(env, "init")
-        created = json.loads(run_idp(env, "clients", "create", "--name", "ДМС портал", "--redirect-uri",
-                                     REDIRECT_URI, "--first-party", "--json"))
-        run_idp(env, "accounts", "create", "--email", "first@example.com", "--json")
-        _with_password(settings_env, folder, {"customer@example.com": PASSWORD, "guarded@example.com": PASSWORD})
+        run_idp(env, "init")  # the schema and the first signing key; then everything else at once
         instances = [_start("A", env, folder), _start("B", env, folder)]
         deadline = time.monotonic() + 30
+        client = start_idp(env, "clients", "create", "--name", "ДМС портал", "--redirect-uri", REDIRECT_URI,
+                           "--first-party", "--json")
+        account = start_idp(env, "accounts", "create", "--email", "first@example.com", "--json")
+        _with_password(settings_env, folder,
+                       {"customer@example.com": PASSWORD, "guarded@example.com": PASSWORD})
+        created = json.loads(output(client))
+        assert json.loads(output(account))["email"] == "first@example.com"
         for instance in instances:
             _wait_ready(instance, deadline)
         yield Cluster(a=instances[0], b=instances[1], env=env, database_url=database_url,
                       mailbox_path=settings_env["IDP_MAILBOX_PATH"], client_id=created["client_id"],
                       client_secret=created["client_secret"])
     finally:
-        for instance in instances:
-            _stop(instance)
+        _stop(instances)
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
     for instance in instances:  # neither instance failed unexpectedly, nor logged a secret

@@ -78,8 +78,8 @@ def code_from(response: requests.Response, params: dict) -> str:
 
 def token_request(cluster: Cluster, instance: Instance, data: dict) -> requests.Response:
     # A new connection each time: every request is on its own, as from separate RP workers.
-    return requests.post(instance.url + "/oauth/token", data=data, auth=(cluster.client_id, cluster.client_secret),
-                         timeout=15)
+    return requests.post(instance.url + "/oauth/token", data=data,
+                         auth=(cluster.client_id, cluster.client_secret), timeout=15)
 
 
 def exchange(cluster: Cluster, instance: Instance, code: str, params: dict) -> requests.Response:
@@ -244,7 +244,7 @@ def test_failures_on_both_instances_count_together(cluster):
     for instance in cluster.instances:  # the sixth attempt, right password or not, waits on either
         page = browser.submit(instance, "/login", {"login": "guarded@example.com", "password": PASSWORD,
                                                    "action": "signin"})
-        assert page.status_code == 429 and codes(page.text) == ["signin.throttled"], (instance.name, page.text)
+        assert (page.status_code, codes(page.text)) == (429, ["signin.throttled"]), instance.name
         assert 0 < int(page.headers["Retry-After"]) <= 30
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 from urllib.parse import quote_plus, urlsplit
 
@@ -15,8 +16,9 @@ from sqlalchemy import select
 
 from idp.extensions import db
 
-#: Every property: bounded, no deadline (bcrypt, first requests), no example database in the tree.
-FUZZ = settings(max_examples=60, deadline=None, database=None,
+#: Every property: bounded (``IDP_FUZZ_EXAMPLES`` raises it for a deeper hunt), no deadline (bcrypt, first
+#: requests), no example database in the tree.
+FUZZ = settings(max_examples=int(os.environ.get("IDP_FUZZ_EXAMPLES", "60")), deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.filter_too_much])
 
@@ -65,7 +67,7 @@ def fields(names: list[str], *, extra_names: bool = True):
     """Lists of (name, value) pairs: some named fields, maybe missing, maybe repeated, maybe strangers."""
     name = st.sampled_from(names)
     if extra_names:
-        name = st.one_of(name, name, name, nasty_text)
+        name = weighted((3, name), (1, nasty_text))
     return st.lists(st.tuples(name, nasty_text), max_size=len(names) + 3)
 
 
@@ -77,7 +79,7 @@ def bodies(names: list[str]):
         b"--xyz\r\nContent-Disposition: form-data; name=\"login\"\r\n\r\n\x00\r\n--xyz--",
         b"{\"login\": \"\\ud800\"}", b"=" * 1000, b"&" * 1000, b"a=" + b"%" * 500, b"x" * 70_000])),
         st.sampled_from(CONTENT_TYPES))
-    return st.one_of(form, form, raw)
+    return weighted((2, form), (1, raw))
 
 
 def basic(user: str, password: str) -> str:
@@ -104,8 +106,8 @@ JSON_ERRORS = {
     "unsupported_token_type", "login_required", "consent_required", "interaction_required",
     "request_not_supported", "request_uri_not_supported", "invalid_request_uri", "invalid_request_object",
     "bad_request", "not_found", "method_not_allowed", "too_large", "request_too_large", "csrf",
-    "too_many_requests", "unsupported_media_type", "conflict", "invalid_redirect_uri", "invalid_client_metadata",
-    "forbidden",
+    "too_many_requests", "unsupported_media_type", "conflict", "invalid_redirect_uri",
+    "invalid_client_metadata", "forbidden",
 }
 _DATA_CODE = re.compile(r'data-code="([^"]+)"')
 
@@ -120,8 +122,9 @@ def check_answer(response, *, redirect_to: tuple[str, ...] = ()) -> None:
         location = response.headers["Location"]
         assert "\r" not in location and "\n" not in location
         parts = urlsplit(location)
-        local = not parts.scheme and not parts.netloc and location.startswith("/") \
-            and not location.startswith(("//", "/\\"))
+        own_host = getattr(getattr(response, "request", None), "host", None)
+        local = (not parts.scheme and not parts.netloc and location.startswith("/")
+                 and not location.startswith(("//", "/\\"))) or (parts.netloc == own_host and own_host)
         assert local or location.startswith(redirect_to) and redirect_to, location
         return
     if response.mimetype == "application/json":
@@ -163,14 +166,37 @@ def fuzz_app(make_app):
     return make_app(signin_threshold=10**6, ip_threshold=10**6, reset_per_minute=10**6, reset_per_hour=10**6)
 
 
-def mutated(valid: dict, *, extra: bool = True):
-    """Pairs built from a valid request: each parameter kept (most often), dropped, replaced by a hostile
-    value, or repeated with one; maybe a stranger or two added."""
-    def one(name, value):
-        return st.one_of(st.just([(name, value)]), st.just([(name, value)]), st.just([]),
-                         nasty_text.map(lambda v: [(name, v)]),
-                         nasty_text.map(lambda v: [(name, value), (name, v)]))
+def weighted(*choices):
+    """One of the strategies, chosen with the given weights: ``weighted((3, a), (1, b))``.
 
-    parts = st.tuples(*[one(name, value) for name, value in valid.items()])
+    (``st.one_of`` leans towards the richer branch once a constant one has been tried, so "mostly valid"
+    needs an explicit choice.)"""
+    pool = [strategy for weight, strategy in choices for _ in range(weight)]
+    return st.sampled_from(pool).flatmap(lambda chosen: chosen)
+
+
+def mostly(valid, hostile, odds: int = 3):
+    """``valid`` ``odds`` times in ``odds + 1``, else a draw from ``hostile``."""
+    return weighted((odds, st.just(valid)), (1, hostile))
+
+
+def mutated(valid: dict, *, extra: bool = True):
+    """Pairs built from a valid request with up to three changes, each dropping a parameter, replacing
+    its value with a hostile one, or repeating it with one; maybe a stranger or two added."""
+    how = st.sampled_from(["drop", "replace", "replace", "repeat"])
+    change = st.tuples(st.sampled_from(list(valid)), how, nasty_text)
     strangers = st.lists(st.tuples(nasty_text, nasty_text), max_size=2) if extra else st.just([])
-    return st.tuples(parts, strangers).map(lambda t: [pair for part in t[0] for pair in part] + t[1])
+
+    def apply(changes_and_strangers):
+        changes, added = changes_and_strangers
+        pairs = list(valid.items())
+        for name, how, value in changes:
+            if how == "drop":
+                pairs = [p for p in pairs if p[0] != name]
+            elif how == "replace":
+                pairs = [(k, value if k == name else v) for k, v in pairs]
+            else:
+                pairs.append((name, value))
+        return pairs + added
+
+    return st.tuples(st.lists(change, max_size=3), weighted((3, st.just([])), (1, strangers))).map(apply)

@@ -48,10 +48,10 @@ def _follow(browser: PageClient, response: requests.Response, stop: str) -> requ
     return response
 
 
-def run_journey(app, live_server, make_account, make_client, mailbox) -> Secrets:
+def run_journey(live_server, make_account, rp: RelyingParty, mailbox) -> Secrets:
+    """The journey through ``rp`` (a confidential client whose redirect URI is :data:`CALLBACK`)."""
     found = Secrets(permanent_password=f"Pw{secrets.token_hex(6)}Z7")
     make_account(email=LOGIN, phone="+79161234567", full_name="Иван Петров")
-    rp: RelyingParty = make_client(first_party=True, redirect_uris=[CALLBACK])
     found.client_secret = rp.client_secret
     browser = PageClient(live_server.url)
 
@@ -62,16 +62,16 @@ def run_journey(app, live_server, make_account, make_client, mailbox) -> Secrets
     assert codes(page.text) == ["reset.sent_email"]
     found.temporary_password = mailbox.temporary_password(LOGIN)
 
-    page = _follow(browser, browser.submit("/login", {"login": LOGIN, "password": found.temporary_password,
-                                                      "action": "signin"}, allow_redirects=False), CALLBACK)
+    form = {"login": LOGIN, "password": found.temporary_password, "action": "signin"}
+    page = _follow(browser, browser.submit("/login", form, allow_redirects=False), CALLBACK)
     assert "Изменение пароля" in page.text
     page = _follow(browser, browser.submit("/password/change", {
         "temporary": found.temporary_password, "new": found.permanent_password,
         "confirm": found.permanent_password}, allow_redirects=False), CALLBACK)
     assert "password.changed" in codes(page.text)
 
-    response = _follow(browser, browser.submit("/login", {"login": LOGIN, "password": found.permanent_password,
-                                                          "action": "signin"}, allow_redirects=False), CALLBACK)
+    form = {"login": LOGIN, "password": found.permanent_password, "action": "signin"}
+    response = _follow(browser, browser.submit("/login", form, allow_redirects=False), CALLBACK)
     found.code = rp.callback(response.headers["Location"], request)["code"]
 
     token = rp.exchange(found.code, request)

@@ -4,8 +4,9 @@ After the whole journey (reset → temporary password → change → sign in thr
 ``offline_access`` → code exchange → refresh → userinfo), neither a dump of every table nor everything
 logged at DEBUG contains the permanent password, the temporary password, the client secret, the code,
 the access and refresh tokens or the ID tokens — verbatim or in a reversible encoding (base64, hex).
-Passwords are also absent as unsalted fast hashes (MD5, SHA-1, SHA-256). Codes and tokens are stored
-as their SHA-256 by design: 256 random bits need no salt, and the hash opens nothing.
+Passwords and the client secret are also absent as unsalted fast hashes (MD5, SHA-1, SHA-256): bcrypt
+and a keyed HMAC. Codes and tokens are stored as their SHA-256 by design: 256 random bits need no salt,
+and the hash opens nothing.
 """
 from __future__ import annotations
 
@@ -20,11 +21,11 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models import metadata
 from idp.oidc.models import token_hash
-from tests.oidc.conftest import make_client  # noqa: F401  (a fixture: clients of the live server)
-from tests.security.journey import LOGIN, run_journey
+from tests.oidc.rp import RelyingParty
+from tests.security.journey import CALLBACK, LOGIN, run_journey
 
-PASSWORD_KINDS = ("permanent password", "temporary password")
-
+#: Secrets never stored even as an unsalted fast hash: passwords (bcrypt) and the client secret (keyed HMAC).
+NOT_EVEN_HASHED = ("permanent password", "temporary password", "client secret")
 
 #: Libraries the app itself holds at INFO or above because their DEBUG output carries secrets (Authlib logs
 #: whole token responses, botocore whole request bodies); see idp/app.py and idp/oidc/server.py.
@@ -47,6 +48,19 @@ def app(make_app, caplog):
     return made
 
 
+@pytest.fixture
+def portal(app, live_server) -> RelyingParty:
+    """A first-party confidential client asking for offline_access; its callback is on another host."""
+    from idp.clients import create_client
+
+    services = app.extensions["idp"]
+    with app.app_context():
+        created = create_client(services.settings, name="Портал", redirect_uris=[CALLBACK], first_party=True,
+                                now=services.clock.now())
+        db.session.commit()
+        return RelyingParty(live_server.url, created.client.client_id, created.secret, CALLBACK)
+
+
 def encodings(value: str) -> dict[str, str]:
     """``value`` and the reversible writings of it a careless store or log might hold."""
     raw = value.encode("utf-8")
@@ -66,7 +80,7 @@ def leaks(haystack: str, found) -> list[str]:
         for how, form in encodings(value).items():
             if form in (lowered if how == "hex" else haystack):  # hex in either case
                 problems.append(f"{what} ({how})")
-        if what in PASSWORD_KINDS:
+        if what in NOT_EVEN_HASHED:
             problems += [f"{what} (unsalted {name})" for name, digest in fast_hashes(value).items()
                          if digest in lowered]
     return problems
@@ -88,8 +102,8 @@ def dump(app) -> str:
     return "\n".join(parts)
 
 
-def test_no_secret_is_stored_in_the_database(app, live_server, make_account, make_client, mailbox):
-    found = run_journey(app, live_server, make_account, make_client, mailbox)
+def test_no_secret_is_stored_in_the_database(app, live_server, make_account, portal, mailbox):
+    found = run_journey(live_server, make_account, portal, mailbox)
     text = dump(app)
     # The dump does see the journey's rows: the account, the client, the hashed codes and tokens.
     assert LOGIN in text and token_hash(found.code) in text
@@ -99,12 +113,13 @@ def test_no_secret_is_stored_in_the_database(app, live_server, make_account, mak
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     if url.startswith("sqlite:///"):  # also not in free pages or the journal of the database file
         path = Path(url.removeprefix("sqlite:///"))
-        raw = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-journal")) if p.exists())
+        files = (path, Path(f"{path}-wal"), Path(f"{path}-journal"))
+        raw = b"".join(p.read_bytes() for p in files if p.exists())
         assert leaks(raw.decode("latin-1"), found) == []
 
 
-def test_no_secret_is_logged_even_at_debug(app, live_server, make_account, make_client, mailbox, caplog):
-    found = run_journey(app, live_server, make_account, make_client, mailbox)
+def test_no_secret_is_logged_even_at_debug(app, live_server, make_account, portal, mailbox, caplog):
+    found = run_journey(live_server, make_account, portal, mailbox)
     records = caplog.records
     # The capture is real: the provider's request log, its SQL with parameters, its own messages.
     assert any(r.name == "werkzeug" and "/oauth/authorize?" in r.getMessage() for r in records)
