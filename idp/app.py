@@ -125,8 +125,11 @@ class _SessionInterface(SecureCookieSessionInterface):
 def _install_locale(app: Flask, catalogue: Catalogue) -> None:
     @app.before_request
     def _pick_locale():
-        requested = request.args.get("lang") or request.args.get("ui_locales")
-        g.locale = pick_locale(requested, session.get("lang"), request.accept_languages)
+        args = request.args
+        requested = args.get("lang") or args.get("ui_locales")
+        # No Accept-Language header (API clients): nothing to parse, the answer is the same as for an empty one.
+        browser = request.accept_languages if "Accept-Language" in request.headers else None
+        g.locale = pick_locale(requested, session.get("lang"), browser)
         if requested and g.locale != session.get("lang"):
             session["lang"] = g.locale
 

@@ -49,10 +49,15 @@ def install(app: Flask) -> None:
     def _start_timer():
         g.request_started = time.perf_counter()
 
+    series: dict = {}  # (endpoint, method) → the histogram's child: labels() validates and locks every call
+
     @app.after_request
     def _observe(response):
         started = g.get("request_started")
         if started is not None:
-            LATENCY.labels(endpoint=request.endpoint or "unknown", method=request.method).observe(
-                time.perf_counter() - started)
+            key = (request.endpoint or "unknown", request.method)
+            child = series.get(key)
+            if child is None:
+                child = series[key] = LATENCY.labels(endpoint=key[0], method=key[1])
+            child.observe(time.perf_counter() - started)
         return response
