@@ -169,6 +169,10 @@ class Settings:
             raise SettingsError(f"IDP_LOG_FORMAT must be 'text' or 'json', got {s.log_format!r}")
         if s.delivery_mode not in {"inline", "worker"}:
             raise SettingsError(f"IDP_DELIVERY_MODE must be 'inline' or 'worker', got {s.delivery_mode!r}")
+        if s.production and s.delivery_mode == "inline" and (s.email_transport, s.sms_transport) != ("mailbox", "mailbox"):
+            # A request that waits on SES/SNS only when the login exists answers more slowly for known logins.
+            raise SettingsError("IDP_DELIVERY_MODE=inline with SES/SNS would let response times reveal which "
+                                "logins exist: in production set IDP_DELIVERY_MODE=worker and run `idp deliveries run`")
         if s.delivery_max_attempts < 1 or s.delivery_backoff < 0:
             raise SettingsError("IDP_DELIVERY_MAX_ATTEMPTS must be ≥ 1 and IDP_DELIVERY_BACKOFF ≥ 0")
         if min(s.signin_threshold, s.ip_threshold, s.reset_per_minute, s.reset_per_hour) < 1 \

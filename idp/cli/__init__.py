@@ -37,4 +37,10 @@ cli.add_command(policies)
 
 
 def main() -> None:
-    cli(prog_name="idp")
+    from idp.settings import SettingsError
+
+    try:
+        cli(prog_name="idp")
+    except SettingsError as exc:  # a configuration mistake: one clear line, not a traceback
+        click.echo(f"idp: configuration error: {exc}", err=True)
+        raise SystemExit(2) from None

@@ -5,6 +5,7 @@ SMS) exactly when the eligibility rules say so, and sending the same policy twic
 """
 from __future__ import annotations
 
+import codecs
 import csv
 
 import click
@@ -18,7 +19,7 @@ from idp.errors import NotFound
 from idp.extensions import db
 from idp.policies import (HELD, KINDS, PRODUCTS, REASONS, REFUSED, STATUSES, ImportReport, Policy,
                           describe_policy, import_csv, issue_policy, recheck)
-from idp.policies.importer import DEFAULT_BATCH
+from idp.policies.importer import DEFAULT_BATCH, decoded_lines
 
 policies = AppGroup("policies", help="Insurance policies from the policy system, and the accounts they give.")
 
@@ -83,7 +84,9 @@ def issue(number, kind, product, status, start_date, end_date, full_name, birth_
 
 
 @policies.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8-sig", lazy=False))
+@click.argument("file", type=click.File("rb", lazy=False))
+@click.option("--encoding", default="utf-8", show_default=True,
+              help="The file's text encoding, e.g. cp1251 for a CSV saved by Excel on Russian Windows.")
 @click.option("--batch", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1, 100_000),
               help="Rows per transaction.")
 @click.option("--problems", "problems_file", type=click.File("w", encoding="utf-8", lazy=True),
@@ -91,7 +94,7 @@ def issue(number, kind, product, status, start_date, end_date, full_name, birth_
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 @json_option
 @domain_errors
-def import_(file, batch, problems_file, quiet, as_json):
+def import_(file, encoding, batch, problems_file, quiet, as_json):
     """Import policies from FILE.csv.
 
     Columns (header line, any order, "," or ";"): number, kind, product, status, start_date, end_date,
@@ -118,9 +121,20 @@ def import_(file, batch, problems_file, quiet, as_json):
                        f"{report.counts['refused']} refused, {report.counts['invalid']} invalid "
                        f"({report.rate:.0f} rows/s)", err=True)
 
-    report = import_csv(_services(), file, batch_size=batch, progress=progress,
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise click.BadParameter(f"unknown encoding {encoding!r}", param_hint="--encoding") from None
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        encoding = "utf-8-sig"  # a byte-order mark (Excel's "CSV UTF-8") is not part of the header
+    report = import_csv(_services(), decoded_lines(file, encoding), batch_size=batch, progress=progress,
                         on_problem=on_problem)
     emit(report.as_dict(), as_json, None if as_json else _report_text(report))
+    if report.stopped:
+        if not as_json:
+            click.echo(f"Error: stopped early: {report.stopped['error']}: {report.stopped['error_description']}",
+                       err=True)
+        raise SystemExit(1)
 
 
 def _cell(value):

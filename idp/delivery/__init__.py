@@ -2,11 +2,11 @@
 from idp.delivery.courier import Courier, build_courier
 from idp.delivery.dispatcher import Dispatcher
 from idp.delivery.message import EMAIL, SMS, OutgoingMessage, mask_recipient
-from idp.delivery.models import DEAD, QUEUED, SENDING, SENT, Delivery
-from idp.delivery.outbox import dispatch_inline, enqueue
+from idp.delivery.models import DEAD, QUEUED, SENDING, SENT, SUPERSEDED, Delivery
+from idp.delivery.outbox import channel_backlogged, dispatch_inline, enqueue, supersede
 from idp.delivery.rendering import MessageRenderer
 from idp.delivery.transports import DeliveryError, read_mailbox
 
-__all__ = ["DEAD", "EMAIL", "QUEUED", "SENDING", "SENT", "SMS", "Courier", "Delivery", "DeliveryError",
-           "Dispatcher", "MessageRenderer", "OutgoingMessage", "build_courier", "dispatch_inline", "enqueue", "mask_recipient",
-           "read_mailbox"]
+__all__ = ["DEAD", "EMAIL", "QUEUED", "SENDING", "SENT", "SMS", "SUPERSEDED", "Courier", "Delivery", "DeliveryError",
+           "Dispatcher", "MessageRenderer", "OutgoingMessage", "build_courier", "channel_backlogged", "dispatch_inline",
+           "enqueue", "mask_recipient", "read_mailbox", "supersede"]

@@ -1,7 +1,9 @@
 """Putting a message in the outbox, inside the caller's transaction."""
 from __future__ import annotations
 
-from idp.delivery.models import QUEUED, Delivery
+from sqlalchemy import select, update
+
+from idp.delivery.models import DEAD, QUEUED, SUPERSEDED, Delivery
 from idp.delivery.sealing import Sealer
 from idp.extensions import db
 
@@ -29,3 +31,25 @@ def dispatch_inline(services, rows: list[Delivery]) -> list[str | None]:
 
     dispatcher = Dispatcher(services)
     return [dispatcher.dispatch(row_id) for row_id in [row.id for row in rows]]
+
+
+def supersede(account_id: int, purpose: str) -> int:
+    """Withdraw the account's still-unsent messages of ``purpose`` (in the caller's transaction): their
+    parameters are erased and they are never sent. A newer temporary password makes the older one's
+    message worthless, and after an outage it must not arrive after (and be confused with) the newer one."""
+    return db.session.execute(
+        update(Delivery)
+        .where(Delivery.account_id == account_id, Delivery.template == purpose,
+               Delivery.status.in_((QUEUED, DEAD)))
+        .values(status=SUPERSEDED, payload=None, claimed_until=None)
+    ).rowcount
+
+
+def channel_backlogged(channel: str) -> bool:
+    """Whether messages on ``channel`` are waiting for a retry after a failed attempt: the transport is
+    having trouble, whoever the messages are for. Answers about the channel, never about one account, so
+    it may be told to anyone (known login or not) without revealing which logins exist."""
+    return db.session.execute(
+        select(Delivery.id).where(Delivery.status == QUEUED, Delivery.channel == channel,
+                                  Delivery.attempts > 0).limit(1)
+    ).first() is not None

@@ -15,16 +15,18 @@ from sqlalchemy import update
 from idp.accounts import find_by_login, parse_login
 from idp.accounts.logins import Login
 from idp.audit import Origin, record
-from idp.delivery import EMAIL, SENT, SMS, dispatch_inline, enqueue
+from idp.delivery import EMAIL, SMS, channel_backlogged, dispatch_inline, enqueue, supersede
 from idp.extensions import db
 from idp.passwords import temporary
 from idp.passwords.models import TemporaryPassword
 from idp.services import Services
 
+
 @dataclass(frozen=True)
 class ResetResult:
     login: Login
-    #: False only when an in-process send was tried and failed: the message waits for a retry.
+    #: False when messages on the login's channel are waiting for a retry (the transport is failing): the
+    #: customer is told it may take a while. A fact about the channel, the same for known and unknown logins.
     delivered: bool = True
 
 
@@ -41,13 +43,13 @@ def request_temporary_password(raw_login: str, services: Services, origin: Origi
     password_hash = services.hasher.hash(password)  # done for unknown logins too: same time either way
     account = find_by_login(login) if allowed else None
     found = account is not None and account.active
+    channel = EMAIL if login.is_email else SMS
     record("reset.requested" if allowed else "reset.limited", at=now, origin=origin,
            account_id=account.id if found else None, kind=login.kind)
     if not found:
         db.session.commit()
-        return ResetResult(login)
+        return ResetResult(login, delivered=not channel_backlogged(channel))
 
-    channel = EMAIL if login.is_email else SMS
     # A newer request replaces any older temporary password; the permanent one is left alone, so a
     # stranger typing someone's login cannot lock them out.
     db.session.execute(
@@ -56,6 +58,7 @@ def request_temporary_password(raw_login: str, services: Services, origin: Origi
                TemporaryPassword.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+    supersede(account.id, "temporary_password")  # an older password's message, if still unsent, never goes
     db.session.add(TemporaryPassword(account_id=account.id, password_hash=password_hash, channel=channel,
                                      created_at=now,
                                      expires_at=now + timedelta(seconds=services.settings.temp_password_ttl)))
@@ -64,6 +67,6 @@ def request_temporary_password(raw_login: str, services: Services, origin: Origi
                        params={"password": password, "login_url": services.settings.issuer + "/login"})
     record("temporary.issued", at=now, origin=origin, account_id=account.id, channel=channel)
     db.session.commit()
-    [status] = dispatch_inline(services, [delivery])
-    # None: worker mode, or another dispatcher claimed it first; either way it is on its way.
-    return ResetResult(login, delivered=status in (SENT, None))
+    dispatch_inline(services, [delivery])
+    # Not this message's own fate: that would tell a stranger the login exists (only known logins have one).
+    return ResetResult(login, delivered=not channel_backlogged(channel))

@@ -22,9 +22,8 @@ import csv
 import itertools
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TextIO
 
 from idp.delivery import dispatch_inline
 from idp.errors import BadRequest, Conflict
@@ -51,9 +50,27 @@ class ImportFileError(BadRequest):
     code = "import.bad_header"
 
 
+class ImportEncodingError(ImportFileError):
+    """A line that is not text in the file's encoding: the import stops there (rows before it stay)."""
+
+    code = "import.bad_encoding"
+
+
+def decoded_lines(binary: Iterable[bytes], encoding: str = "utf-8-sig") -> Iterator[str]:
+    """The lines of a binary file as text, each decoded on its own so a bad byte is reported by its line."""
+    for number, raw in enumerate(binary, 1):
+        try:
+            yield raw.decode(encoding)
+        except UnicodeDecodeError:
+            hint = " (a file saved by Excel in Windows-1251: --encoding cp1251)" if "utf" in encoding else ""
+            raise ImportEncodingError(f"line {number} is not {encoding} text{hint}") from None
+
+
 @dataclass
 class ImportReport:
     rows: int = 0
+    #: Why the import stopped before the end of the file (rows before that point are imported), or None.
+    stopped: dict | None = None
     counts: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)
     problems: list[dict] = field(default_factory=list)
@@ -83,21 +100,43 @@ class ImportReport:
         return {"rows": self.rows, **{name: self.counts[name] for name in RESULTS + (INVALID,)},
                 "reasons": dict(sorted(self.reasons.items())), "messages_queued": self.messages_queued,
                 "problems": self.problems, "problems_left_off": self.problems_left_off,
-                "seconds": round(self.seconds, 3), "rows_per_second": round(self.rate, 1)}
+                "seconds": round(self.seconds, 3), "rows_per_second": round(self.rate, 1),
+                "stopped": self.stopped}
 
 
-def import_csv(services, stream: TextIO, *, source: str = "import", batch_size: int = DEFAULT_BATCH,
+def import_csv(services, stream: Iterable[str], *, source: str = "import", batch_size: int = DEFAULT_BATCH,
                progress: Callable[[ImportReport], None] | None = None,
                on_problem: Callable[[dict], None] | None = None) -> ImportReport:
-    """Import every row of ``stream``; raises :class:`ImportFileError` for a header it cannot use."""
+    """Import every row of ``stream`` (lines of text); raises :class:`ImportFileError` for a header it cannot
+    use. A line that cannot be decoded stops the import there: the report says so in ``stopped``."""
     started = time.monotonic()
     report = ImportReport()
     today = services.clock.now().date()
-    header_line = stream.readline().lstrip("\ufeff")
+    lines = iter(stream)
+    header_line = next(lines, "").lstrip("\ufeff")
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    reader = csv.reader(itertools.chain([header_line], stream), delimiter=delimiter)
+    reader = csv.reader(itertools.chain([header_line], lines), delimiter=delimiter)
     columns = _columns(next(reader, []))
     batch: list[_Row] = []
+    try:
+        for entry in _entries(reader, columns, today):
+            batch.append(entry)
+            if len(batch) >= batch_size:
+                _flush(services, batch, source, report, on_problem)
+                batch = []
+                report.seconds = time.monotonic() - started
+                if progress is not None:
+                    progress(report)
+    except ImportEncodingError as exc:
+        report.stopped = {"error": exc.code, "error_description": exc.description}
+    _flush(services, batch, source, report, on_problem)
+    report.seconds = time.monotonic() - started
+    if progress is not None:
+        progress(report)
+    return report
+
+
+def _entries(reader, columns: list[str], today) -> Iterator[_Row]:
     for values in reader:
         if not any(value.strip() for value in values):
             continue  # a blank line
@@ -110,18 +149,7 @@ def import_csv(services, stream: TextIO, *, source: str = "import", batch_size: 
                 entry.data = parse_policy(row_document(row), today=today)
             except InvalidPolicy as exc:
                 entry.problem = (exc.code, exc.description)
-        batch.append(entry)
-        if len(batch) >= batch_size:
-            _flush(services, batch, source, report, on_problem)
-            batch = []
-            report.seconds = time.monotonic() - started
-            if progress is not None:
-                progress(report)
-    _flush(services, batch, source, report, on_problem)
-    report.seconds = time.monotonic() - started
-    if progress is not None:
-        progress(report)
-    return report
+        yield entry
 
 
 @dataclass

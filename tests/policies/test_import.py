@@ -168,3 +168,42 @@ def test_the_problems_file_never_carries_a_spreadsheet_formula(tmp_path, run_cli
     assert result.exit_code == 0, result.output
     [row] = list(csv.DictReader(problems.open(encoding="utf-8")))
     assert row["number"].startswith("'=") and row["reason"] == "policy.invalid_number"
+
+
+def test_a_windows_1251_file_imports_with_its_encoding_named(app, tmp_path, run_cli):
+    path = write(tmp_path, ROWS[:1], encoding="cp1251")
+    refused = run_cli("policies", "import", path, "--quiet")
+    assert refused.exit_code == 1
+    assert "import.bad_encoding" in refused.stderr and "line 2" in refused.stderr and "cp1251" in refused.stderr
+    with app.app_context():
+        assert count(app, Policy) == 0
+    result = run_cli("policies", "import", path, "--encoding", "cp1251", "--quiet", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["account_created"] == 1
+    with app.app_context():
+        assert db.session.execute(select(Policy.number)).scalars().all() == ["LF-1"]
+
+
+def test_a_bad_line_stops_the_import_there_and_keeps_what_came_before(app, tmp_path, run_cli):
+    path = tmp_path / "mixed.csv"
+    good = "\n".join([HEADER, *ROWS[:2]]).encode("utf-8")
+    bad = ROWS[3].encode("cp1251")
+    path.write_bytes(good + b"\n" + bad + b"\n" + ROWS[4].encode("utf-8") + b"\n")
+    result = run_cli("policies", "import", str(path), "--quiet", "--json", "--batch", "1")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["rows"] == 2 and report["stopped"]["error"] == "import.bad_encoding"
+    assert "line 4 " in report["stopped"]["error_description"]
+    with app.app_context():
+        assert sorted(db.session.execute(select(Policy.number)).scalars()) == ["DMS-1", "LF-1"]
+
+
+def test_an_unknown_encoding_is_refused_before_reading(tmp_path, run_cli):
+    result = run_cli("policies", "import", write(tmp_path, ROWS[:1]), "--encoding", "klingon")
+    assert result.exit_code == 2 and "unknown encoding 'klingon'" in result.output
+
+
+def test_a_utf8_file_with_a_byte_order_mark_imports(app, tmp_path, run_cli):
+    path = write(tmp_path, ROWS[:1], encoding="utf-8-sig")
+    result = run_cli("policies", "import", path, "--quiet", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["account_created"] == 1

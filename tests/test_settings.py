@@ -1,0 +1,78 @@
+"""Settings from IDP_* variables: production refuses what would be unsafe, and a mistake is one clear line."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from idp.settings import Settings, SettingsError
+
+SECRET = "s" * 40
+PRODUCTION = {"IDP_ENV": "production", "IDP_SECRET_KEY": SECRET, "IDP_ISSUER": "https://lk.example.test",
+              "IDP_DELIVERY_MODE": "worker"}
+
+
+def settings(tmp_path, **variables) -> Settings:
+    return Settings.from_env(environ={"IDP_INSTANCE_DIR": str(tmp_path), **variables})
+
+
+def test_a_sound_production_configuration_is_accepted(tmp_path):
+    made = settings(tmp_path, **PRODUCTION, IDP_EMAIL_TRANSPORT="ses", IDP_SMS_TRANSPORT="sns")
+    assert made.production and made.secret_key == SECRET and made.issuer == "https://lk.example.test"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"IDP_SECRET_KEY": ""}, "IDP_SECRET_KEY is not set"),
+    ({"IDP_SECRET_KEY": "short"}, "IDP_SECRET_KEY is too short"),
+    ({"IDP_ISSUER": "http://lk.example.test"}, "IDP_ISSUER must be an https:// URL"),
+    ({"IDP_BCRYPT_ROUNDS": "8"}, "too weak for production"),
+    ({"IDP_DELIVERY_MODE": "inline", "IDP_EMAIL_TRANSPORT": "ses"}, "IDP_DELIVERY_MODE=inline with SES/SNS"),
+    ({"IDP_DELIVERY_MODE": "inline", "IDP_SMS_TRANSPORT": "sns"}, "IDP_DELIVERY_MODE=inline with SES/SNS"),
+])
+def test_production_refuses_what_is_unsafe(tmp_path, change, message):
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        settings(tmp_path, **{**PRODUCTION, **change})
+
+
+def test_development_allows_the_demo_defaults(tmp_path):
+    made = settings(tmp_path)
+    assert not made.production and made.delivery_mode == "inline" and len(made.secret_key) >= 32
+    assert settings(tmp_path, IDP_EMAIL_TRANSPORT="ses").delivery_mode == "inline"
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"IDP_BCRYPT_ROUNDS": "abc"}, "IDP_BCRYPT_ROUNDS must be a whole number, got 'abc'"),
+    ({"IDP_ENV": "staging"}, "IDP_ENV must be 'development' or 'production'"),
+    ({"IDP_DELIVERY_MODE": "later"}, "IDP_DELIVERY_MODE must be 'inline' or 'worker'"),
+    ({"IDP_EMAIL_TRANSPORT": "smtp"}, "IDP_EMAIL_TRANSPORT must be 'mailbox' or 'ses'"),
+    ({"IDP_TEMP_PASSWORD_TTL": "0"}, "IDP_TEMP_PASSWORD_TTL must be a positive number"),
+])
+def test_a_wrong_value_names_the_variable(tmp_path, variables, message):
+    with pytest.raises(SettingsError) as caught:
+        settings(tmp_path, **variables)
+    assert message in str(caught.value)
+
+
+def _run(argv, tmp_path, **variables):
+    env = {"PATH": os.environ["PATH"], "IDP_INSTANCE_DIR": str(tmp_path), **variables}
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+
+
+def test_the_cli_reports_a_configuration_error_in_one_line(tmp_path):
+    idp = str(Path(sys.executable).parent / "idp")
+    result = _run([idp, "accounts", "show", "client@example.com"], tmp_path, IDP_ENV="production")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "idp: configuration error: IDP_SECRET_KEY is not set: production mode refuses to start without it "
+        "(use a random value of at least 32 bytes, shared by all instances)"]
+
+
+def test_the_wsgi_entry_point_refuses_to_start_with_one_line(tmp_path):
+    result = _run([sys.executable, "-c", "import idp.wsgi"], tmp_path, IDP_ENV="production",
+                  PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "idp: configuration error: IDP_SECRET_KEY is not set" in result.stderr
