@@ -125,7 +125,8 @@ class _SessionInterface(SecureCookieSessionInterface):
 def _install_locale(app: Flask, catalogue: Catalogue) -> None:
     @app.before_request
     def _pick_locale():
-        args = request.args
+        # The authorization request may come as a POST form (OIDC Core §3.1.2.1): its ui_locales counts too.
+        args = request.values if request.method == "POST" and request.endpoint == "oidc.authorize" else request.args
         requested = args.get("lang") or args.get("ui_locales")
         # No Accept-Language header (API clients): nothing to parse, the answer is the same as for an empty one.
         browser = request.accept_languages if "Accept-Language" in request.headers else None

@@ -17,6 +17,15 @@ log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+#: Secret keys this process made up because none was set (development): they die with the process.
+_EPHEMERAL_KEYS: set[str] = set()
+
+
+def has_ephemeral_secret_key(settings: "Settings") -> bool:
+    """Whether ``settings`` carry a random per-process key (IDP_SECRET_KEY unset in development)."""
+    return settings.secret_key in _EPHEMERAL_KEYS
+
+
 class SettingsError(RuntimeError):
     """A setting is missing or invalid; the message names the variable."""
 
@@ -157,6 +166,7 @@ class Settings:
             # Development only: a per-process random key, so no guessable default exists anywhere.
             log.warning("IDP_SECRET_KEY is not set; using a random key for this process (development only)")
             s = s.replace(secret_key=secrets.token_urlsafe(32))
+            _EPHEMERAL_KEYS.add(s.secret_key)
         elif s.production and len(s.secret_key) < 32:
             raise SettingsError("IDP_SECRET_KEY is too short: use at least 32 random characters")
         if s.production and not s.issuer.startswith("https://"):

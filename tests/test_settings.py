@@ -76,3 +76,10 @@ def test_the_wsgi_entry_point_refuses_to_start_with_one_line(tmp_path):
                   PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "idp: configuration error: IDP_SECRET_KEY is not set" in result.stderr
+
+
+def test_only_a_made_up_key_counts_as_ephemeral(tmp_path):
+    from idp.settings import has_ephemeral_secret_key
+
+    assert has_ephemeral_secret_key(settings(tmp_path))
+    assert not has_ephemeral_secret_key(settings(tmp_path, IDP_SECRET_KEY=SECRET))

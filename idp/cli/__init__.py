@@ -11,6 +11,7 @@ from idp.cli.db import db_group
 from idp.cli.keys import keys
 from idp.cli.deliveries import deliveries
 from idp.cli.policies import policies
+from idp.cli.purge import purge_command
 from idp.cli.setup import demo_command, init_command
 
 
@@ -34,6 +35,7 @@ cli.add_command(clients)
 cli.add_command(keys)
 cli.add_command(deliveries)
 cli.add_command(policies)
+cli.add_command(purge_command)
 
 
 def main() -> None:

@@ -6,8 +6,6 @@ hash is stored. It is keyed from ``IDP_SECRET_KEY``, so run these commands with 
 """
 from __future__ import annotations
 
-import os
-
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -16,6 +14,7 @@ from idp.cli.output import domain_errors, emit, json_option
 from idp.clients import (GRANT_TYPES, create_client, describe_client, disable_client, enable_client,
                          get_client, list_clients, rotate_secret, update_client)
 from idp.extensions import db
+from idp.settings import has_ephemeral_secret_key
 
 clients = AppGroup("clients", help="OAuth clients (relying parties such as the ДМС portal).")
 
@@ -25,7 +24,7 @@ def _services():
 
 
 def _warn_without_secret_key() -> None:
-    if not os.environ.get("IDP_SECRET_KEY"):
+    if has_ephemeral_secret_key(_services().settings):
         click.echo("warning: IDP_SECRET_KEY is not set; the secret below is hashed with a random key of "
                    "this process and the server will not accept it. Set IDP_SECRET_KEY as for the server.",
                    err=True)

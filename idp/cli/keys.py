@@ -6,7 +6,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from idp.cli.output import emit, json_option
-from idp.keys import describe, prune, retention_seconds, rotate
+from idp.keys import activation_delay, describe, prune, retention_seconds, rotate
 from idp.keys.files import scan
 
 keys = AppGroup("keys", help="Signing keys for ID tokens (RS256, published at /.well-known/jwks.json).")
@@ -43,9 +43,10 @@ def list_(as_json):
 @click.option("--retire-after", "retain", type=click.IntRange(0), default=None,
               help="Seconds the replaced keys stay published after the new key activates "
                    "[default: ID-token lifetime + reload interval + 5 minutes].")
-@click.option("--activate-in", type=click.IntRange(0), default=0, show_default=True,
-              help="Publish the new key now but sign with it only after this many seconds "
-                   "(lets every instance and relying-party cache see it first).")
+@click.option("--activate-in", type=click.IntRange(0), default=None,
+              help="Publish the new key now but sign with it only after this many seconds, so every instance "
+                   "and relying-party JWKS cache sees it first [default: reload interval + 5 minutes when a key "
+                   "is signing, else 0; 0 for an emergency, e.g. a leaked key].")
 @json_option
 def rotate_(retain, activate_in, as_json):
     """Add a new signing key; older keys stay in the JWKS until their tokens have expired."""
@@ -53,6 +54,9 @@ def rotate_(retain, activate_in, as_json):
     settings = svc.settings
     if retain is None:
         retain = retention_seconds(settings.id_token_ttl, settings.keys_reload_interval)
+    if activate_in is None:
+        signing = any(row["status"] == "signing" for row in _rows())
+        activate_in = activation_delay(settings.keys_reload_interval) if signing else 0
     new = rotate(settings.keys_dir, now=svc.clock.now(), retain=retain, activate_in=activate_in)
     rows = _rows()
     emit({"new_kid": new.kid, "keys": rows}, as_json,

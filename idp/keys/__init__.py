@@ -7,8 +7,9 @@ Public API::
     ensure_first_key, rotate, prune, describe, retention_seconds
 """
 from idp.keys.files import ALG, KeyFileError, KeyRecord
-from idp.keys.rotation import describe, ensure_first_key, prune, retention_seconds, rotate
+from idp.keys.rotation import (JWKS_MAX_AGE, activation_delay, describe, ensure_first_key, prune,
+                               retention_seconds, rotate)
 from idp.keys.store import KeyStore, NoSigningKey
 
-__all__ = ["ALG", "KeyFileError", "KeyRecord", "KeyStore", "NoSigningKey", "describe", "ensure_first_key",
-           "prune", "retention_seconds", "rotate"]
+__all__ = ["ALG", "JWKS_MAX_AGE", "KeyFileError", "KeyRecord", "KeyStore", "NoSigningKey", "activation_delay",
+           "describe", "ensure_first_key", "prune", "retention_seconds", "rotate"]

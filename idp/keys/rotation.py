@@ -14,10 +14,19 @@ from idp.keys import files
 from idp.keys.files import KeyRecord
 
 
+#: Seconds relying parties may cache the JWKS (its Cache-Control max-age); also the clock-skew margin.
+JWKS_MAX_AGE = 300
+
+
+def activation_delay(reload_interval: int) -> int:
+    """Default wait before a new key signs: every instance reloads the folder, every RP cache expires."""
+    return reload_interval + JWKS_MAX_AGE
+
+
 def retention_seconds(id_token_ttl: int, reload_interval: int) -> int:
     """Default time a replaced key stays published: one ID-token lifetime, one reload interval of the
     other instances (they may sign with the old key that much longer) and five minutes of clock skew."""
-    return id_token_ttl + reload_interval + 300
+    return id_token_ttl + reload_interval + JWKS_MAX_AGE
 
 
 def ensure_first_key(folder: str | Path, *, now: datetime) -> KeyRecord | None:

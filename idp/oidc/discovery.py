@@ -40,7 +40,6 @@ def provider_metadata(issuer: str) -> dict:
         claim_types_supported=["normal"],
         prompt_values_supported=["none", "login", "consent"],
         ui_locales_supported=list(SUPPORTED),
-        claims_locales_supported=list(SUPPORTED),
         claims_parameter_supported=False,
         request_parameter_supported=False,
         request_uri_parameter_supported=False,

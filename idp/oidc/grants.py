@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import secrets
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode, OpenIDToken
 
 from idp.oidc.hooks import ProviderHooks
+from idp.oidc.scopes import machine_scope
 
 _SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 
@@ -34,6 +35,14 @@ class RefreshTokenGrant(ProviderHooks, grants.RefreshTokenGrant):
 
 class ClientCredentialsGrant(ProviderHooks, grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = _SECRET_METHODS
+
+    def validate_token_request(self):
+        super().validate_token_request()
+        requested = self.request.payload.scope
+        # Narrowing a request is allowed (the response then names the scope granted); granting nothing of it
+        # is a refusal, not an empty token (RFC 6749 §5.2).
+        if requested and not machine_scope(self.request.client.scopes, requested):
+            raise InvalidScopeError("None of the requested scopes is allowed for this client.")
 
 
 class OpenIDCodeExtension(ProviderHooks, OpenIDCode):

@@ -91,8 +91,11 @@ class ProviderHooks:
     # -- authorization codes (RFC 6749 §4.1, RFC 7636, OIDC Core §3.1.2) ----------------------------------
 
     def exists_nonce(self, nonce, request) -> bool:
+        """A nonce is refused while a code issued with it could still be exchanged; later the same
+        authorization URL (a bookmark, a reload) works again. The RP's own nonce check is the real defence."""
         query = select(AuthorizationCode.id).where(AuthorizationCode.client_pk == request.client.id,
-                                                   AuthorizationCode.nonce == nonce).limit(1)
+                                                   AuthorizationCode.nonce == nonce,
+                                                   AuthorizationCode.expires_at > self.now()).limit(1)
         found = db.session.execute(query).first()
         return found is not None
 

@@ -98,7 +98,9 @@ def next_step(s: Situation) -> str:
         if silent or fresh:
             raise LoginRequiredError()
         return LOGIN
-    too_old = s.max_age is not None and unix(s.now) - auth_time > s.max_age
+    # Times are whole seconds, so an age that reads max_age may truly be up to a second more: ask again then
+    # too (early is allowed, late is not). max_age=0 therefore always asks, like prompt=login (OIDC Core).
+    too_old = s.max_age is not None and unix(s.now) - auth_time >= s.max_age
     if ("login" in s.prompts or too_old) and not fresh:
         if silent:
             raise LoginRequiredError()

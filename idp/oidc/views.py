@@ -12,6 +12,7 @@ from flask_wtf.csrf import ValidationError, validate_csrf
 
 from idp.clients import find_client
 from idp.extensions import csrf, db
+from idp.keys import JWKS_MAX_AGE
 from idp.oidc import authorize as authorize_flow
 from idp.oidc.consent import list_consents, revoke_consent
 from idp.oidc.discovery import provider_metadata
@@ -54,7 +55,7 @@ def openid_configuration():
 @bp.get("/.well-known/jwks.json")
 def jwks():
     # Short cache: after a rotation relying parties should see the new key within minutes.
-    return _json(current_app.extensions["idp.keys"].jwks_json(), max_age=300)
+    return _json(current_app.extensions["idp.keys"].jwks_json(), max_age=JWKS_MAX_AGE)
 
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])

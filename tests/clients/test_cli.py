@@ -9,8 +9,7 @@ from idp.cli import cli
 
 
 @pytest.fixture
-def run(app, monkeypatch):
-    monkeypatch.setenv("IDP_SECRET_KEY", app.extensions["idp"].settings.secret_key)
+def run(app):
     runner = app.test_cli_runner()
 
     def _run(*args):
@@ -57,3 +56,14 @@ def test_bad_redirect_uri_is_reported_with_its_rule(run):
 def test_unknown_client(run):
     code, out = run("show", "nope", "--json")
     assert code == 1 and json.loads(out)["error"] == "client.not_found"
+
+
+def test_a_made_up_secret_key_is_warned_about_and_a_set_one_is_not(app, settings, clock):
+    from idp.app import create_app
+
+    args = ["clients", "create", "--name", "ДМС", "--redirect-uri", "https://dms.example/cb", "--json"]
+    quiet = app.test_cli_runner().invoke(cli, args)
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    ephemeral = create_app(settings.replace(secret_key="").validated(), clock=clock)  # same database
+    warned = ephemeral.test_cli_runner().invoke(cli, [*args[:3], "Другой", *args[4:]])
+    assert warned.exit_code == 0 and "IDP_SECRET_KEY is not set" in warned.stderr

@@ -123,14 +123,24 @@ def test_prune_deletes_only_retired_keys(folder):
 
 def test_keys_cli_list_and_rotate(app, settings):
     runner = app.test_cli_runner()
-    result = runner.invoke(cli, ["keys", "rotate", "--json"])
+    result = runner.invoke(cli, ["keys", "rotate", "--json"])  # no key yet: signs at once
     assert result.exit_code == 0, result.output
     created = json.loads(result.output)["new_kid"]
-    result = runner.invoke(cli, ["keys", "rotate", "--json", "--retire-after", "120"])
-    newest = json.loads(result.output)["new_kid"]
     rows = json.loads(runner.invoke(cli, ["keys", "list", "--json"]).output)
-    assert [(r["kid"], r["status"]) for r in rows] == [(newest, "signing"), (created, "published")]
-    assert rows[1]["retire_after"] is not None
+    assert [(r["kid"], r["status"]) for r in rows] == [(created, "signing")]
+    result = runner.invoke(cli, ["keys", "rotate", "--json"])  # a key signs: the new one is staged
+    staged = json.loads(result.output)["new_kid"]
+    rows = json.loads(runner.invoke(cli, ["keys", "list", "--json"]).output)
+    assert [(r["kid"], r["status"]) for r in rows] == [(staged, "next"), (created, "signing")]
+    reload_interval = app.extensions["idp"].settings.keys_reload_interval
+    assert rows[0]["activates_at"] > rows[1]["created_at"]
+    result = runner.invoke(cli, ["keys", "rotate", "--json", "--retire-after", "120", "--activate-in", "0"])
+    newest = json.loads(result.output)["new_kid"]  # an emergency: signs at once
+    rows = json.loads(runner.invoke(cli, ["keys", "list", "--json"]).output)
+    assert {r["kid"]: r["status"] for r in rows}[newest] == "signing"
+    assert {r["kid"]: r["status"] for r in rows}[created] == "published"
+    assert reload_interval > 0
+    assert all(r["retire_after"] is not None for r in rows if r["kid"] != newest)
     assert all(set(row) == {"kid", "alg", "status", "file", "created_at", "activates_at", "retire_after"}
                for row in rows)  # never key material
 

@@ -127,6 +127,16 @@ def test_client_credentials(make_client):
     assert machine.userinfo(token["access_token"]).status_code == 403
 
 
+def test_client_credentials_scope_narrowed_or_refused(make_client):
+    machine = make_client(scopes=["policies.read", "policies:write"], grant_types=["client_credentials"],
+                          redirect_uris=[])
+    narrowed = machine.token({"grant_type": "client_credentials", "scope": "admin policies.read"})
+    assert narrowed.status_code == 200 and narrowed.json()["scope"] == "policies.read"  # differs: named
+    for asked in ("admin", "openid profile", "admin openid"):
+        refused = machine.token({"grant_type": "client_credentials", "scope": asked})
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_scope", asked
+
+
 def test_revocation_of_access_token(rp, flow, customer):
     request = rp.authorization()
     token = rp.exchange(signed_in_code(flow, rp, request), request).json()
@@ -180,6 +190,12 @@ def test_authorization_by_post(rp, flow, customer, browser):
     page = flow.sign_in()
     code = rp.callback(page.url, request)["code"]
     assert rp.exchange(code, request).status_code == 200
+
+
+def test_ui_locales_of_an_authorization_post_picks_the_language(rp, customer, browser):
+    request = rp.authorization(ui_locales="en", login_hint="client@example.com")
+    page = browser.http.post(rp.metadata["authorization_endpoint"], data=request.params, timeout=10)
+    assert '<html lang="en">' in page.text and 'value="client@example.com"' in page.text
 
 
 def test_login_hint_and_ui_locales_reach_the_login_page(rp, flow, customer):

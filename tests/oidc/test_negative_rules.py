@@ -130,9 +130,26 @@ def test_max_age_exceeded_asks_again(rp, flow, customer, clock):
 
 def test_max_age_not_exceeded_needs_no_sign_in(rp, flow, customer, clock):
     signed_in_code(flow, rp, rp.authorization())
-    clock.advance(seconds=60)
+    clock.advance(seconds=59)
     request = rp.authorization(max_age="60")
     assert "code" in rp.callback(flow.start(request).url, request)
+
+
+def test_max_age_reached_in_whole_seconds_asks_again(rp, flow, customer, clock):
+    # 60 whole seconds on the clock may be 60.9 real ones: past max_age=60, so the customer signs in again.
+    signed_in_code(flow, rp, rp.authorization())
+    clock.advance(seconds=60)
+    request = rp.authorization(max_age="60")
+    assert "Вход в личный кабинет" in flow.start(request).text
+
+
+def test_max_age_zero_asks_at_once_like_prompt_login_and_does_not_loop(rp, flow, customer, clock):
+    signed_in_code(flow, rp, rp.authorization())
+    request = rp.authorization(max_age="0")  # the same second as the sign-in
+    assert "Вход в личный кабинет" in flow.start(request).text
+    page = flow.sign_in()  # the fresh sign-in satisfies max_age=0: a code, not the sign-in page again
+    token = rp.exchange(rp.callback(page.url, request)["code"], request).json()
+    assert rp.id_token_claims(token["id_token"], now=NOW, nonce=request.nonce)["auth_time"] == NOW
 
 
 def test_max_age_exceeded_with_prompt_none_returns_login_required(rp, flow, customer, clock):
@@ -455,3 +472,12 @@ def test_error_redirect_keeps_state_and_names_the_issuer(rp):
     location = _no_redirect(request.url).headers["Location"]
     query = parse_qs(urlsplit(location).query)
     assert query["state"] == [request.state] and query["iss"] == [rp.issuer]
+
+
+def test_a_nonce_is_refused_while_its_code_lives_then_the_same_request_works_again(rp, flow, customer, clock):
+    request = rp.authorization()
+    assert signed_in_code(flow, rp, request)
+    replay = _error_at_callback(rp, request.url, request)  # the same URL again at once (a reload)
+    assert replay["error"] == "invalid_request"
+    clock.advance(minutes=2)  # the first code has expired (60 s): the bookmark works again
+    assert "code" in rp.callback(flow.start(request).url, request)
