@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from idp.clock import Clock
 from idp.delivery import Courier, MessageRenderer, build_courier
 from idp.passwords.hashing import PasswordHasher
-from idp.settings import Settings
+from idp.delivery.sms import oversized_sms
+from idp.settings import Settings, SettingsError
 from idp.throttling import RedisStore, SqlStore, Throttler
 
 
@@ -21,12 +22,17 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None, courier: Courier | None = None) -> "Services":
+        renderer = MessageRenderer(settings.templates_dir)
+        oversized = oversized_sms(renderer, settings.templates_dir, issuer=settings.issuer, sms_link=settings.sms_link)
+        if oversized:
+            raise SettingsError("an SMS would need more than two segments (shorten the template or set a short "
+                                "IDP_SMS_LINK): " + "; ".join(oversized))
         return cls(
             settings=settings,
             clock=clock or Clock(),
             hasher=PasswordHasher(settings.bcrypt_rounds),
             courier=courier or build_courier(settings),
-            renderer=MessageRenderer(settings.templates_dir),
+            renderer=renderer,
             throttler=Throttler(RedisStore.from_url(settings.redis_url) if settings.redis_url else SqlStore(),
                                 settings.limits()),
         )

@@ -63,6 +63,9 @@ class Settings:
     mailbox_path: str = ""
     #: Sender of e-mails (the seed's address).
     email_from: str = "eservices@metlife.ru"
+    #: The link in SMS texts (default: the issuer). A short one (``lk.metlife.ru``) leaves room for the
+    #: seed's words; the app refuses to start if any SMS would then need more than two segments.
+    sms_link: str = ""
     #: Alphanumeric SMS sender id shown on the customer's phone (the seed shows "MetLife").
     sms_sender_id: str = "MetLife"
     #: Where signing keys live (never in git).
@@ -158,6 +161,7 @@ class Settings:
             templates_dir=s.templates_dir or str(PROJECT_ROOT / "templates"),
             issuer=s.issuer.rstrip("/"),
         )
+        s = s.replace(sms_link=s.sms_link.strip() or s.issuer)
         if not s.secret_key:
             if s.production:
                 raise SettingsError(

@@ -1,10 +1,8 @@
-"""Every SMS text fits in two segments.
+"""Every SMS text fits in two segments (see :mod:`idp.delivery.sms`).
 
-Cyrillic SMS travel as UCS-2: 70 characters in a single segment, 67 per segment once concatenated (the
-header takes the rest). Latin-only texts use GSM-7: 160, and 153 when concatenated. Every ``sms.txt``
-under ``templates/messages`` is rendered with realistic parameters (a production issuer, a real-looking
-phone, a temporary password) and must stay within two segments: a third one costs money and some
-phones show the parts out of order.
+Every ``sms.txt`` under ``templates/messages`` is rendered with realistic parameters (a production
+issuer, a real-looking phone, a temporary password) and must stay within two segments; the app refuses
+to start with a link that would make any SMS longer.
 """
 from __future__ import annotations
 
@@ -13,36 +11,13 @@ from pathlib import Path
 import pytest
 
 from idp.delivery import SMS, MessageRenderer
-from idp.settings import PROJECT_ROOT
+from idp.delivery.sms import MAX_SEGMENTS, sample_params, sms_segments
+from idp.settings import PROJECT_ROOT, Settings, SettingsError
 
 MESSAGES = PROJECT_ROOT / "templates" / "messages"
 ISSUER = "https://lk.metlife.ru"
-#: Realistic parameters for each purpose; a new SMS template must be added here (the test says so).
-PARAMS = {
-    "account_created": {"login_url": ISSUER + "/login", "site_url": ISSUER,
-                        "email": "ivanov.ivan1980@example.com", "phone": "+7 916 123-45-67"},
-    "temporary_password": {"password": "K5rduj6o", "login_url": ISSUER + "/login"},
-    "password_changed": {"login_url": ISSUER + "/login"},
-}
-MAX_SEGMENTS = 2
+PARAMS = sample_params(ISSUER, ISSUER)
 RENDERER = MessageRenderer(PROJECT_ROOT / "templates")
-
-# GSM 03.38 basic character set (and the extension table, whose characters take two septets).
-_GSM_BASIC = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ ÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
-                 "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
-_GSM_EXTENDED = set("^{}\\[~]|€\f")
-
-
-def sms_segments(text: str) -> tuple[str, int, int]:
-    """(encoding, length in the encoding's units, segments) for one SMS text."""
-    if all(ch in _GSM_BASIC or ch in _GSM_EXTENDED for ch in text):
-        units = sum(2 if ch in _GSM_EXTENDED else 1 for ch in text)
-        single, multi, encoding = 160, 153, "GSM-7"
-    else:
-        units = len(text.encode("utf-16-le")) // 2  # characters outside the BMP take two
-        single, multi, encoding = 70, 67, "UCS-2"
-    segments = 1 if units <= single else -(-units // multi)
-    return encoding, units, segments
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -69,7 +44,7 @@ def test_the_templates_are_found():
 @pytest.mark.parametrize("template", SMS_TEMPLATES, ids=lambda path: path.parent.name)
 def test_every_sms_fits_in_two_segments(template: Path):
     purpose = template.parent.name
-    assert purpose in PARAMS, f"add realistic parameters for {purpose!r} to PARAMS in this test"
+    assert purpose in PARAMS, f"add realistic parameters for {purpose!r} to idp.delivery.sms.sample_params"
     message = RENDERER.render(purpose, channel=SMS, recipient="+79161234567", params=PARAMS[purpose])
     encoding, units, segments = sms_segments(message.text)
     assert segments <= MAX_SEGMENTS, f"{purpose}: {units} {encoding} characters, {segments} segments: {message.text}"
@@ -81,3 +56,27 @@ def test_the_welcome_sms_keeps_the_seeds_words():
     assert message.text == ('Уважаемый клиент! Мы зарегистрировали Вас в Личном кабинете https://lk.metlife.ru '
                             'Логин - номер телефона, пароль - "Забыли пароль?"')
     assert sms_segments(message.text) == ("UCS-2", 131, 2)
+
+
+def test_a_short_sms_link_is_used_in_the_welcome_sms(make_app):
+    app = make_app(sms_link="lk.metlife.ru")
+    assert app.extensions["idp"].settings.sms_link == "lk.metlife.ru"
+    from idp.policies.welcome import welcome_params
+
+    class Someone:
+        email, phone = "ivan@example.com", "+79161234567"
+
+    params = welcome_params(Someone(), "https://lk.metlife.ru", "lk.metlife.ru")
+    text = RENDERER.render("account_created", channel=SMS, recipient=Someone.phone, params=params).text
+    assert "Личном кабинете lk.metlife.ru Логин" in text and sms_segments(text)[2] == 2
+
+
+def test_the_link_defaults_to_the_issuer(tmp_path):
+    settings = Settings.from_env(environ={"IDP_INSTANCE_DIR": str(tmp_path), "IDP_ISSUER": ISSUER + "/"})
+    assert settings.sms_link == ISSUER
+
+
+def test_the_app_refuses_a_link_that_makes_an_sms_too_long(make_app):
+    with pytest.raises(SettingsError) as refused:
+        make_app(sms_link="https://client-services.metlife.ru/personal-account")
+    assert "account_created" in str(refused.value) and "3 segments" in str(refused.value)
