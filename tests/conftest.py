@@ -27,6 +27,24 @@ TEST_DATABASE_URL = os.environ.get("IDP_TEST_DATABASE_URL", "")
 T0 = datetime(2026, 11, 25, 9, 0, 0)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_suite_per_test_database():
+    """Every test empties the shared PostgreSQL test database: two test runs on one database at once (two
+    developers, or a developer and CI) would empty each other's. A session-level advisory lock makes a
+    second run wait for the first instead."""
+    if not TEST_DATABASE_URL.startswith("postgresql"):
+        yield
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(TEST_DATABASE_URL)
+    with psycopg.connect(host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
+                         password=url.password, dbname=url.database, autocommit=True) as connection:
+        connection.execute("SELECT pg_advisory_lock(hashtext('idp test suite'))")
+        yield  # released when the connection closes, however the run ends
+
+
 @pytest.fixture
 def clock():
     return FrozenClock(T0)

@@ -10,20 +10,27 @@ from idp.cli.output import emit, json_option
 db_group = AppGroup("db", help="Database schema migrations.")
 
 
+def _at_revision(as_json: bool) -> None:
+    revision = schema.current_revision()
+    emit({"revision": revision}, as_json, f"Database at revision {revision}")
+
+
 @db_group.command("upgrade")
 @click.argument("revision", default="head")
-def upgrade(revision):
+@json_option
+def upgrade(revision, as_json):
     """Migrate the database up to REVISION (default: the newest)."""
     schema.upgrade(revision)
-    click.echo(f"Database at revision {schema.current_revision()}")
+    _at_revision(as_json)
 
 
 @db_group.command("downgrade")
 @click.argument("revision")
-def downgrade(revision):
+@json_option
+def downgrade(revision, as_json):
     """Migrate the database down to REVISION ("base" empties it)."""
     schema.downgrade(revision)
-    click.echo(f"Database at revision {schema.current_revision()}")
+    _at_revision(as_json)
 
 
 @db_group.command("current")
@@ -34,14 +41,14 @@ def current(as_json):
 
 
 @db_group.command("check")
-def check():
+@json_option
+def check(as_json):
     """Exit 1 if the models and the database schema differ (a migration is missing or not applied)."""
-    found = schema.differences()
-    for difference in found:
-        click.echo(repr(difference))
+    found = [repr(difference) for difference in schema.differences()]
+    emit({"matches": not found, "differences": found}, as_json,
+         "\n".join(found) if found else "The database schema matches the models.")
     if found:
         raise SystemExit(1)
-    click.echo("The database schema matches the models.")
 
 
 @db_group.command("revision")

@@ -12,17 +12,22 @@ from idp.schema import upgrade
 
 
 @click.command("init")
+@json_option
 @with_appcontext
-def init_command():
+def init_command(as_json):
     """Migrate the database schema and create the first signing key (safe to run again)."""
-    upgrade()
-    click.echo(f"Database ready: {_safe_url(current_app.config['SQLALCHEMY_DATABASE_URI'])}")
     from idp.keys import ensure_first_key
+    from idp.schema import current_revision
 
+    upgrade()
     services = current_app.extensions["idp"]
     created = ensure_first_key(services.settings.keys_dir, now=services.clock.now())
-    click.echo(f"Signing key {'created' if created else 'present'} in {services.settings.keys_dir}"
-               + (f": {created.kid}" if created else ""))
+    database = _safe_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    keys_dir = services.settings.keys_dir
+    emit({"database": database, "revision": current_revision(), "keys_dir": keys_dir,
+          "key_created": created.kid if created else None}, as_json,
+         f"Database ready: {database}\n"
+         f"Signing key {'created' if created else 'present'} in {keys_dir}" + (f": {created.kid}" if created else ""))
 
 
 @click.command("demo")
