@@ -5,7 +5,7 @@ import math
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 
-from idp.accounts import Account, InvalidLogin, display_phone
+from idp.accounts import Account, InvalidLogin, display_phone, parse_login
 from idp.audit import Origin, record
 from idp.extensions import db
 from idp.passwords import RULES
@@ -72,6 +72,8 @@ def login_submit():
     if result.outcome == CHANGE_REQUIRED:
         session.pop("sid", None)
         session["pw_change"] = result.account.id
+        # The login the customer typed (their phone, say) is the one shown and pre-filled afterwards.
+        session["pw_change_via"] = "email" if parse_login(raw_login).is_email else "phone"
         return redirect(url_for("web.change_password"))
     return _login_page(login=raw_login, errors=("signin.invalid",))
 
@@ -113,11 +115,18 @@ def change_password():
                                        _origin())
         if not errors:
             session.pop("pw_change", None)
-            session["login_prefill"] = account.email or display_phone(account.phone or "")
+            session["login_prefill"] = _login_of(account, session.pop("pw_change_via", None))
             flash("password.changed", "success")
             return redirect(url_for("web.login"))
     return render_template("web/change_password.html", errors=errors, rules=RULES,
-                           login=account.email or display_phone(account.phone or ""))
+                           login=_login_of(account, session.get("pw_change_via")))
+
+
+def _login_of(account: Account, via: str | None) -> str:
+    """The account's login of the kind the customer signed in with (else its e-mail, else its phone)."""
+    if via == "phone" and account.phone:
+        return display_phone(account.phone)
+    return account.email or display_phone(account.phone or "")
 
 
 @bp.get("/account")

@@ -313,8 +313,8 @@ def test_portal_journey_by_phone_through_sns(moto_server, page: Page, portal: Po
         assert found[0].attribute("AWS.SNS.SMS.SMSType") == "Transactional"
         return SMS_TEMPORARY.match(found[0].message).group(1)
 
-    # «Изменение пароля» names the account by its login, the e-mail, even when the phone was typed.
-    portal_journey(page, shot, portal, live_server.url, login=PHONE_TYPED, stored_login=EMAIL,
+    # «Изменение пароля» names the account by the login typed, the phone (written the usual way).
+    portal_journey(page, shot, portal, live_server.url, login=PHONE_TYPED, stored_login="+7 916 123-45-67",
                    sent_notice="на номер телефона", read_temporary=temporary)
     # The phone login got its temporary password by SMS only; SES carried no password.
     assert [sms_kind(m.message) for m in moto_server.sms()] == ["welcome", "temporary", "changed"]

@@ -215,8 +215,10 @@ def test_phone_journey(page: Page, make_account, mailbox, shot):
 
     sign_in(page, "8 (916) 123 45 67", temporary)
     expect(heading(page, "Изменение пароля")).to_be_visible()
+    expect(page.get_by_text("Логин: +7 916 123-45-67")).to_be_visible()  # the phone typed, not the e-mail
     change(page, temporary, PERMANENT, PERMANENT)
     expect(status(page)).to_have_text("Пароль изменён. Войдите с новым паролем.")
+    expect(field(page, "Логин")).to_have_value("+7 916 123-45-67")
 
     # The same phone written another way is the same login.
     sign_in(page, "+7 916 123-45-67", PERMANENT)
