@@ -2,16 +2,19 @@
 
     .venv/bin/python bench/profile_endpoints.py [--db sqlite|postgres] [--count 2000] [--profile client_credentials]
 
-No gunicorn, no sockets: Flask's test client calls the WSGI app in this process, one request after
-another, so the figures are the provider's own CPU per request (process time), without the server and
-the network. Good for a quick before/after of a change in a hot path; ``bench/run.py`` is the real
-measurement. ``--profile NAME`` prints the top functions of that scenario by cumulative time.
+No gunicorn, no sockets: every request is a WSGI call into the app in this process, its environ built
+before the clock starts (werkzeug's ``EnvironBuilder``, as a server would hand it over), so the figures
+are the provider's own CPU per request (process time), without the server, the network or a test
+client. ``trivial`` is ``bench/trivial_app.py`` measured the same way: the framework's floor. Good for a
+quick before/after of a change in a hot path; ``bench/run.py`` is the real measurement (gunicorn adds
+roughly the same fixed cost to every endpoint there). ``--profile NAME`` prints a cProfile of that scenario.
 """
 from __future__ import annotations
 
 import argparse
 import base64
 import cProfile
+import io
 import pstats
 import random
 import secrets
@@ -60,37 +63,49 @@ def main() -> None:
         codes = store.mint_codes(n + 10, rng)
         refresh = [r for _, r in store.mint_tokens(n + 10, rng)]
         access = [a for a, _ in store.mint_tokens(200, rng)]
-        client = store.app.test_client(use_cookies=False)
-        page = client.get("/login")
+        page = store.app.test_client(use_cookies=False).get("/login")
         import re
 
         csrf = re.search(rb'name="csrf_token" value="([^"]+)"', page.data).group(1).decode()
         cookie = {"Cookie": page.headers["Set-Cookie"].split(";", 1)[0]}
         logins = store.sample_logins(200, rng)
+        from trivial_app import app as trivial_app
+
+        provider = store.app
+        # Scenario → (app, how many distinct requests, request i → EnvironBuilder arguments).
         scenarios = {
-            "healthz": lambda i: client.get("/healthz"),
-            "discovery": lambda i: client.get("/.well-known/openid-configuration"),
-            "jwks": lambda i: client.get("/.well-known/jwks.json"),
-            "client_credentials": lambda i: client.post("/oauth/token", headers=basic,
-                                                        data={"grant_type": "client_credentials"}),
-            "code_exchange": lambda i: client.post("/oauth/token", headers=basic, data={
-                "grant_type": "authorization_code", "code": codes[i], "redirect_uri": REDIRECT_URI}),
-            "refresh": lambda i: client.post("/oauth/token", headers=basic, data={
-                "grant_type": "refresh_token", "refresh_token": refresh[i]}),
-            "userinfo": lambda i: client.get("/oauth/userinfo",
-                                             headers={"Authorization": "Bearer " + access[i % 200]}),
-            "introspection": lambda i: client.post("/oauth/introspect", headers=basic,
-                                                   data={"token": access[i % 200]}),
-            "signin": lambda i: client.post("/login", headers=cookie, data={"login": logins[i % 200], "password": PASSWORD,
-                                                            "csrf_token": csrf}),
+            "trivial": (trivial_app, 1, lambda i: dict(path="/")),
+            "healthz": (provider, 1, lambda i: dict(path="/healthz")),
+            "discovery": (provider, 1, lambda i: dict(path="/.well-known/openid-configuration")),
+            "jwks": (provider, 1, lambda i: dict(path="/.well-known/jwks.json")),
+            "client_credentials": (provider, 1, lambda i: dict(
+                path="/oauth/token", method="POST", headers=basic, data={"grant_type": "client_credentials"})),
+            "code_exchange": (provider, n + 10, lambda i: dict(path="/oauth/token", method="POST", headers=basic, data={
+                "grant_type": "authorization_code", "code": codes[i], "redirect_uri": REDIRECT_URI})),
+            "refresh": (provider, n + 10, lambda i: dict(path="/oauth/token", method="POST", headers=basic, data={
+                "grant_type": "refresh_token", "refresh_token": refresh[i]})),
+            "userinfo": (provider, 200, lambda i: dict(path="/oauth/userinfo",
+                                                       headers={"Authorization": "Bearer " + access[i]})),
+            "introspection": (provider, 200, lambda i: dict(path="/oauth/introspect", method="POST", headers=basic,
+                                                            data={"token": access[i]})),
+            "signin": (provider, 200, lambda i: dict(path="/login", method="POST", headers=cookie, data={
+                "login": logins[i], "password": PASSWORD, "csrf_token": csrf})),
         }
-        expected = {"signin": 302}
-        for name, call in scenarios.items():
+        expected = {"signin": "302"}
+        for name, (app, distinct, make) in scenarios.items():
             if args.profile and name != args.profile:
                 continue
             count = n if name != "signin" else min(n, 300)
+            requests = [_prepared(make(i)) for i in range(min(distinct, count + 5))]
+            want = expected.get(name, "200")
+
+            def call(i, app=app, requests=requests):
+                status, body = _call(app, requests[i % len(requests)])
+                return status, body
+
             for i in range(5):  # warm-up; single-use items 0-4 are spent here
-                assert call(i).status_code == expected.get(name, 200), (name, call(i).data[:300])
+                status, body = call(i)
+                assert status.startswith(want), (name, status, body[:300])
             offset = 5
             profiler = cProfile.Profile() if args.profile else None
             if profiler:
@@ -101,9 +116,9 @@ def main() -> None:
             for b in range(args.batches):
                 started_cpu = time.process_time()
                 for i in range(b * size, (b + 1) * size):
-                    response = call(offset + i)
-                    if response.status_code != expected.get(name, 200):
-                        raise SystemExit(f"{name}: {response.status_code} {response.data[:300]!r}")
+                    status, body = call(offset + i)
+                    if not status.startswith(want):
+                        raise SystemExit(f"{name}: {status} {body[:300]!r}")
                 batches.append((time.process_time() - started_cpu) / size)
             if profiler:
                 profiler.disable()
@@ -117,6 +132,38 @@ def main() -> None:
         if args.db == "postgres":
             drop_postgres()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _prepared(arguments: dict) -> tuple[dict, bytes]:
+    """The WSGI environ of one request, and its body (a fresh input stream is made for every call)."""
+    from werkzeug.test import EnvironBuilder
+
+    builder = EnvironBuilder(**arguments)
+    try:
+        environ = builder.get_environ()
+        body = environ["wsgi.input"].read()
+    finally:
+        builder.close()
+    return environ, body
+
+
+def _call(app, prepared: tuple[dict, bytes]) -> tuple[str, bytes]:
+    environ, body = prepared
+    environ = dict(environ)
+    environ["wsgi.input"] = io.BytesIO(body)
+    answer: list[str] = []
+
+    def start_response(status, headers, exc_info=None):
+        answer.append(status)
+
+    iterable = app(environ, start_response)
+    try:
+        content = b"".join(iterable)
+    finally:
+        close = getattr(iterable, "close", None)
+        if close is not None:
+            close()
+    return answer[0], content
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """The application factory."""
 from __future__ import annotations
 
+import inspect
 import logging
 from datetime import timedelta
 from pathlib import Path
+from types import FunctionType
 
 from flask import Flask, g, request, session
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import NullSession, SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy import event
 
 from idp.clock import Clock
@@ -14,7 +16,8 @@ from idp.delivery import Courier
 from idp.errors import register_error_handlers
 from idp.extensions import csrf, db
 from idp.i18n import Catalogue, pick_locale
-from idp.ops import configure_logging, health_bp, install_request_ids
+from idp.ops import configure_logging, health_bp
+from idp.ops.logs import request_id
 from idp.ops.metrics import install as install_metrics
 from idp.services import Services
 from idp.settings import Settings
@@ -22,12 +25,40 @@ from idp.settings import Settings
 #: Form posts are small; anything larger is refused before it is parsed.
 MAX_CONTENT_LENGTH = 64 * 1024
 
+#: Machine-to-machine endpoints: relying parties, resource servers, load balancers and Prometheus call
+#: them, never a browser page. They get no browser session (the cookie is neither read nor written), no
+#: page language, and no page-only headers; every other path is a page and gets all of it.
+MACHINE_PATHS = frozenset({"/oauth/token", "/oauth/userinfo", "/oauth/introspect", "/oauth/revoke", "/healthz",
+                           "/readyz", "/metrics"})
+MACHINE_PREFIXES = ("/.well-known/", "/api/")
+
+
+def is_machine_path(path: str) -> bool:
+    return path in MACHINE_PATHS or path.startswith(MACHINE_PREFIXES)
+
+
+class IdpFlask(Flask):
+    """Flask, asking once per function body (not on every request, for every hook and view) whether it is a
+    coroutine function. Keyed by the code object, so closures made per request share one entry."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._coroutine_code: dict = {}
+
+    def ensure_sync(self, func):
+        if type(func) is not FunctionType or hasattr(func, "_is_coroutine_marker"):
+            return super().ensure_sync(func)  # methods, partials, marked functions: Flask's own check
+        known = self._coroutine_code.get(func.__code__)
+        if known is None:
+            known = self._coroutine_code[func.__code__] = inspect.iscoroutinefunction(func)
+        return self.async_to_sync(func) if known else func
+
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                courier: Courier | None = None) -> Flask:
     settings = settings or Settings.from_env()
     templates = Path(settings.templates_dir)
-    app = Flask("idp", template_folder=str(templates), static_folder=str(templates / "static"),
+    app = IdpFlask("idp", template_folder=str(templates), static_folder=str(templates / "static"),
                 static_url_path="/static", instance_path=settings.instance_dir)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -73,11 +104,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     init_policies_api(app)  # the policy system's REST API (/api/v1/policies)
     register_error_handlers(app)
-    _install_locale(app, catalogue)
-    _install_security_headers(app, settings)
     app.register_blueprint(health_bp)
-    install_metrics(app)
-    install_request_ids(app)
+    _install_request_hooks(app, settings, catalogue, install_metrics(app, hooks=False))
     configure_logging(settings.log_format == "json")
     # botocore logs whole request bodies at DEBUG, and a request body may carry a temporary password.
     for noisy in ("botocore", "boto3", "urllib3"):
@@ -105,9 +133,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.close()
 
 
+class _MachineSession(SecureCookieSession):
+    """The session of a machine endpoint: always empty, never saved (see :data:`MACHINE_PATHS`)."""
+
+
 class _SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, its signing serializer made once per key rather than per request
-    (building one runs a trial serialisation; the result is the same object every time)."""
+    (building one runs a trial serialisation; the result is the same object every time). Machine endpoints
+    neither read nor write the cookie: they get an empty session that is never saved (and no
+    ``Vary: Cookie``): nothing they answer depends on a browser session."""
 
     def __init__(self):
         self._serializers: dict = {}
@@ -121,37 +155,90 @@ class _SessionInterface(SecureCookieSessionInterface):
             serializer = self._serializers[key] = super().get_signing_serializer(app)
         return serializer
 
+    def open_session(self, app: Flask, request):
+        if is_machine_path(request.path):
+            return _MachineSession()
+        return super().open_session(app, request)
 
-def _install_locale(app: Flask, catalogue: Catalogue) -> None:
+    def is_null_session(self, obj) -> bool:
+        return isinstance(obj, (_MachineSession, NullSession))
+
+
+#: Content-Security-Policy of every HTML page.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def _install_request_hooks(app: Flask, settings: Settings, catalogue: Catalogue, timer) -> None:
+    """What every request gets, in one hook before and one after (every hook is a call on every request):
+
+    * before anything else: its request id (logs, ``X-Request-ID``) and the start of its latency
+      measurement (the Prometheus histogram ``idp_request_seconds``); then Flask-WTF's CSRF check of
+      form posts (its own exemptions); then, on pages only, the language of the page (``?lang=``,
+      ``ui_locales``, the session, ``Accept-Language``);
+    * on the response: ``nosniff`` and ``Referrer-Policy`` everywhere, CSP, ``X-Frame-Options`` and
+      ``Cache-Control: no-store`` on HTML, HSTS in production, ``X-Request-ID``, the latency.
+    """
+
+    # The CSRF check of Flask-WTF runs from the hook below (same exemptions, same order: before the page's
+    # language), rather than from a hook of its own.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    config = app.config
+
     @app.before_request
-    def _pick_locale():
+    def _start():
+        req = request._get_current_object()
+        context = g._get_current_object()
+        context.request_id = request_id(req.environ)
+        context.request_started = timer.start()
+        if req.method in config["WTF_CSRF_METHODS"] and config["WTF_CSRF_ENABLED"]:
+            csrf.protect(apply_exemptions=True)  # raises CSRFError for a form without a valid token
+        if is_machine_path(req.path):
+            return  # machine endpoints answer in JSON, without texts: no language to pick
         # The authorization request may come as a POST form (OIDC Core §3.1.2.1): its ui_locales counts too.
-        args = request.values if request.method == "POST" and request.endpoint == "oidc.authorize" else request.args
+        args = req.values if req.method == "POST" and req.endpoint == "oidc.authorize" else req.args
         requested = args.get("lang") or args.get("ui_locales")
         # No Accept-Language header (API clients): nothing to parse, the answer is the same as for an empty one.
-        browser = request.accept_languages if "Accept-Language" in request.headers else None
-        g.locale = pick_locale(requested, session.get("lang"), browser)
-        if requested and g.locale != session.get("lang"):
-            session["lang"] = g.locale
+        browser = req.accept_languages if "HTTP_ACCEPT_LANGUAGE" in req.environ else None
+        context.locale = pick_locale(requested, session.get("lang"), browser)
+        if requested and context.locale != session.get("lang"):
+            session["lang"] = context.locale
+
+    # First of all before-request hooks: a request refused by a blueprint's own check is logged and timed too.
+    hooks = app.before_request_funcs[None]
+    hooks.insert(0, hooks.pop(hooks.index(_start)))
 
     @app.context_processor
     def _texts():
         locale = g.get("locale", "ru")
         return {"locale": locale, "t": lambda code, **kw: catalogue.text(locale, code, **kw)}
 
+    production = settings.production
 
-def _install_security_headers(app: Flask, settings: Settings) -> None:
     @app.after_request
-    def _headers(response):
+    def _finish(response):
         headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
+        present = {name.lower() for name in headers.keys()}
+        if "x-content-type-options" not in present:
+            headers.add("X-Content-Type-Options", "nosniff")
+        if "referrer-policy" not in present:
+            headers.add("Referrer-Policy", "no-referrer")
         if response.mimetype == "text/html":
-            headers.setdefault("Content-Security-Policy",
-                               "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                               "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
-            headers.setdefault("X-Frame-Options", "DENY")
-            headers.setdefault("Cache-Control", "no-store")
-        if settings.production:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            if "content-security-policy" not in present:
+                headers.add("Content-Security-Policy", CSP)
+            if "x-frame-options" not in present:
+                headers.add("X-Frame-Options", "DENY")
+            if "cache-control" not in present:
+                headers.add("Cache-Control", "no-store")
+        if production and "strict-transport-security" not in present:
+            headers.add("Strict-Transport-Security", HSTS)
+        context = g._get_current_object()
+        request_id_ = context.get("request_id")
+        if request_id_ is not None:
+            headers["X-Request-ID"] = request_id_
+        started = context.get("request_started")
+        if started is not None:
+            req = request._get_current_object()
+            timer.observe(req.endpoint, req.method, started)
         return response

@@ -52,11 +52,17 @@ def configure_logging(json_logs: bool) -> None:
     root.setLevel(logging.INFO)
 
 
+def request_id(environ: dict) -> str:
+    """This request's id: the proxy's ``X-Request-ID`` when it is sane, else a new random one."""
+    incoming = environ.get("HTTP_X_REQUEST_ID", "")
+    return incoming if incoming and _SANE_ID.match(incoming) else secrets.token_hex(8)
+
+
 def install_request_ids(app: Flask) -> None:
+    """Request ids as hooks of their own (the provider's app sets them in its one request hook instead)."""
     @app.before_request
     def _request_id():
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _SANE_ID.match(incoming) else secrets.token_hex(8)
+        g.request_id = request_id(request.environ)
 
     @app.after_request
     def _echo(response):

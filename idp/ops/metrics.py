@@ -42,22 +42,37 @@ def metrics():
     return Response(data, mimetype=CONTENT_TYPE_LATEST)
 
 
-def install(app: Flask) -> None:
+class RequestTimer:
+    """Every request's latency into :data:`LATENCY`, by endpoint and method: ``started = timer.start()`` when
+    the request begins, ``timer.observe(endpoint, method, started)`` when its response is ready."""
+
+    def __init__(self):
+        self._series: dict = {}  # (endpoint, method) → the histogram's child: labels() validates and locks
+
+    start = staticmethod(time.perf_counter)
+
+    def observe(self, endpoint: str | None, method: str, started: float) -> None:
+        key = (endpoint or "unknown", method)
+        child = self._series.get(key)
+        if child is None:
+            child = self._series[key] = LATENCY.labels(endpoint=key[0], method=key[1])
+        child.observe(time.perf_counter() - started)
+
+
+def install(app: Flask, *, hooks: bool = True) -> RequestTimer:
+    """``/metrics``, and (``hooks``) the latency of every request timed by hooks of its own; the provider's
+    app passes ``hooks=False`` and times requests in its one request hook with the returned timer."""
     app.register_blueprint(bp)
+    timer = RequestTimer()
+    if hooks:
+        @app.before_request
+        def _start_timer():
+            g.request_started = timer.start()
 
-    @app.before_request
-    def _start_timer():
-        g.request_started = time.perf_counter()
-
-    series: dict = {}  # (endpoint, method) → the histogram's child: labels() validates and locks every call
-
-    @app.after_request
-    def _observe(response):
-        started = g.get("request_started")
-        if started is not None:
-            key = (request.endpoint or "unknown", request.method)
-            child = series.get(key)
-            if child is None:
-                child = series[key] = LATENCY.labels(endpoint=key[0], method=key[1])
-            child.observe(time.perf_counter() - started)
-        return response
+        @app.after_request
+        def _observe(response):
+            started = g.get("request_started")
+            if started is not None:
+                timer.observe(request.endpoint, request.method, started)
+            return response
+    return timer
