@@ -1,4 +1,4 @@
-"""The admin surfaces: a REST API for OAuth client registration and a web area for people.
+"""The admin surfaces: a REST API and a web area for OAuth clients, held policies and failed messages.
 
 * ``/api/admin/…`` (:mod:`idp.admin.api`): JSON, described by ``openapi.json`` (served at
   ``/api/admin/openapi.json``); authorised by bearer access tokens from the ``client_credentials`` grant
@@ -6,8 +6,10 @@
 * ``/admin/…`` (:mod:`idp.admin.views`): hosted pages behind the provider's own sign-in, for accounts
   given the admin role (``idp accounts grant-admin LOGIN``); forms carry CSRF tokens.
 
-Both call the same operations (:mod:`idp.admin.operations`), which change clients through
-:mod:`idp.clients` and write the audit trail in the same transaction.
+Both call the same operations, which write the audit trail with the change: :mod:`idp.admin.operations`
+for clients, :mod:`idp.admin.casework` for what the automation left to an admin (held and refused
+policies, dead letters; also behind ``idp policies recheck``, ``idp deliveries requeue`` and
+``idp accounts update``). Long lists come in pages (:mod:`idp.admin.paging`).
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The admin REST API (``/api/admin``): OAuth client registration as JSON, described by ``openapi.json``.
+"""The admin REST API (``/api/admin``): OAuth clients, held policies and failed messages as JSON, described
+by ``openapi.json``.
 
     GET    /api/admin/clients                          list
     POST   /api/admin/clients                          register (201, Location; the secret once)
@@ -7,7 +8,16 @@
     POST   /api/admin/clients/{client_id}/rotate-secret   a new secret (once); the old one dies at once
     POST   /api/admin/clients/{client_id}/disable      stop the client and its tokens
     POST   /api/admin/clients/{client_id}/enable
+    GET    /api/admin/policies/held                    held policies, with whose accounts their contacts are
+    GET    /api/admin/policies/refused                 policies refused by rule (?reason=credit_linked …)
+    POST   /api/admin/policies/{number}/recheck        evaluate a policy again (``idp policies recheck``)
+    GET    /api/admin/deliveries                       failed messages (?status=failed|dead|retrying)
+    POST   /api/admin/deliveries/{id}/requeue          a dead letter back in the queue (409 if not dead)
     GET    /api/admin/openapi.json                     this API's OpenAPI 3.1 description (no token needed)
+
+Lists are paged: ``?page=`` (from 1) and ``?per_page=`` (1–200, default 50); the body says ``total``
+and ``next_page``. A query parameter that is not what the list takes is ``invalid_request``
+(``query.page``, ``query.per_page``, ``query.status``, ``query.reason``).
 
 Errors are ``{"error", "error_description", "error_code"}``: ``error`` is the OAuth-style class
 (``invalid_request``, ``invalid_redirect_uri``, ``invalid_client_metadata`` (RFC 7591 §3.2.2),
@@ -21,15 +31,19 @@ from importlib import resources
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
-from idp.admin import operations
+from idp.admin import casework, operations
 from idp.admin.bearer import require_admin_token
+from idp.admin.paging import MAX_PER_PAGE, PER_PAGE, choice_of, number_of
 from idp.admin.payload import CREATE_FIELDS, UPDATE_FIELDS, read_object
 from idp.audit import Origin
 from idp.clients import (ClientWithSecret, InvalidClientSettings, InvalidRedirectUri, OAuthClient,
                          describe_client, get_client, list_clients)
+from idp.delivery.failures import FAILED, FILTERS
+from idp.delivery.failures import describe as describe_delivery
 from idp.errors import IdpError
 from idp.json_api import HTTP_ERRORS, install_error_handlers
 from idp.json_api import error_of as json_error_of
+from idp.policies.eligibility import REFUSED_REASONS
 from idp.web.context import services
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
@@ -110,6 +124,41 @@ def disable(client_id: str):
 @bp.post("/clients/<client_id>/enable")
 def enable(client_id: str):
     return _one(operations.enable(services(), _actor(), client_id))
+
+
+@bp.get("/policies/held")
+def held_policies():
+    found = casework.held_policies(*_paging())
+    return jsonify({"policies": casework.policy_reports(found.items), **found.as_dict()})
+
+
+@bp.get("/policies/refused")
+def refused_policies():
+    reason = choice_of(request.args.get("reason"), REFUSED_REASONS, name="reason")
+    found = casework.refused_policies(reason, *_paging())
+    return jsonify({"policies": casework.policy_reports(found.items), **found.as_dict()})
+
+
+@bp.post("/policies/<path:number>/recheck")
+def recheck_policy(number: str):
+    return jsonify(casework.recheck_policy(services(), _actor(), number).as_dict())
+
+
+@bp.get("/deliveries")
+def failed_deliveries():
+    which = choice_of(request.args.get("status"), FILTERS, name="status", default=FAILED)
+    found = casework.failed_deliveries(which, *_paging())
+    return jsonify({"deliveries": [describe_delivery(row) for row in found.items], **found.as_dict()})
+
+
+@bp.post("/deliveries/<delivery_id>/requeue")
+def requeue_delivery(delivery_id: str):
+    return jsonify(describe_delivery(casework.requeue_delivery(services(), _actor(), delivery_id)))
+
+
+def _paging() -> tuple[int, int]:
+    return (number_of(request.args.get("page")),
+            number_of(request.args.get("per_page"), name="per_page", default=PER_PAGE, maximum=MAX_PER_PAGE))
 
 
 @bp.get("/openapi.json")

@@ -1,7 +1,15 @@
-"""The admin web area (``/admin/``): list, register, disable and enable OAuth clients; read the audit trail.
+"""The admin web area (``/admin/``): OAuth clients, the audit trail, and what the automation left to an admin.
+
+    /admin/                      clients: list, register, disable, enable
+    /admin/audit                 the audit trail
+    /admin/held                  policies held for data or an admin, with the conflict; «Перепроверить»
+    /admin/refused               policies refused by rule, filtered by reason (read-only)
+    /admin/policies/<number>     one policy and the accounts its contacts belong to
+    /admin/deliveries            failed messages (recipients masked); «Отправить снова» for dead ones
 
 Views are thin: the form is read and checked by :mod:`idp.admin.forms`, changes go through
-:mod:`idp.admin.operations`. Every request passes :func:`idp.admin.access.require_admin` first.
+:mod:`idp.admin.operations` and :mod:`idp.admin.casework`. Every request passes
+:func:`idp.admin.access.require_admin` first.
 """
 from __future__ import annotations
 
@@ -9,13 +17,18 @@ from datetime import datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from idp.admin import operations
+from idp.admin import casework, operations
 from idp.admin.access import current_admin, require_admin
 from idp.admin.forms import SCOPE_CHOICES, ClientForm
+from idp.admin.paging import InvalidQuery, choice_of, number_of
 from idp.accounts import get_by_login
 from idp.audit import EVENTS, Origin, search
 from idp.clients import list_clients
+from idp.delivery import mask_recipient
+from idp.delivery.failures import FAILED, FILTERS, NotRequeueable, requeueable
 from idp.errors import IdpError
+from idp.policies import conflicts_for
+from idp.policies.eligibility import REFUSED_REASONS
 from idp.web.context import services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -95,3 +108,72 @@ def audit():
     families = sorted({name.split(".")[0] + ".*" for name in EVENTS}) + sorted(EVENTS)
     return render_template("admin/audit.html", rows=rows, errors=errors, event=event, login=login,
                            since=since_text, families=families, admin=current_admin()), 400 if errors else 200
+
+
+# -- what the automation left to an admin ---------------------------------------------------------------
+
+
+@bp.get("/held")
+def held():
+    """Held policies, newest first, each with its reason and whose accounts its e-mail and phone are."""
+    errors, found = [], None
+    try:
+        found = casework.held_policies(number_of(request.args.get("page")))
+    except InvalidQuery as exc:
+        errors.append(exc.code)
+    conflicts = conflicts_for(found.items) if found else {}
+    return render_template("admin/held.html", found=found, conflicts=conflicts, errors=errors,
+                           admin=current_admin()), 400 if errors else 200
+
+
+@bp.get("/refused")
+def refused():
+    """Refused policies (credit-linked, corporate without the account, not in force), by reason."""
+    errors, found, reason = [], None, None
+    try:
+        reason = choice_of(request.args.get("reason"), REFUSED_REASONS, name="reason")
+        found = casework.refused_policies(reason, number_of(request.args.get("page")))
+    except InvalidQuery as exc:
+        errors.append(exc.code)
+    return render_template("admin/refused.html", found=found, reason=reason, reasons=REFUSED_REASONS,
+                           errors=errors, admin=current_admin()), 400 if errors else 200
+
+
+@bp.get("/policies/<path:number>")
+def policy(number: str):
+    found = casework.find_policy(number)
+    return render_template("admin/policy.html", policy=found, conflicts=conflicts_for([found])[found.id],
+                           admin=current_admin())
+
+
+@bp.post("/policies/<path:number>/recheck")
+def recheck_policy(number: str):
+    outcome = casework.recheck_policy(services(), _actor(), number)
+    flash(f"admin.recheck.{outcome.result}", "success" if outcome.state == "attached" else "info")
+    return redirect(url_for("admin.policy", number=outcome.number))
+
+
+@bp.get("/deliveries")
+def deliveries():
+    """Dead letters and messages waiting for a retry, recipients masked, never a payload."""
+    errors, found, which = [], None, FAILED
+    try:
+        which = choice_of(request.args.get("status"), FILTERS, name="status", default=FAILED)
+        found = casework.failed_deliveries(which, number_of(request.args.get("page")))
+    except InvalidQuery as exc:
+        errors.append(exc.code)
+    return render_template("admin/deliveries.html", found=found, which=which, filters=FILTERS, errors=errors,
+                           mask=mask_recipient, requeueable=requeueable, admin=current_admin()), \
+        400 if errors else 200
+
+
+@bp.post("/deliveries/<delivery_id>/requeue")
+def requeue_delivery(delivery_id: str):
+    try:
+        row = casework.requeue_delivery(services(), _actor(), delivery_id)
+    except NotRequeueable:
+        flash("admin.deliveries.not_requeueable", "error")
+        return redirect(url_for("admin.deliveries"))
+    flash(f"admin.deliveries.requeued.{row.status if row.status in ('sent', 'dead') else 'queued'}",
+          "success" if row.status == "sent" else "info")
+    return redirect(url_for("admin.deliveries", _anchor=f"delivery-{row.id}"))

@@ -31,6 +31,13 @@ EVENTS = {
     "client.changed": "an OAuth client was changed, disabled, enabled or given a new secret",
     "admin.action": "an admin changed something through the CLI, API or web area",
     "account.created": "an account was created",
+    "account.updated": "an admin corrected an account's e-mail, phone, name or birth date (field names only)",
+    "policy.held": "a policy was held for corrected data or an admin (its number and reason code)",
+    "policy.refused": "a policy gives no account by rule: credit-linked, corporate without it, not in force",
+    "delivery.dead": "a message became a dead letter: its last attempt failed, or its outcome is unknown",
+    "delivery.requeued": "a dead message was put back in the queue",
+    "admin.policy_recheck": "an admin had a policy evaluated again (CLI, API or web area)",
+    "admin.delivery_requeue": "an admin re-queued a dead message (CLI, API or web area)",
 }
 
 #: Keys that must never reach the trail, whatever a caller passes.

@@ -1,4 +1,4 @@
-"""``idp accounts …``: create, show, list accounts and grant the admin role."""
+"""``idp accounts …``: create, show, list and correct accounts, and grant the admin role."""
 from __future__ import annotations
 
 import click
@@ -7,6 +7,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from idp.accounts import Account, create_account, describe, get_by_login
+from idp.admin.casework import correct_account, describe_account
+from idp.admin.operations import Actor
 from idp.cli.output import domain_errors, emit, json_option
 from idp.extensions import db
 
@@ -28,6 +30,29 @@ def create(email, phone, full_name, as_json):
     account = create_account(email=email, phone=phone, full_name=full_name, now=_now())
     db.session.commit()
     emit(describe(account), as_json)
+
+
+@accounts.command("update")
+@click.argument("login")
+@click.option("--email", help="The customer's own e-mail (replaces the account's; unverified until used to sign in).")
+@click.option("--phone", help="The customer's own mobile phone, any usual writing (replaces the account's).")
+@click.option("--name", "full_name", help="Full name.")
+@click.option("--birth-date", help="Birth date, YYYY-MM-DD: whose account this is, as policies are compared.")
+@json_option
+@domain_errors
+def update(login, email, phone, full_name, birth_date, as_json):
+    """Correct the account of LOGIN: its e-mail, mobile phone, name or birth date.
+
+    The way to settle a held policy whose e-mail or phone an account holds wrongly (an agent's address
+    typed for a client, say): give the account its holder's own contact, then `idp policies recheck
+    NUMBER`. An e-mail or phone that is another account's login is refused. Audited as account.updated.
+    """
+    account, changed = correct_account(current_app.extensions["idp"], Actor(via="cli"), login, email=email,
+                                       phone=phone, full_name=full_name, birth_date=birth_date)
+    data = describe_account(account, changed)
+    emit(data, as_json, None if as_json else "\n".join(
+        [f"changed: {', '.join(changed) or 'nothing'}"] + [f"{key}: {'' if value is None else value}"
+                                                          for key, value in describe(account).items()]))
 
 
 @accounts.command("show")

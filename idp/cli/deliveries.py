@@ -8,26 +8,16 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from idp.cli.output import emit, json_option
-from idp.delivery import DEAD, Delivery, Dispatcher, mask_recipient
+from idp.admin.casework import requeue_delivery
+from idp.admin.operations import Actor
+from idp.cli.output import domain_errors, emit, json_option
+from idp.delivery import Delivery, Dispatcher
+from idp.delivery.failures import describe, failed_filter
 from idp.extensions import db
 
 deliveries = AppGroup("deliveries", help="The message outbox and its dispatcher.")
 
-
-def describe(row: Delivery) -> dict:
-    """An outbox row for operators: never its payload."""
-    return {
-        "id": row.id, "account_id": row.account_id, "channel": row.channel,
-        "recipient": mask_recipient(row.recipient), "template": row.template, "status": row.status,
-        "attempts": row.attempts, "next_attempt_at": _iso(row.next_attempt_at), "last_error": row.last_error,
-        "provider_message_id": row.provider_message_id, "created_at": _iso(row.created_at),
-        "sent_at": _iso(row.sent_at),
-    }
-
-
-def _iso(value):
-    return value.isoformat() + "Z" if value else None
+__all__ = ["deliveries", "describe"]
 
 
 @deliveries.command("run")
@@ -59,17 +49,17 @@ def list_(failed, status, limit, as_json):
     """List messages, newest first."""
     query = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
     if failed:
-        query = query.where((Delivery.status == DEAD) | (Delivery.last_error.isnot(None)) & (Delivery.status != "sent"))
+        query = query.where(failed_filter())
     if status:
         query = query.where(Delivery.status == status)
     emit([describe(row) for row in db.session.execute(query).scalars()], as_json)
 
 
 @deliveries.command("requeue")
-@click.argument("delivery_id", type=int)
+@click.argument("delivery_id")
 @json_option
+@domain_errors
 def requeue(delivery_id, as_json):
-    """Put a dead message back in the queue."""
-    if not Dispatcher(current_app.extensions["idp"]).requeue(delivery_id):
-        raise click.ClickException(f"delivery {delivery_id} is not a dead letter with its payload")
-    emit(describe(db.session.get(Delivery, delivery_id)), as_json)
+    """Put a dead message back in the queue (in IDP_DELIVERY_MODE=inline it is also sent at once)."""
+    row = requeue_delivery(current_app.extensions["idp"], Actor(via="cli"), delivery_id)
+    emit(describe(row), as_json)

@@ -13,12 +13,13 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from idp.admin.casework import recheck_policy
+from idp.admin.operations import Actor
 from idp.cli.output import domain_errors, emit, json_option
-from idp.delivery import dispatch_inline
 from idp.errors import NotFound
 from idp.extensions import db
 from idp.policies import (HELD, KINDS, PRODUCTS, REASONS, REFUSED, STATUSES, ImportReport, Policy,
-                          describe_policy, import_csv, issue_policy, recheck)
+                          describe_policy, import_csv, issue_policy)
 from idp.policies.importer import DEFAULT_BATCH, decoded_lines
 
 policies = AppGroup("policies", help="Insurance policies from the policy system, and the accounts they give.")
@@ -196,10 +197,6 @@ def show(number, as_json):
 @json_option
 @domain_errors
 def recheck_(number, as_json):
-    """Evaluate a held policy again, e.g. after an admin corrected an account's contacts."""
-    services = _services()
-    outcome = recheck(services, _get(number))
-    db.session.commit()
-    dispatch_inline(services, outcome.deliveries)
-    data = outcome.as_dict()
+    """Evaluate a held policy again, e.g. after `idp accounts update` corrected an account's contacts."""
+    data = recheck_policy(_services(), Actor(via="cli"), number).as_dict()
     emit(data, as_json, None if as_json else _outcome_text(data))

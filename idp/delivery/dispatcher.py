@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from idp.audit import record
 from idp.delivery.message import mask_recipient
 from idp.delivery.models import DEAD, QUEUED, SENDING, SENT, Delivery
 from idp.delivery.sealing import Sealer, SealError
@@ -103,6 +104,9 @@ class Dispatcher:
             row.next_attempt_at = retry_at
         if status == SENT:
             row.sent_at, row.provider_message_id, row.payload, row.last_error = now, provider_id, None, None
+        if status == DEAD:
+            record("delivery.dead", at=now, account_id=row.account_id, delivery_id=row.id, channel=row.channel,
+                   purpose=row.template)
         db.session.commit()
         count_delivery(row.channel, status)
         return status
@@ -115,6 +119,10 @@ class Dispatcher:
             db.session.execute(update(Delivery).where(Delivery.id.in_(stale), Delivery.status == SENDING)
                                .values(status=DEAD, claimed_until=None,
                                        last_error="outcome unknown: the dispatcher stopped while sending"))
+            for row in db.session.execute(select(Delivery.id, Delivery.account_id, Delivery.channel,
+                                                 Delivery.template).where(Delivery.id.in_(stale))):
+                record("delivery.dead", at=now, account_id=row.account_id, delivery_id=row.id,
+                       channel=row.channel, purpose=row.template)
             db.session.commit()
             log.error("deliveries %s left in 'sending' past their lease: marked dead", stale)
         return stale

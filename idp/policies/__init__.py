@@ -9,12 +9,15 @@ the OIDC claims::
     decide(facts, by_email=…, by_phone=…, current=…) -> Decision   # the pure eligibility rules
     claims_for(account_id) -> list[dict]                           # the ``policies`` claim
     describe_policy(policy) -> dict                                 # the admin's view
+    conflicts_for(policies) -> {id: [Conflict]}                     # whose accounts hold their contacts
 
 Where things live: :mod:`.facts` (the document and its checks), :mod:`.eligibility` (the rules and the
 reason codes), :mod:`.intake` (the upsert around them), :mod:`.welcome` (the account-created messages),
-:mod:`.importer` (CSV), :mod:`.claims`, :mod:`.api` (REST), :mod:`.models`.
+:mod:`.importer` (CSV), :mod:`.claims`, :mod:`.api` (REST), :mod:`.models`, :mod:`.conflicts` (the admin's
+report on a held policy), :mod:`.persons` (correcting whose an account is).
 """
 from idp.policies.claims import CLAIM, SCOPE, claims_for
+from idp.policies.conflicts import Conflict, conflicts_for
 from idp.policies.eligibility import REASONS, Decision, Facts, Holder, Person, decide
 from idp.policies.facts import KINDS, PRODUCTS, STATUSES, InvalidPolicy, PolicyInput, name_key, parse_policy
 from idp.policies.importer import ImportFileError, ImportReport, import_csv
@@ -24,7 +27,7 @@ from idp.policies.report import describe_policy
 
 __all__ = [
     "ATTACHED", "CLAIM", "HELD", "KINDS", "PRODUCTS", "REASONS", "REFUSED", "SCOPE", "STATUSES",
-    "AccountPerson", "Decision", "Facts", "Holder", "ImportFileError", "ImportReport", "InvalidPolicy",
-    "Outcome", "Person", "Policy", "PolicyInput", "claims_for", "decide", "describe_policy", "import_csv",
-    "issue_policy", "name_key", "parse_policy", "receive", "recheck",
+    "AccountPerson", "Conflict", "Decision", "Facts", "Holder", "ImportFileError", "ImportReport",
+    "InvalidPolicy", "Outcome", "Person", "Policy", "PolicyInput", "claims_for", "conflicts_for", "decide",
+    "describe_policy", "import_csv", "issue_policy", "name_key", "parse_policy", "receive", "recheck",
 ]

@@ -17,6 +17,7 @@ from sqlalchemy import or_, select, union_all
 from sqlalchemy.exc import IntegrityError
 
 from idp.accounts import Account, AccountExists, create_account
+from idp.audit import record
 from idp.delivery import Delivery, dispatch_inline
 from idp.errors import Conflict
 from idp.extensions import db
@@ -139,8 +140,13 @@ def evaluate(services, policy: Policy, *, release: bool = True) -> Outcome:
     current = next((h for h in holders if previous and h.account_id == previous), None)
     decision = decide(facts, by_email=by_email, by_phone=by_phone, current=current)
 
+    before = (policy.state, policy.reason)
     policy.state = {CREATE: ATTACHED, ATTACH: ATTACHED, HOLD: HELD}.get(decision.outcome, REFUSED)
     policy.reason, policy.notes = decision.reason, list(decision.notes)
+    if policy.state in (HELD, REFUSED) and (policy.state, policy.reason) != before:
+        # Once per change of state or reason: a recheck that finds nothing new adds nothing to the trail.
+        record("policy.held" if policy.state == HELD else "policy.refused", at=now, number=policy.number,
+               kind=policy.kind, reason=policy.reason)
     policy.detail = _detail(decision, by_email, by_phone)
     policy.account_id = decision.account_id
     deliveries: list[Delivery] = []

@@ -66,3 +66,25 @@ def test_form_never_answers_500(admin_client, form, scopes):
     response = admin_client.post("/admin/clients/new", data={"csrf_token": token, **form, "scopes": scopes})
     assert response.status_code in (200, 400), response.status_code
     assert re.search(r'<h1>', response.get_data(as_text=True))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(page=st.text(max_size=30), filter_=st.text(max_size=30), ident=st.text(min_size=1, max_size=40))
+def test_casework_pages_and_api_never_answer_500(admin_client, client, bearer, page, filter_, ident):
+    """Page numbers, filters and ids of the held, refused and failed-message lists and actions."""
+    from urllib.parse import quote
+
+    token = csrf_of(admin_client.get("/admin/held").get_data(as_text=True))
+    ident = quote(ident, safe="")
+    for path, query in (("/admin/held", {"page": page}), ("/admin/refused", {"page": page, "reason": filter_}),
+                        ("/admin/deliveries", {"page": page, "status": filter_}), (f"/admin/policies/{ident}", {})):
+        assert admin_client.get(path, query_string=query).status_code < 500  # 308: slashes merged
+    for path in (f"/admin/policies/{ident}/recheck", f"/admin/deliveries/{ident}/requeue"):
+        assert admin_client.post(path, data={"csrf_token": token}).status_code < 500
+    for method, path, query in (("GET", "/api/admin/policies/held", {"page": page, "per_page": filter_}),
+                                ("GET", "/api/admin/policies/refused", {"reason": filter_}),
+                                ("GET", "/api/admin/deliveries", {"status": filter_, "page": page}),
+                                ("POST", f"/api/admin/policies/{ident}/recheck", {}),
+                                ("POST", f"/api/admin/deliveries/{ident}/requeue", {})):
+        response = client.open(path, method=method, query_string=query, headers=bearer)
+        assert response.status_code < 500, (path, response.status_code)

@@ -45,13 +45,18 @@ def test_every_protected_operation_describes_the_token_errors(openapi):
 def test_every_error_class_is_in_the_schema(openapi):
     from idp.admin.api import _HTTP_ERRORS, error_of
     from idp.admin.bearer import BearerError, InsufficientScope, MissingToken
+    from idp.admin.casework import PolicyNotFound
+    from idp.admin.paging import InvalidQuery
     from idp.admin.payload import InvalidRequest, UnsupportedMediaType
     from idp.clients import ClientExists, ClientNotFound, InvalidClientSettings, InvalidRedirectUri
+    from idp.delivery.failures import DeliveryNotFound, NotRequeueable
+    from idp.errors import Conflict
 
     documented = set(openapi["components"]["schemas"]["Error"]["properties"]["error"]["enum"])
     raised = {error_of(cls()) for cls in (BearerError, MissingToken, InsufficientScope, InvalidRequest,
                                           UnsupportedMediaType, ClientExists, ClientNotFound,
-                                          InvalidClientSettings, InvalidRedirectUri)}
+                                          InvalidClientSettings, InvalidRedirectUri, InvalidQuery,
+                                          PolicyNotFound, DeliveryNotFound, NotRequeueable, Conflict)}
     assert raised | set(_HTTP_ERRORS.values()) | {"server_error"} == documented
 
 
@@ -80,3 +85,28 @@ def test_token_url_is_the_providers(openapi, app):
     assert flows["clientCredentials"]["tokenUrl"] == "/oauth/token"
     assert "admin" in flows["clientCredentials"]["scopes"]
     assert any(rule.rule == "/oauth/token" for rule in app.url_map.iter_rules())
+
+
+def test_policy_and_delivery_schemas_name_every_field_the_api_shows(app, openapi):
+    from idp.admin.casework import policy_reports
+    from idp.delivery import EMAIL, Delivery
+    from idp.delivery.failures import describe
+    from idp.extensions import db
+    from idp.policies import Policy, issue_policy
+    from idp.policies.intake import RESULTS, UNCHANGED
+    from tests.policies.conftest import policy_doc
+
+    services = app.extensions["idp"]
+    with app.app_context():
+        outcome = issue_policy(services, policy_doc(number="LF-1", person={"phone": None}), source="test")
+        [report] = policy_reports([db.session.execute(db.select(Policy)).scalar_one()])
+        row = Delivery(channel=EMAIL, recipient="a@example.com", template="t", status="dead", attempts=1,
+                       next_attempt_at=services.clock.now(), created_at=services.clock.now())
+        db.session.add(row)
+        db.session.flush()
+        shown = describe(row)
+    schemas = openapi["components"]["schemas"]
+    for schema, data in ((schemas["PolicyReport"], report), (schemas["Delivery"], shown),
+                         (schemas["RecheckOutcome"], outcome.as_dict())):
+        assert set(data) == set(schema["properties"]) == set(schema["required"])
+    assert set(schemas["RecheckOutcome"]["properties"]["result"]["enum"]) == set(RESULTS) - {UNCHANGED}

@@ -59,3 +59,38 @@ def test_every_text_of_the_admin_pages_exists_in_both_languages(app, locale):
     # No Russian left on an English page's own texts (technical words like client_id are the same).
     if locale == "en":
         assert not [c for c in codes if re.search("[а-яё]", catalogue.text("en", c), re.I)]
+
+
+def _dynamic_codes() -> set[str]:
+    """Texts the held, refused and failed-message pages pick by a value (``t('policy.reason.' ~ …)``)."""
+    from idp.admin.casework import PolicyNotFound
+    from idp.delivery.failures import FILTERS, DeliveryNotFound, NotRequeueable
+    from idp.delivery.models import DEAD, QUEUED, SENDING, SENT
+    from idp.policies import KINDS, PRODUCTS, REASONS
+    from idp.policies.eligibility import HELD_REASONS
+    from idp.policies.intake import RESULTS, UNCHANGED
+    from idp.policies.models import STATES
+
+    codes = {f"policy.reason.{r}" for r in REASONS} | {f"admin.hint.{r}" for r in HELD_REASONS}
+    codes |= {f"policy.kind.{k}" for k in KINDS} | {f"policy.product.{p}" for p in PRODUCTS}
+    codes |= {f"admin.policy.state.{s}" for s in STATES}
+    codes |= {f"admin.recheck.{r}" for r in RESULTS if r != UNCHANGED}
+    codes |= {f"admin.deliveries.filter.{f}" for f in FILTERS}
+    codes |= {f"admin.deliveries.status.{s}" for s in (QUEUED, SENDING, SENT, DEAD)}
+    codes |= {f"admin.deliveries.requeued.{s}" for s in ("queued", "sent", "dead")}
+    codes |= {f"admin.deliveries.channel.{c}" for c in ("email", "sms")}
+    codes |= {f"admin.conflict.{c}" for c in ("email", "phone")}
+    codes |= {f"admin.conflict.person.{j}" for j in ("yes", "no", "unknown")}
+    codes |= {f"admin.purpose.{path.name}" for path in (TEMPLATES.parent / "messages").iterdir() if path.is_dir()}
+    codes |= {f"error.query.{name}" for name in ("page", "per_page", "status", "reason", "invalid")}
+    codes |= {f"error.{cls.code}" for cls in (PolicyNotFound, DeliveryNotFound, NotRequeueable)}
+    return codes | {"admin.deliveries.not_requeueable", "error.policy.concurrent_change"}
+
+
+@pytest.mark.parametrize("locale", ["ru", "en"])
+def test_texts_picked_by_value_exist_in_both_languages(app, locale):
+    catalogue = app.extensions["idp.catalogue"]
+    codes = _dynamic_codes()
+    assert sorted(code for code in codes if not catalogue.has(code)) == []
+    if locale == "en":
+        assert not [c for c in codes if re.search("[а-яё]", catalogue.text("en", c), re.I)]

@@ -184,3 +184,56 @@ def test_customer_sees_403_in_english(browsers, make_account, axe_source):  # no
     expect(page.get_by_role("alert")).to_have_text("Only administrators may open this section.")
     assert_accessible(page, axe_source, "the 403 page")
     assert_quiet(page)
+
+
+def test_admin_settles_a_held_policy_and_a_dead_letter_on_a_phone(browsers, make_account, axe_source, shot, app,
+                                                                  run_cli, mailbox):
+    """The held-policies and failed-messages pages: readable on a phone, no axe violation, both actions work."""
+    from idp.delivery import DEAD, EMAIL, enqueue
+    from idp.extensions import db
+    from tests.admin.cases import AGENT, held_by_the_agent
+
+    make_account(email=ADMIN_LOGIN, password=PASSWORD, is_admin=True)
+    held_by_the_agent(app)
+    with app.app_context():  # a welcome e-mail that SES refused to the end
+        row = enqueue(app.extensions["idp"], "account_created", channel=EMAIL, recipient="anna@example.com",
+                      account_id=None, params={"login_url": "x", "site_url": "x", "email": "anna@example.com",
+                                               "phone": None})
+        row.status, row.attempts, row.last_error = DEAD, 6, "SES refused the message: MessageRejected"
+        db.session.commit()
+    page = browsers.new_page(bypass_csp=True, **PHONE_SCREEN)
+
+    page.goto("/login?next=/admin/held")
+    sign_in(page)
+    expect(page.get_by_role("heading", level=1, name="Полисы, ожидающие решения")).to_be_visible()
+    case = page.locator("li.case").filter(has_text="LF-2")
+    expect(case.locator("[data-login]")).to_contain_text(AGENT)
+    check_phone_layout(page)
+    assert_accessible(page, axe_source, "the held policies")
+    shot(page, "held")
+
+    case.get_by_role("link", name="Полис LF-2").tap()
+    expect(page.get_by_role("heading", level=1, name="Полис LF-2")).to_be_visible()
+    check_phone_layout(page)
+    assert_accessible(page, axe_source, "a held policy")
+    shot(page, "held-policy")
+    assert run_cli("accounts", "update", AGENT, "--email", "sidorov@example.com").exit_code == 0
+    page.get_by_role("button", name="Перепроверить LF-2").tap()
+    expect(page.get_by_role("status")).to_contain_text("учётная запись создана")
+    assert_accessible(page, axe_source, "the policy after the recheck")
+    shot(page, "rechecked")
+
+    page.get_by_role("link", name="Недоставленные сообщения").tap()
+    expect(page.get_by_role("heading", level=1, name="Недоставленные сообщения")).to_be_visible()
+    card = page.locator("li.case").filter(has_text="a***@example.com")
+    expect(card).to_have_attribute("data-status", "dead")
+    assert "anna@example.com" not in page.content()
+    check_phone_layout(page)
+    assert_accessible(page, axe_source, "the failed messages")
+    shot(page, "deliveries")
+
+    card.get_by_role("button", name=re.compile(r"^Отправить снова")).tap()
+    expect(page.get_by_role("status")).to_contain_text("Сообщение отправлено")
+    assert mailbox.last("anna@example.com")["template"] == "account_created"
+    assert_accessible(page, axe_source, "the failed messages after the requeue")
+    shot(page, "requeued")

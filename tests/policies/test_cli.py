@@ -3,11 +3,6 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import update
-
-from idp.accounts import Account
-from idp.extensions import db
-
 IVAN = ["--name", "Иванов Иван Иванович", "--birth-date", "1980-05-17", "--email", "ivan@example.com",
         "--phone", "+7 916 123-45-67"]
 
@@ -89,9 +84,11 @@ def test_recheck_after_an_admin_corrected_an_account(app, run_cli):
     held = json.loads(issue(run_cli, "LF-2", person=ivan).stdout)
     assert held["reason"] == "contact_belongs_to_another_person"
     assert json.loads(run_cli("policies", "recheck", "LF-2", "--json").stdout)["state"] == "held"
-    with app.app_context():  # the admin gives Сидоров his own e-mail back (no CLI for that yet)
-        db.session.execute(update(Account).where(Account.email == "agent@broker.example")
-                           .values(email="sidorov@example.com"))
-        db.session.commit()
+    # The admin gives Сидоров his own e-mail instead of the agent's.
+    updated = run_cli("accounts", "update", "agent@broker.example", "--email", "sidorov@example.com", "--json")
+    assert updated.exit_code == 0, updated.output
+    assert json.loads(updated.stdout)["changed"] == ["email"]
     rechecked = json.loads(run_cli("policies", "recheck", "LF-2", "--json").stdout)
     assert rechecked["result"] == "account_created"
+    assert json.loads(run_cli("accounts", "show", "agent@broker.example", "--json").stdout)["phone"] \
+        == "+79161234567"
