@@ -10,7 +10,7 @@ from idp.audit import search
 from idp.delivery import DEAD, QUEUED, SENT, Courier, Delivery, Dispatcher
 from idp.extensions import db
 from idp.passwords.reset import request_temporary_password
-from tests.delivery.test_outbox import ScriptedTransport, add_account, only_row
+from tests.delivery.conftest import ScriptedTransport, add_account, only_row
 
 
 @pytest.fixture

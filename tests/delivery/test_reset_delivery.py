@@ -7,7 +7,7 @@ from sqlalchemy import select
 from idp.delivery import QUEUED, SENT, SUPERSEDED, Delivery, Dispatcher
 from idp.extensions import db
 from idp.passwords.reset import request_temporary_password
-from tests.delivery.test_outbox import ScriptedTransport, add_account, outbox_app  # noqa: F401 (a fixture)
+from tests.delivery.conftest import ScriptedTransport, add_account
 from tests.http import PageClient, codes
 
 
