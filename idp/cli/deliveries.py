@@ -12,6 +12,7 @@ from idp.admin.casework import requeue_delivery
 from idp.admin.operations import Actor
 from idp.cli.output import domain_errors, emit, json_option
 from idp.delivery import Delivery, Dispatcher
+from idp.delivery.models import STATUSES
 from idp.delivery.failures import describe, failed_filter
 from idp.extensions import db
 
@@ -42,7 +43,7 @@ def run(once, interval, batch, as_json):
 
 @deliveries.command("list")
 @click.option("--failed", is_flag=True, help="Only dead letters and messages waiting for a retry.")
-@click.option("--status", type=click.Choice(["queued", "sending", "sent", "dead"]))
+@click.option("--status", type=click.Choice(STATUSES))
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10000))
 @json_option
 def list_(failed, status, limit, as_json):
