@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from datetime import timedelta
 from pathlib import Path
 from types import FunctionType
@@ -10,6 +11,7 @@ from types import FunctionType
 from flask import Flask, g, request, session
 from flask.sessions import NullSession, SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 
 from idp.clock import Clock
 from idp.delivery import Courier
@@ -63,7 +65,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
         SESSION_COOKIE_NAME="idp_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -82,9 +83,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
                                 x_host=settings.trusted_proxies)
     db.init_app(app)
-    if settings.database_url.startswith("sqlite"):
-        with app.app_context():
+    with app.app_context():
+        if settings.database_url.startswith("sqlite"):
             event.listen(db.engine, "connect", _sqlite_pragmas)
+        else:
+            _ping_idle_connections(db.engine)
     app.session_interface = _SessionInterface()
     csrf.init_app(app)
     app.extensions["idp"] = Services.build(settings, clock=clock, courier=courier)
@@ -113,11 +116,34 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     return app
 
 
-def _engine_options(database_url: str) -> dict:
-    """A server database (PostgreSQL) may drop idle connections or restart: test each connection as it
-    leaves the pool. A SQLite file cannot go away under us, so the test would be a wasted statement per
-    request."""
-    return {} if database_url.startswith("sqlite") else {"pool_pre_ping": True}
+#: A pooled connection idle longer than this is tested before use (seconds).
+PING_AFTER_IDLE = 1.0
+
+
+def _ping_idle_connections(engine) -> None:
+    """A server database (PostgreSQL) may drop idle connections or restart: a connection that sat in the
+    pool for more than :data:`PING_AFTER_IDLE` is tested as it leaves it, and a dead one makes the pool
+    start afresh (SQLAlchemy's ``pool_pre_ping``, for idle connections only). A connection given back a
+    moment ago is not: testing it would be one more round trip on every request under load, and a
+    connection that breaks between two requests fails its statement and has SQLAlchemy renew the pool
+    as well. A SQLite file cannot go away under us: nothing to test."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy):
+        last_used = record.info.get("idp_last_used")
+        if last_used is None or time.monotonic() - last_used <= PING_AFTER_IDLE:
+            return  # just connected, or used a moment ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise sa_exc.InvalidatePoolError() from exc  # the pool reconnects, and renews the others
+            raise
+
+    @event.listens_for(engine, "checkin")
+    def _mark_used(_dbapi_connection, record):
+        record.info["idp_last_used"] = time.monotonic()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -12,13 +12,13 @@ resource protector (one indexed lookup of the token's hash). Refusals:
 """
 from __future__ import annotations
 
-from authlib.integrations.flask_oauth2.requests import FlaskJsonRequest
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import MissingAuthorizationError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc6750 import InsufficientScopeError
 from flask import current_app, request
 
 from idp.errors import IdpError
+from idp.oidc.requests import BearerRequest
 
 PROTECTOR = "idp.oidc.protector"
 
@@ -58,7 +58,7 @@ def require_client_token(scope: str, *, realm: str):
     """The access token of this request (Authlib's token object); raises a :class:`BearerError`."""
     protector = current_app.extensions[PROTECTOR]
     try:
-        token = protector.validate_request(scopes=[scope], request=FlaskJsonRequest(request))
+        token = protector.validate_request(scopes=[scope], request=BearerRequest(request))
     except (MissingAuthorizationError, UnsupportedTokenTypeError):
         raise MissingToken("an 'Authorization: Bearer <access token>' header is required", realm=realm) from None
     except InsufficientScopeError:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.integrations.flask_oauth2.signals import token_authenticated
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import MissingAuthorizationError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
@@ -16,9 +17,11 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
+from flask import g
 from flask import request as flask_request
 
 from idp.oidc.hooks import ProviderHooks
+from idp.oidc.requests import BearerRequest
 
 
 class MissingBearerToken(MissingAuthorizationError):
@@ -40,6 +43,17 @@ class AccessTokenValidator(ProviderHooks, BearerTokenValidator):
 class BearerProtector(ResourceProtector):
     """Authlib's protector reading the bearer token from the ``Authorization`` header (RFC 6750 §2.1) or
     a form-encoded POST body (§2.2); its challenges name the scheme ``Bearer`` (§3)."""
+
+    def acquire_token(self, scopes=None, **kwargs):
+        """Authlib's, with a :class:`~idp.oidc.requests.BearerRequest` (no full URL made for nothing)."""
+        kwargs["scopes"] = scopes
+        for claim in kwargs:
+            if isinstance(kwargs[claim], str):
+                kwargs[claim] = [kwargs[claim]]
+        token = self.validate_request(request=BearerRequest(flask_request), **kwargs)
+        token_authenticated.send(self, token=token)
+        g.authlib_server_oauth2_token = token
+        return token
 
     def parse_request_authorization(self, request):
         auth = request.headers.get("Authorization")

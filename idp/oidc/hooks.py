@@ -18,11 +18,10 @@ from authlib.oauth2.rfc6749 import InvalidGrantError
 from flask import current_app, session
 from sqlalchemy import select
 
-from idp.accounts import Account
-from idp.clients import check_secret, find_active_client
+from idp.clients import check_secret
 from idp.extensions import db
 from idp.keys import ALG
-from idp.oidc import tokens
+from idp.oidc import records, tokens
 from idp.oidc.id_token import build_id_token
 from idp.oidc.models import AuthorizationCode, token_hash, unix
 from idp.oidc.scopes import customer_scope, id_token_claims, machine_scope, scope_list, user_claims
@@ -52,7 +51,7 @@ class ProviderHooks:
     # -- clients (RFC 6749 §2.3, OIDC Core §9) --------------------------------------------------------
 
     def query_client(self, client_id):
-        return find_active_client(client_id)
+        return records.find_active_client(client_id)
 
     def authenticate_client_secret_basic(self, query_client, request):
         """HTTP Basic with the form-urlencoded client_id and secret (RFC 6749 §2.3.1)."""
@@ -133,11 +132,10 @@ class ProviderHooks:
 
     def authenticate_user(self, credential):
         """The customer behind a code or refresh token, if they may still receive tokens."""
-        if isinstance(credential, AuthorizationCode):
-            account_id = credential.account_id
-        else:
-            account_id = credential.row.account_id
-        account = db.session.get(Account, account_id) if account_id is not None else None
+        if isinstance(credential, records.CodeRecord):
+            account = records.find_account(credential.account_id)
+        else:  # a refresh token: its customer came with it
+            account = credential.row.account
         if account is None or not account.active or account.password_hash is None:
             # A disabled account, or one that must change its password, never gets a token.
             raise InvalidGrantError("The account cannot receive tokens.")

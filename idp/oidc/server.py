@@ -14,9 +14,6 @@ from __future__ import annotations
 import logging
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
-from authlib.integrations.flask_oauth2.requests import (FlaskJsonRequest, FlaskOAuth2Payload,
-                                                        FlaskOAuth2Request)
-from authlib.oauth2.rfc6749 import OAuth2Request
 from flask import Flask
 from flask import request as flask_request
 
@@ -27,30 +24,16 @@ from idp.oidc.grants import (AuthorizationCodeGrant, AuthorizationResponseIssuer
                              OpenIDCodeExtension, OpenIDRefreshExtension, RefreshTokenGrant,
                              S256CodeChallenge)
 from idp.oidc.hooks import ProviderHooks
+from idp.oidc.requests import BearerRequest, IssuerRequest
 
 log = logging.getLogger(__name__)
-
-class IssuerRequest(FlaskOAuth2Request):
-    """Authlib's request, its URL taken from the configured issuer rather than the socket.
-
-    Authlib refuses plain-http URLs (``InsecureTransportError``); behind a TLS-terminating proxy the
-    socket says http although the customer used https. The issuer is validated at start-up (https in
-    production), so it is the right thing to judge the transport by.
-    """
-
-    def __init__(self, request, issuer: str):
-        OAuth2Request.__init__(self, method=request.method, uri=issuer + request.full_path.rstrip("?"),
-                               headers=request.headers)
-        self._request = request
-        self.payload = FlaskOAuth2Payload(request)
-
 
 class AuthorizationServer(ProviderHooks, FlaskAuthorizationServer):
     def create_oauth2_request(self, request):
         return IssuerRequest(flask_request, self.get_issuer())
 
     def create_json_request(self, request):
-        return FlaskJsonRequest(flask_request)
+        return BearerRequest(flask_request)
 
 
 def build_server(app: Flask) -> AuthorizationServer:

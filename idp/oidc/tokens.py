@@ -5,6 +5,8 @@
   same code or refresh token exactly one wins, on SQLite and PostgreSQL alike.
 * Revocation by family (RFC 9700 §4.14.2: refresh-token reuse) and by code (RFC 6749 §4.1.2: code
   replay) marks every descendant row at once.
+* Lookups return read-only records (:mod:`idp.oidc.records`), not ORM entities; writes are table-level
+  statements in the caller's transaction.
 """
 from __future__ import annotations
 
@@ -12,10 +14,10 @@ import secrets
 from datetime import datetime
 
 from authlib.oauth2.rfc6749 import TokenMixin
-from sqlalchemy import bindparam, insert, or_, select, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import bindparam, insert, or_, update
 
 from idp.extensions import db
+from idp.oidc import records
 from idp.oidc.models import AuthorizationCode, OAuthToken, token_hash, unix
 
 ACCESS = "access_token"
@@ -39,7 +41,7 @@ class IssuedToken(TokenMixin):
     revocation (RFC 7009) and introspection (RFC 7662) endpoints.
     """
 
-    def __init__(self, row: OAuthToken, kind: str, now: datetime):
+    def __init__(self, row: records.TokenRecord, kind: str, now: datetime):
         self.row, self.kind, self.now = row, kind, now
 
     @property
@@ -64,7 +66,7 @@ class IssuedToken(TokenMixin):
 
     def is_revoked(self) -> bool:
         row = self.row
-        if row.revoked_at is not None or not row.client.active:
+        if row.revoked_at is not None or row.client is None or not row.client.active:
             return True
         if row.account_id is not None and (row.account is None or not row.account.active):
             return True
@@ -86,15 +88,11 @@ def find_token(value: str | None, kind: str, *, now: datetime) -> IssuedToken | 
     """The token of this ``kind`` whose value is ``value``: one indexed lookup, client and account joined."""
     if not isinstance(value, str) or not value or len(value) > MAX_VALUE_LENGTH:
         return None
-    query = _ACCESS_BY_HASH if kind == ACCESS else _REFRESH_BY_HASH
-    row = db.session.execute(query, {"hash": token_hash(value)}).unique().scalar_one_or_none()
+    row = records.find_token(token_hash(value), refresh=kind != ACCESS)
     return IssuedToken(row, kind, now) if row is not None else None
 
 
 # The hot paths' statements, built once (building and cache-keying a statement costs more than running it).
-_ACCESS_BY_HASH = select(OAuthToken).where(OAuthToken.access_token_hash == bindparam("hash"))
-_REFRESH_BY_HASH = select(OAuthToken).where(OAuthToken.refresh_token_hash == bindparam("hash"))
-_CODE_BY_HASH = select(AuthorizationCode).where(AuthorizationCode.code_hash == bindparam("hash"))
 _codes, _tokens = AuthorizationCode.__table__, OAuthToken.__table__
 _SPEND_CODE = (update(_codes).where(_codes.c.id == bindparam("row_id"), _codes.c.used_at.is_(None))
                .values(used_at=bindparam("now")))
@@ -122,30 +120,27 @@ def find_any(value: str | None, hint: str | None, *, now: datetime) -> IssuedTok
     return None
 
 
-def find_code(value: str | None) -> AuthorizationCode | None:
+def find_code(value: str | None) -> records.CodeRecord | None:
     if not isinstance(value, str) or not value or len(value) > MAX_VALUE_LENGTH:
         return None
-    return db.session.execute(_CODE_BY_HASH, {"hash": token_hash(value)}).unique().scalar_one_or_none()
+    return records.find_code(token_hash(value))
 
 
-def spend_code(code: AuthorizationCode, *, now: datetime) -> bool:
-    """Mark the code used; False if it already was (a replay).
-
-    A table-level UPDATE (the ORM's version would evaluate the criteria against the session first); the
-    loaded row is told the new value as the ORM's synchronisation would."""
+def spend_code(code: records.CodeRecord, *, now: datetime) -> bool:
+    """Mark the code used; False if it already was (a replay). The record is told the new value."""
     result = db.session.execute(_SPEND_CODE, {"row_id": code.id, "now": now})
     if result.rowcount == 1:
-        set_committed_value(code, "used_at", now)
+        code.used_at = now
         return True
     return False
 
 
-def spend_refresh(row: OAuthToken, *, now: datetime) -> bool:
+def spend_refresh(row: records.TokenRecord, *, now: datetime) -> bool:
     """Mark the refresh token used; False if it already was (reuse) or was revoked meanwhile (see
     :func:`spend_code`)."""
     result = db.session.execute(_SPEND_REFRESH, {"row_id": row.id, "now": now})
     if result.rowcount == 1:
-        set_committed_value(row, "refresh_used_at", now)
+        row.refresh_used_at = now
         return True
     return False
 
@@ -161,13 +156,13 @@ def revoke_from_code(code_id: int, *, now: datetime) -> int:
     return _revoke(OAuthToken.code_id == code_id, now)
 
 
-def revoke_grant(row: OAuthToken, *, now: datetime) -> int:
+def revoke_grant(row: records.TokenRecord, *, now: datetime) -> int:
     """The row and, if it belongs to one, its whole family."""
     return _revoke(or_(OAuthToken.id == row.id, OAuthToken.family_id == row.family_id)
                    if row.family_id else OAuthToken.id == row.id, now)
 
 
-def revoke_access(row: OAuthToken, *, now: datetime) -> None:
+def revoke_access(row: records.TokenRecord, *, now: datetime) -> None:
     db.session.execute(update(OAuthToken)
                        .where(OAuthToken.id == row.id, OAuthToken.access_revoked_at.is_(None))
                        .values(access_revoked_at=now))

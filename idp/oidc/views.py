@@ -14,6 +14,7 @@ from idp.clients import find_client
 from idp.extensions import csrf, db
 from idp.keys import JWKS_MAX_AGE
 from idp.oidc import authorize as authorize_flow
+from idp.oidc import records
 from idp.oidc.consent import list_consents, revoke_consent
 from idp.oidc.discovery import provider_metadata
 from idp.web.context import current_account
@@ -85,7 +86,7 @@ def token():
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])
 @csrf.exempt
 def userinfo():
-    return _endpoint("userinfo")
+    return _read_only_endpoint("userinfo")
 
 
 @bp.post("/oauth/revoke")
@@ -97,7 +98,7 @@ def revoke():
 @bp.post("/oauth/introspect")
 @csrf.exempt
 def introspect():
-    return _endpoint("introspection")
+    return _read_only_endpoint("introspection")
 
 
 def _endpoint(name: str):
@@ -106,6 +107,17 @@ def _endpoint(name: str):
         return _finish(server.create_endpoint_response(name))
     except OAuth2Error as error:
         return _finish(server.handle_error_response(None, error))
+
+
+def _read_only_endpoint(name: str):
+    """An endpoint that writes nothing (UserInfo, introspection): its lookups run on a connection of their
+    own in autocommit mode (:func:`idp.oidc.records.read_only`), so there is no transaction to end."""
+    server = _server()
+    with records.read_only():
+        try:
+            return server.create_endpoint_response(name)
+        except OAuth2Error as error:
+            return server.handle_error_response(None, error)
 
 
 @bp.route("/oauth/logout", methods=["GET", "POST"])
