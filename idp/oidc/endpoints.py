@@ -20,6 +20,7 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import g
 from flask import request as flask_request
 
+from idp.oidc import records, tokens
 from idp.oidc.hooks import ProviderHooks
 from idp.oidc.requests import BearerRequest
 
@@ -75,11 +76,22 @@ class UserInfo(ProviderHooks, UserInfoEndpoint):
     pass
 
 
-class Revocation(ProviderHooks, RevocationEndpoint):
+class _TokenWithClient:
+    """An endpoint that authenticates a client, then reads the token the request names: both come from one
+    lookup (:func:`idp.oidc.records.expecting_token`), in the order :func:`idp.oidc.tokens.find_any` tries."""
+
+    def create_endpoint_response(self, request):
+        form = request.form
+        refresh = form.get("token_type_hint") == tokens.REFRESH
+        with records.expecting_token(tokens.hash_of(form.get("token")), refresh=refresh):
+            return super().create_endpoint_response(request)
+
+
+class Revocation(ProviderHooks, _TokenWithClient, RevocationEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 
-class Introspection(ProviderHooks, IntrospectionEndpoint):
+class Introspection(ProviderHooks, _TokenWithClient, IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 

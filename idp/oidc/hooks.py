@@ -118,13 +118,21 @@ class ProviderHooks:
         now = self.now()
         if row.used_at is None and row.expires_at <= now:
             return None
-        if row.used_at is not None or not tokens.spend_code(row, now=now):
-            revoked = tokens.revoke_from_code(row.id, now=now)
-            db.session.commit()
-            log.warning("authorization code replayed by client %s: %d token grant(s) revoked",
-                        client.client_id, revoked)
+
+        def replayed():  # a concurrent exchange of the same code won (found when the spend is written)
+            self._code_replayed(row, client, now)
+            raise InvalidGrantError("Invalid 'code' in request.")  # what Authlib answers for no code
+
+        if row.used_at is not None or not tokens.spend_code(row, now=now, on_conflict=replayed):
+            self._code_replayed(row, client, now)
             return None
         return row
+
+    def _code_replayed(self, row, client, now):
+        revoked = tokens.revoke_from_code(row.id, now=now)
+        db.session.commit()
+        log.warning("authorization code replayed by client %s: %d token grant(s) revoked", client.client_id,
+                    revoked)
 
     def delete_authorization_code(self, authorization_code):
         # Spent already (query_authorization_code); the row stays until it expires so a replay is detected.
@@ -191,10 +199,13 @@ class ProviderHooks:
 
     def revoke_old_credential(self, refresh_token):
         """Rotation: the presented refresh token is spent in the transaction that issues its successor."""
-        if not tokens.spend_refresh(refresh_token.row, now=self.now()):
-            db.session.rollback()  # the successor must not survive a lost race
+        def reused():  # a concurrent use won, or the token was revoked meanwhile
             self._refresh_reused(refresh_token.row)
             raise InvalidGrantError("The refresh token was already used.")
+
+        if not tokens.spend_refresh(refresh_token.row, now=self.now(), on_conflict=reused):
+            db.session.rollback()  # the successor must not survive a lost race
+            reused()
 
     def _refresh_reused(self, row):
         revoked = tokens.revoke_grant(row, now=self.now())

@@ -19,9 +19,8 @@ entity it stands for:
 A record is a snapshot of its row in the request's transaction, as a loaded entity is; nothing is
 cached across requests (a disabled client or account, a revoked token is seen by the next request).
 
-Endpoints that write nothing (UserInfo, introspection) run their lookups inside :func:`read_only`: on a
-pooled connection of their own in autocommit mode, without the ORM session and its transaction (on
-PostgreSQL that is one round trip per lookup instead of BEGIN, lookup and COMMIT).
+The lookups run on the DBAPI cursor (:mod:`idp.oidc.sql`): in the ORM session's transaction, or on a
+connection of their own in autocommit mode inside :func:`idp.oidc.sql.read_only`.
 """
 from __future__ import annotations
 
@@ -35,6 +34,7 @@ from idp.accounts import Account
 from idp.clients import OAuthClient
 from idp.extensions import db
 from idp.oidc.models import AuthorizationCode, OAuthToken
+from idp.oidc.sql import Statement
 
 
 class Record:
@@ -82,124 +82,71 @@ def _columns(model: type) -> list:
     return [attr.columns[0] for attr in inspect(model).column_attrs]
 
 
-class Lookup:
-    """A Core SELECT of one row, compiled once per dialect and run straight on the DBAPI connection.
-
-    SQLAlchemy's Core execution (execution context, result machinery) costs more than a whole indexed
-    lookup in SQLite; this runs the SQL SQLAlchemy compiled, with SQLAlchemy's own bind and result
-    processors of each column's type (``DateTime`` from SQLite's text, ``Boolean``, ``JSON`` …), so the row
-    is what ``connection.execute(statement).first()`` would return, as a tuple.
-    """
-
-    def __init__(self, statement):
-        self.statement = statement
-        self._compiled: dict = {}
-
-    def _for(self, dialect) -> tuple:
-        key = (type(dialect), dialect.paramstyle)
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            sql = self.statement.compile(dialect=dialect)
-            names = tuple(sql.positiontup) if dialect.positional else None
-            binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-                     for name, bind in sql.binds.items()}
-            results = (column.type.dialect_impl(dialect).result_processor(dialect, None)
-                       for column in self.statement.selected_columns)
-            compiled = self._compiled[key] = (sql.string, names, {k: f for k, f in binds.items() if f},
-                                              tuple((i, f) for i, f in enumerate(results) if f is not None))
-        return compiled
-
-    def first(self, connection, dialect, params: dict) -> tuple | None:
-        """The first row for ``params`` on ``connection`` (a DBAPI connection, or SQLAlchemy's proxy)."""
-        sql, names, binds, processed = self._for(dialect)
-        if binds:
-            params = {k: (binds[k](v) if k in binds else v) for k, v in params.items()}
-        cursor = connection.cursor()
-        try:
-            cursor.execute(sql, tuple(params[name] for name in names) if names is not None else params)
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-        if row is None:
-            return None
-        if processed:
-            row = list(row)
-            for i, process in processed:
-                if row[i] is not None:
-                    row[i] = process(row[i])
-        return tuple(row)
-
-
 _CLIENT = _columns(OAuthClient)
 _ACCOUNT = _columns(Account)
 _TOKEN = _columns(OAuthToken)
 _clients, _accounts, _tokens = OAuthClient.__table__, Account.__table__, OAuthToken.__table__
 
 # The lookups, built once (building and cache-keying a statement costs more than running it).
-_CLIENT_BY_CLIENT_ID = Lookup(select(*_CLIENT).where(_clients.c.client_id == bindparam("client_id")))
-_ACCOUNT_BY_ID = Lookup(select(*_ACCOUNT).where(_accounts.c.id == bindparam("id")))
-_CODE_BY_HASH = Lookup(select(*_columns(AuthorizationCode)).where(AuthorizationCode.__table__.c.code_hash
-                                                                   == bindparam("hash")))
+_CLIENT_BY_CLIENT_ID = Statement(select(*_CLIENT).where(_clients.c.client_id == bindparam("client_id")))
+_ACCOUNT_BY_ID = Statement(select(*_ACCOUNT).where(_accounts.c.id == bindparam("id")))
+_CODE_BY_HASH = Statement(select(*_columns(AuthorizationCode)).where(AuthorizationCode.__table__.c.code_hash
+                                                                      == bindparam("hash")))
 # A token with its client and its customer (none for client_credentials), in one indexed lookup.
 _TOKEN_JOINED = (select(*_TOKEN, *_CLIENT, *_ACCOUNT)
                  .select_from(_tokens.outerjoin(_clients, _tokens.c.client_pk == _clients.c.id)
                               .outerjoin(_accounts, _tokens.c.account_id == _accounts.c.id)))
-_TOKEN_BY_ACCESS_HASH = Lookup(_TOKEN_JOINED.where(_tokens.c.access_token_hash == bindparam("hash")))
-_TOKEN_BY_REFRESH_HASH = Lookup(_TOKEN_JOINED.where(_tokens.c.refresh_token_hash == bindparam("hash")))
+_TOKEN_BY_ACCESS_HASH = Statement(_TOKEN_JOINED.where(_tokens.c.access_token_hash == bindparam("hash")))
+_TOKEN_BY_REFRESH_HASH = Statement(_TOKEN_JOINED.where(_tokens.c.refresh_token_hash == bindparam("hash")))
 _T, _C = len(_TOKEN), len(_TOKEN) + len(_CLIENT)
 
-#: The read-only request's connection (see :func:`read_only`): a list holding it once taken; None outside.
-_reader: ContextVar[list | None] = ContextVar("idp_oidc_reader", default=None)
+
+# The client asking (introspection, revocation) and the token it names, in one lookup (see
+# :func:`expecting_token`): the token's own client is joined apart (it may be another client).
+_token_client = _clients.alias("token_client")
+
+
+def _client_and_token(token_hash_column) -> Statement:
+    return Statement(
+        select(*_CLIENT, *_TOKEN, *(_token_client.c[c.key] for c in _CLIENT), *_ACCOUNT)
+        .select_from(_clients.outerjoin(_tokens, token_hash_column == bindparam("hash"))
+                     .outerjoin(_token_client, _tokens.c.client_pk == _token_client.c.id)
+                     .outerjoin(_accounts, _tokens.c.account_id == _accounts.c.id))
+        .where(_clients.c.client_id == bindparam("client_id")))
+
+
+_CLIENT_AND_ACCESS = _client_and_token(_tokens.c.access_token_hash)
+_CLIENT_AND_REFRESH = _client_and_token(_tokens.c.refresh_token_hash)
+_K = len(_CLIENT)
+
+#: The token a request names, to fetch with its client (see :func:`expecting_token`); None outside.
+_expected: ContextVar[dict | None] = ContextVar("idp_oidc_expected_token", default=None)
 
 
 @contextmanager
-def read_only():
-    """Run the lookups of a request that writes nothing on a pooled connection of their own, in
-    autocommit mode (no BEGIN, no COMMIT), taken at the first lookup and given back at the end."""
-    holder: list = []
-    reset = _reader.set(holder)
+def expecting_token(token_hash: str | None, *, refresh: bool):
+    """Inside, the first client lookup also fetches the token whose access (``refresh``: refresh) token
+    hashes to ``token_hash``, and the lookup of that token that follows takes it from there: one query
+    instead of two for an endpoint that authenticates a client and then reads the token it names
+    (introspection). The token is as the lookup would have found it: same query, same transaction."""
+    reset = _expected.set({"hash": token_hash, "refresh": refresh} if token_hash else None)
     try:
         yield
     finally:
-        _reader.reset(reset)
-        if holder:
-            connection, restore = holder
-            try:
-                if restore is not None:
-                    connection.driver_connection.autocommit = restore
-            finally:
-                connection.close()  # back to the pool
-
-
-def _first(lookup: Lookup, params: dict) -> tuple | None:
-    """``lookup``'s row: on the read-only request's own connection, else on the connection of the ORM
-    session's transaction (whatever this transaction wrote is seen)."""
-    engine = db.engine
-    holder = _reader.get()
-    if holder is None:
-        connection = db.session.connection().connection  # the DBAPI connection of the session's transaction
-    elif holder:
-        connection = holder[0]
-    else:
-        connection = engine.raw_connection()
-        restore = None
-        if engine.dialect.name != "sqlite":  # pysqlite begins no transaction for a SELECT
-            driver = connection.driver_connection
-            restore, driver.autocommit = driver.autocommit, True
-        holder[:] = [connection, restore]
-    try:
-        return lookup.first(connection, engine.dialect, params)
-    except engine.dialect.loaded_dbapi.Error as exc:
-        if holder and engine.dialect.is_disconnect(exc, connection.dbapi_connection, None):
-            connection.invalidate(exc)  # never back into the pool (the session's own is SQLAlchemy's to handle)
-        raise
+        _expected.reset(reset)
 
 
 def find_client(client_id: str | None) -> ClientRecord | None:
     """The client with this ``client_id``, enabled or not (see :func:`idp.clients.find_client`)."""
     if not isinstance(client_id, str) or not client_id or len(client_id) > 64 or "\x00" in client_id:
         return None  # PostgreSQL refuses NUL in text: never let one reach the query
-    row = _first(_CLIENT_BY_CLIENT_ID, {"client_id": client_id})
+    expected = _expected.get()
+    if expected is not None and "token" not in expected:
+        statement = _CLIENT_AND_REFRESH if expected["refresh"] else _CLIENT_AND_ACCESS
+        row = statement.first({"client_id": client_id, "hash": expected["hash"]})
+        expected["token"] = _token_of(row[_K:]) if row is not None else None
+        return ClientRecord(row[:_K]) if row is not None else None
+    row = _CLIENT_BY_CLIENT_ID.first({"client_id": client_id})
     return ClientRecord(row) if row is not None else None
 
 
@@ -210,20 +157,28 @@ def find_active_client(client_id: str | None) -> ClientRecord | None:
 
 
 def find_account(account_id: int) -> AccountRecord | None:
-    row = _first(_ACCOUNT_BY_ID, {"id": account_id})
+    row = _ACCOUNT_BY_ID.first({"id": account_id})
     return AccountRecord(row) if row is not None else None
 
 
 def find_code(code_hash: str) -> CodeRecord | None:
-    row = _first(_CODE_BY_HASH, {"hash": code_hash})
+    row = _CODE_BY_HASH.first({"hash": code_hash})
     return CodeRecord(row) if row is not None else None
 
 
 def find_token(token_hash: str, *, refresh: bool) -> TokenRecord | None:
     """The token row whose access (or refresh) token hashes to ``token_hash``; its ``client`` and
     ``account`` (None for a machine's token) are records too."""
-    row = _first(_TOKEN_BY_REFRESH_HASH if refresh else _TOKEN_BY_ACCESS_HASH, {"hash": token_hash})
-    if row is None:
+    expected = _expected.get()
+    if (expected is not None and "token" in expected and expected["hash"] == token_hash
+            and expected["refresh"] == refresh):
+        _expected.set(None)  # taken once; a later lookup asks the database again
+        return expected["token"]  # fetched with the client (see expecting_token)
+    return _token_of((_TOKEN_BY_REFRESH_HASH if refresh else _TOKEN_BY_ACCESS_HASH).first({"hash": token_hash}))
+
+
+def _token_of(row) -> TokenRecord | None:
+    if row is None or row[0] is None:
         return None
     token = TokenRecord(row[:_T])
     client, account = row[_T:_C], row[_C:]

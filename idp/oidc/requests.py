@@ -2,9 +2,28 @@
 nobody uses (the full URL, counting the headers)."""
 from __future__ import annotations
 
+import os
+
+from authlib.common.security import is_secure_transport
 from authlib.integrations.flask_oauth2.requests import (FlaskJsonPayload, FlaskJsonRequest, FlaskOAuth2Payload,
                                                         FlaskOAuth2Request)
-from authlib.oauth2.rfc6749 import JsonRequest, OAuth2Request
+from authlib.oauth2.rfc6749 import InsecureTransportError, JsonRequest, OAuth2Request
+
+#: What ``OAuth2Request.__init__`` sets, made once; the transport check is :func:`check_transport`'s.
+_BLANK = {k: v for k, v in vars(OAuth2Request("POST", "https://issuer.invalid/")).items() if k != "uri"}
+_secure: dict[str, bool] = {}
+
+
+def check_transport(issuer: str) -> None:
+    """Authlib's check of a request URL (``InsecureTransportError`` unless https, or http on a loopback
+    host, or ``AUTHLIB_INSECURE_TRANSPORT`` set), judged once per issuer: scheme and host are the issuer's."""
+    if os.environ.get("AUTHLIB_INSECURE_TRANSPORT"):
+        return
+    secure = _secure.get(issuer)
+    if secure is None:
+        secure = _secure[issuer] = is_secure_transport(issuer)  # the variable is unset: depends on the URL only
+    if not secure:
+        raise InsecureTransportError()
 
 
 class IssuerRequest(FlaskOAuth2Request):
@@ -18,8 +37,12 @@ class IssuerRequest(FlaskOAuth2Request):
     """
 
     def __init__(self, request, issuer: str):
-        OAuth2Request.__init__(self, method=request.method, uri=issuer)
-        self.headers = request.headers  # after __init__, which would count them (``headers or {}``)
+        check_transport(issuer)
+        # OAuth2Request.__init__'s attributes (copies of mutable ones), without its check of the URL.
+        self.__dict__.update({k: (v.copy() if isinstance(v, (dict, list)) else v) for k, v in _BLANK.items()})
+        self.method = request.method
+        self.uri = issuer
+        self.headers = request.headers
         self._request = request
         self.payload = FlaskOAuth2Payload(request)
 

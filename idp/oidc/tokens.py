@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import secrets
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 
 from authlib.oauth2.rfc6749 import TokenMixin
@@ -19,6 +21,7 @@ from sqlalchemy import bindparam, insert, or_, update
 from idp.extensions import db
 from idp.oidc import records
 from idp.oidc.models import AuthorizationCode, OAuthToken, token_hash, unix
+from idp.oidc.sql import Statement
 
 ACCESS = "access_token"
 REFRESH = "refresh_token"
@@ -84,30 +87,48 @@ class IssuedToken(TokenMixin):
         return self.row.client
 
 
-def find_token(value: str | None, kind: str, *, now: datetime) -> IssuedToken | None:
-    """The token of this ``kind`` whose value is ``value``: one indexed lookup, client and account joined."""
+def hash_of(value) -> str | None:
+    """The stored hash of a code or token value; None for anything this provider cannot have issued."""
     if not isinstance(value, str) or not value or len(value) > MAX_VALUE_LENGTH:
         return None
-    row = records.find_token(token_hash(value), refresh=kind != ACCESS)
+    return token_hash(value)
+
+
+def find_token(value: str | None, kind: str, *, now: datetime) -> IssuedToken | None:
+    """The token of this ``kind`` whose value is ``value``: one indexed lookup, client and account joined."""
+    hashed = hash_of(value)
+    if hashed is None:
+        return None
+    row = records.find_token(hashed, refresh=kind != ACCESS)
     return IssuedToken(row, kind, now) if row is not None else None
 
 
 # The hot paths' statements, built once (building and cache-keying a statement costs more than running it).
 _codes, _tokens = AuthorizationCode.__table__, OAuthToken.__table__
-_SPEND_CODE = (update(_codes).where(_codes.c.id == bindparam("row_id"), _codes.c.used_at.is_(None))
-               .values(used_at=bindparam("now")))
-_SPEND_REFRESH = (update(_tokens).where(_tokens.c.id == bindparam("row_id"), _tokens.c.refresh_used_at.is_(None),
-                                        _tokens.c.revoked_at.is_(None))
-                  .values(refresh_used_at=bindparam("now")))
+_SPEND_CODE = Statement(update(_codes).where(_codes.c.id == bindparam("row_id"), _codes.c.used_at.is_(None))
+                        .values(used_at=bindparam("now")))
+_SPEND_REFRESH = Statement(update(_tokens).where(_tokens.c.id == bindparam("row_id"),
+                                                 _tokens.c.refresh_used_at.is_(None), _tokens.c.revoked_at.is_(None))
+                           .values(refresh_used_at=bindparam("now")))
+
+
+#: The columns :func:`add_token` is given (the others, the revocation marks, start empty).
+TOKEN_FIELDS = ("access_token_hash", "refresh_token_hash", "client_pk", "account_id", "scope", "grant_type",
+                "family_id", "code_id", "issued_at", "access_expires_at", "refresh_expires_at", "auth_time", "amr")
 
 
 def add_token(**values) -> None:
-    """Insert one token row now, in the caller's transaction: a table-level INSERT, without the ORM's unit
-    of work for an object nobody reads back in the request that issues it."""
-    db.session.execute(_INSERT_TOKEN, values)
+    """Insert one token row in the caller's transaction (now, or with the request's other writes inside
+    :func:`deferred_writes`): a table-level INSERT, without the ORM's unit of work for an object nobody
+    reads back in the request that issues it. Every field of :data:`TOKEN_FIELDS` is given."""
+    pending = _deferred.get()
+    if pending is not None:
+        pending.append((_INSERT_TOKEN, values, None))
+    else:
+        _INSERT_TOKEN.run(values)
 
 
-_INSERT_TOKEN = insert(_tokens)
+_INSERT_TOKEN = Statement(insert(_tokens), column_keys=TOKEN_FIELDS)
 
 
 def find_any(value: str | None, hint: str | None, *, now: datetime) -> IssuedToken | None:
@@ -121,28 +142,70 @@ def find_any(value: str | None, hint: str | None, *, now: datetime) -> IssuedTok
 
 
 def find_code(value: str | None) -> records.CodeRecord | None:
-    if not isinstance(value, str) or not value or len(value) > MAX_VALUE_LENGTH:
-        return None
-    return records.find_code(token_hash(value))
+    hashed = hash_of(value)
+    return records.find_code(hashed) if hashed is not None else None
 
 
-def spend_code(code: records.CodeRecord, *, now: datetime) -> bool:
-    """Mark the code used; False if it already was (a replay). The record is told the new value."""
-    result = db.session.execute(_SPEND_CODE, {"row_id": code.id, "now": now})
-    if result.rowcount == 1:
-        code.used_at = now
-        return True
-    return False
+def spend_code(code: records.CodeRecord, *, now: datetime, on_conflict=None) -> bool:
+    """Mark the code used; False if it already was (a replay). The record is told the new value.
+
+    Inside :func:`deferred_writes` the mark waits for :func:`run_deferred` (True now), and a code found
+    already spent then calls ``on_conflict``."""
+    return _spend(_SPEND_CODE, code, "used_at", now, on_conflict)
 
 
-def spend_refresh(row: records.TokenRecord, *, now: datetime) -> bool:
+def spend_refresh(row: records.TokenRecord, *, now: datetime, on_conflict=None) -> bool:
     """Mark the refresh token used; False if it already was (reuse) or was revoked meanwhile (see
     :func:`spend_code`)."""
-    result = db.session.execute(_SPEND_REFRESH, {"row_id": row.id, "now": now})
-    if result.rowcount == 1:
-        row.refresh_used_at = now
-        return True
-    return False
+    return _spend(_SPEND_REFRESH, row, "refresh_used_at", now, on_conflict)
+
+
+def _spend(statement, record, field: str, now: datetime, on_conflict) -> bool:
+    params = {"row_id": record.id, "now": now}
+    pending = _deferred.get()
+    if pending is not None:
+        pending.append((statement, params, on_conflict))
+    elif statement.run(params) != 1:
+        return False
+    setattr(record, field, now)
+    return True
+
+
+#: The token endpoint's writes, waiting for its commit (see :func:`deferred_writes`); None outside.
+_deferred: ContextVar[list | None] = ContextVar("idp_oidc_deferred_writes", default=None)
+
+
+@contextmanager
+def deferred_writes():
+    """Inside, new tokens (:func:`add_token`) and spent codes and refresh tokens (:func:`spend_code`,
+    :func:`spend_refresh`) are not written at once but by :func:`run_deferred`, back to back, right before
+    the commit.
+
+    SQLite has one writer at a time: the first write of a transaction takes the database's write lock
+    and the commit gives it back; every other writer waits, in sleeps of 1, 2, 5 … 100 ms. Written where
+    they happen, the code exchange held the lock across the rest of the request (the ID token's RSA
+    signature, the response), and under load other requests' waits became their latency. Written
+    together at the end, the lock is held for two statements and the commit. The result is the same:
+    spending stays one conditional UPDATE, so of two concurrent uses exactly one wins."""
+    reset = _deferred.set([])
+    try:
+        yield
+    finally:
+        _deferred.reset(reset)
+
+
+def run_deferred() -> None:
+    """Write what :func:`deferred_writes` held back, in order. A spend that finds its code or refresh token
+    spent already (a concurrent use won) rolls back this request's writes and calls its ``on_conflict``,
+    which records the alarm and raises the OAuth error to answer with."""
+    pending = _deferred.get()
+    while pending:
+        statement, params, on_conflict = pending.pop(0)
+        if statement.run(params) != 1 and on_conflict is not None:
+            pending.clear()
+            db.session.rollback()
+            on_conflict()
+            raise RuntimeError("on_conflict must raise")  # pragma: no cover
 
 
 def revoke_family(family_id: str | None, *, now: datetime) -> int:

@@ -14,7 +14,7 @@ from idp.clients import find_client
 from idp.extensions import csrf, db
 from idp.keys import JWKS_MAX_AGE
 from idp.oidc import authorize as authorize_flow
-from idp.oidc import records
+from idp.oidc import sql, tokens
 from idp.oidc.consent import list_consents, revoke_consent
 from idp.oidc.discovery import provider_metadata
 from idp.web.context import current_account
@@ -76,11 +76,20 @@ def consent():
 @bp.post("/oauth/token")
 @csrf.exempt
 def token():
+    """The token endpoint. Its writes (the new tokens, the spent code or refresh token) are made together
+    right before the commit (:func:`idp.oidc.tokens.deferred_writes`)."""
     server = _server()
-    try:
-        return _finish(server.create_token_response())
-    except OAuth2Error as error:
-        return _finish(server.handle_error_response(None, error))
+    with tokens.deferred_writes():
+        try:
+            response = server.create_token_response()
+            if response is not None and 200 <= response.status_code < 300:
+                with sql.writing():
+                    tokens.run_deferred()
+                    db.session.commit()
+                return response
+        except OAuth2Error as error:
+            response = server.handle_error_response(None, error)
+        return _finish(response)
 
 
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])
@@ -111,9 +120,9 @@ def _endpoint(name: str):
 
 def _read_only_endpoint(name: str):
     """An endpoint that writes nothing (UserInfo, introspection): its lookups run on a connection of their
-    own in autocommit mode (:func:`idp.oidc.records.read_only`), so there is no transaction to end."""
+    own in autocommit mode (:func:`idp.oidc.sql.read_only`), so there is no transaction to end."""
     server = _server()
-    with records.read_only():
+    with sql.read_only():
         try:
             return server.create_endpoint_response(name)
         except OAuth2Error as error:

@@ -1,0 +1,176 @@
+"""The hot paths' SQL, run straight on the DBAPI cursor.
+
+SQLAlchemy's Core execution (execution context, result machinery) costs more than a whole indexed lookup
+or one-row write in SQLite, and as much as the round trip on PostgreSQL. A :class:`Statement` is a Core
+statement compiled by SQLAlchemy once per dialect and run on the DBAPI connection with SQLAlchemy's own
+bind and result processors of each column's type (``DateTime`` to and from SQLite's text, ``Boolean``,
+``JSON`` …): the values written and the rows read are the ones ``connection.execute(statement)`` would
+write and return. Database errors are raised as SQLAlchemy's exceptions (``IntegrityError`` …), as they
+would be through SQLAlchemy.
+
+Where a statement runs:
+
+* by default on the DBAPI connection of the ORM session's transaction: what it writes is committed or
+  rolled back with everything else the request did (``db.session.commit()``/``rollback()``), and what it
+  reads sees the transaction's own writes;
+* inside :func:`read_only` (endpoints that write nothing: UserInfo, introspection) on a pooled connection
+  of its own in autocommit mode: no BEGIN and no COMMIT (on PostgreSQL one round trip per lookup instead
+  of three), no ORM session at all.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from sqlalchemy import exc as sa_exc
+
+from idp.extensions import db
+
+#: The read-only request's connection (see :func:`read_only`): a list holding it once taken; None outside.
+_reader: ContextVar[list | None] = ContextVar("idp_oidc_reader", default=None)
+
+
+class Statement:
+    """A Core statement compiled once per dialect, run on the DBAPI cursor (see the module's documentation).
+
+    ``column_keys``: for an INSERT, the columns every call gives (the others get their defaults)."""
+
+    def __init__(self, statement, *, column_keys: tuple[str, ...] | None = None):
+        self.statement = statement
+        self.column_keys = column_keys
+        self._compiled: dict = {}
+
+    def _for(self, dialect) -> tuple:
+        key = (type(dialect), dialect.paramstyle)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            sql = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
+            names = tuple(sql.positiontup) if dialect.positional else None
+            binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+                     for name, bind in sql.binds.items()}
+            results = ()
+            if getattr(self.statement, "is_select", False):
+                results = tuple((i, f) for i, f in enumerate(
+                    column.type.dialect_impl(dialect).result_processor(dialect, None)
+                    for column in self.statement.selected_columns) if f is not None)
+            compiled = self._compiled[key] = (sql.string, names, {k: f for k, f in binds.items() if f}, results)
+        return compiled
+
+    def first(self, params: dict) -> tuple | None:
+        """The first row the statement returns for ``params``, or None."""
+        engine = db.engine
+        compiled = self._for(engine.dialect)
+        row = _execute(engine, compiled, params, fetch=True)
+        if row is None:
+            return None
+        processed = compiled[3]
+        if processed:
+            row = list(row)
+            for i, process in processed:
+                if row[i] is not None:
+                    row[i] = process(row[i])
+        return tuple(row)
+
+    def run(self, params: dict) -> int:
+        """Execute a write; the number of rows it matched."""
+        engine = db.engine
+        return _execute(engine, self._for(engine.dialect), params, fetch=False)
+
+
+def _execute(engine, compiled: tuple, params: dict, *, fetch: bool):
+    dialect = engine.dialect
+    sql, names, binds, _ = compiled
+    if binds:
+        params = {k: (binds[k](v) if k in binds else v) for k, v in params.items()}
+    arguments = tuple(params[name] for name in names) if names is not None else params
+    holder = _reader.get()
+    if holder is None:
+        connection = db.session.connection().connection  # the DBAPI connection of the session's transaction
+    elif holder:
+        connection = holder[0]
+    else:
+        connection = engine.raw_connection()
+        restore = None
+        if dialect.name != "sqlite":  # pysqlite begins no transaction for a SELECT; psycopg would
+            driver = connection.driver_connection
+            restore, driver.autocommit = driver.autocommit, True
+        holder[:] = [connection, restore]
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, arguments)
+        return cursor.fetchone() if fetch else cursor.rowcount
+    except dialect.loaded_dbapi.Error as exc:
+        disconnected = dialect.is_disconnect(exc, connection.dbapi_connection, cursor)
+        if holder and disconnected:
+            connection.invalidate(exc)  # never back into the pool (the session's own is SQLAlchemy's to handle)
+        raise sa_exc.DBAPIError.instance(sql, arguments, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
+                                         connection_invalidated=bool(holder) and disconnected,
+                                         dialect=dialect) from exc
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def read_only():
+    """Run the statements of a request that writes nothing on a pooled connection of their own, in
+    autocommit mode (no BEGIN, no COMMIT), taken at the first statement and given back at the end."""
+    holder: list = []
+    reset = _reader.set(holder)
+    try:
+        yield
+    finally:
+        _reader.reset(reset)
+        if holder:
+            connection, restore = holder
+            try:
+                if restore is not None:
+                    connection.driver_connection.autocommit = restore
+            finally:
+                connection.close()  # back to the pool
+
+
+@contextmanager
+def writing():
+    """One writer at a time, waiting its turn without sleeping, around a write transaction's statements
+    and its commit (the token endpoint's :func:`idp.oidc.tokens.run_deferred`).
+
+    SQLite lets one connection write at a time; the others are refused and retry after sleeps of 1, 2,
+    5, 10 … 100 ms, however soon the writer finishes (SQLite's busy handler). Under load those sleeps,
+    not the work, made the token endpoint's slowest answers. Writers of the same database queue here
+    instead: threads of this process on a lock, processes (gunicorn workers, instances on one file) on
+    ``flock`` of a file beside the database, and each wakes as soon as the one before commits. PostgreSQL
+    locks rows, not the database: nothing to queue for."""
+    engine = db.engine
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    with _gate_lock:
+        descriptor = _gate_file(engine.url.database)
+        if descriptor is not None:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if descriptor is not None:
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+
+_gate_lock = threading.Lock()
+_gate_files: dict = {}  # (process id, database file) → descriptor of its writers' lock file, open for good
+
+
+def _gate_file(database: str | None) -> int | None:
+    """This process's descriptor of the lock file beside ``database``; None for a database in memory or a
+    folder the provider cannot write to (then writers are queued within the process only)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    key = (os.getpid(), database)  # a worker forked from a master opens its own (flock is per open file)
+    if key not in _gate_files:
+        try:
+            _gate_files[key] = os.open(database + "-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            _gate_files[key] = None
+    return _gate_files[key]
