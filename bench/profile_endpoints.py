@@ -1,6 +1,7 @@
 """In-process CPU cost of the provider's endpoints, and a cProfile of one of them (a developer's tool).
 
     .venv/bin/python bench/profile_endpoints.py [--db sqlite|postgres] [--count 2000] [--profile client_credentials]
+                                                [--accounts 100000 --extra-rows 100000]
 
 No gunicorn, no sockets: every request is a WSGI call into the app in this process, its environ built
 before the clock starts (werkzeug's ``EnvironBuilder``, as a server would hand it over), so the figures
@@ -39,6 +40,9 @@ def main() -> None:
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--lines", type=int, default=45)
     parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--accounts", type=int, default=1000, help="accounts in the store (default 1,000)")
+    parser.add_argument("--extra-rows", type=int, default=0,
+                        help="codes and token rows minted (and left) before measuring, as long runs leave them")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="idp-profile-"))
     if args.db == "postgres":
@@ -56,7 +60,11 @@ def main() -> None:
         store = Store(env)
         store.init()
         client_id, secret = store.create_client()
-        store.add_accounts(1000)
+        store.add_accounts(args.accounts)
+        if args.extra_rows:
+            store.mint_codes(args.extra_rows, random.Random(2))
+            store.mint_tokens(args.extra_rows, random.Random(3))
+        store.vacuum_analyze()
         rng = random.Random(1)
         basic = {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
         n = args.count

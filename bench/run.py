@@ -171,6 +171,18 @@ class Server:
     def cpu(self) -> float:
         return tree_cpu_seconds(self.proc.pid)
 
+    def wait_idle(self, *, timeout: float = 30.0, below: float = 0.05, step: float = 0.25) -> float:
+        """Wait until the server's processes use less than ``below`` of a core: wrk stops at the end of its
+        run, but the requests it left in flight are still served (16 sign-ins are 3 CPU-seconds of bcrypt),
+        and that work must not land in the next scenario's window. Returns the seconds waited."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            before = self.cpu()
+            time.sleep(step)
+            if (self.cpu() - before) / step < below:
+                break
+        return time.monotonic() - started
+
     def sample_memory(self) -> None:
         for pid in children(self.proc.pid):
             m = memory_mb(pid)
@@ -442,6 +454,7 @@ class Bench:
             self.bcrypt_samples.extend(bcrypt_times(self.store, 3))
         run = run_wrk(self.wrk, server, load, duration=duration, connections=self.cfg.connections,
                       threads=self.cfg.threads, work=self.work, lead=2.0 if name == "signin" else 1.0)
+        run["drain_seconds"] = round(server.wait_idle(), 2)  # what wrk left in flight, served before the next run
         self.rates[name] = max(self.rates.get(name, 0), run["rps"])
         bucket.setdefault(name, []).append(run)
         flag = " EXHAUSTED" if run["exhausted"] else ""

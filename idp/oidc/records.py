@@ -28,13 +28,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from types import FunctionType
 
-from sqlalchemy import bindparam, inspect, select
+from sqlalchemy import JSON, bindparam, inspect, select
 
 from idp.accounts import Account
 from idp.clients import OAuthClient
 from idp.extensions import db
 from idp.oidc.models import AuthorizationCode, OAuthToken
-from idp.oidc.sql import Statement
+from idp.oidc.sql import LazyColumn, Statement
 
 
 class Record:
@@ -68,6 +68,10 @@ def _record_class(model: type) -> type:
             if (name.startswith("_") and name != "__repr__") or not isinstance(value, (FunctionType, property)):
                 continue  # SQLAlchemy's machinery, mapped attributes, class data
             namespace[name] = value
+    # JSON columns are decoded when first read (a client's lists, when its metadata is asked for).
+    for attr in mapper.column_attrs:
+        if isinstance(attr.columns[0].type, JSON):
+            namespace[attr.key] = LazyColumn(attr.key)
     mixins = tuple(base for base in model.__bases__ if base.__module__.startswith("authlib."))
     return type(model.__name__ + "Record", (Record, *mixins), namespace)
 
@@ -143,10 +147,14 @@ def find_client(client_id: str | None) -> ClientRecord | None:
     expected = _expected.get()
     if expected is not None and "token" not in expected:
         statement = _CLIENT_AND_REFRESH if expected["refresh"] else _CLIENT_AND_ACCESS
-        row = statement.first({"client_id": client_id, "hash": expected["hash"]})
-        expected["token"] = _token_of(row[_K:]) if row is not None else None
-        return ClientRecord(row[:_K]) if row is not None else None
-    row = _CLIENT_BY_CLIENT_ID.first({"client_id": client_id})
+        row = statement.first({"client_id": client_id, "hash": expected["hash"]}, lazy=True)
+        if row is None:
+            expected["token"] = None
+            return None
+        client = ClientRecord(row[:_K])
+        expected["token"] = _token_of(row[_K:], asking=client)
+        return client
+    row = _CLIENT_BY_CLIENT_ID.first({"client_id": client_id}, lazy=True)
     return ClientRecord(row) if row is not None else None
 
 
@@ -157,12 +165,12 @@ def find_active_client(client_id: str | None) -> ClientRecord | None:
 
 
 def find_account(account_id: int) -> AccountRecord | None:
-    row = _ACCOUNT_BY_ID.first({"id": account_id})
+    row = _ACCOUNT_BY_ID.first({"id": account_id}, lazy=True)
     return AccountRecord(row) if row is not None else None
 
 
 def find_code(code_hash: str) -> CodeRecord | None:
-    row = _CODE_BY_HASH.first({"hash": code_hash})
+    row = _CODE_BY_HASH.first({"hash": code_hash}, lazy=True)
     return CodeRecord(row) if row is not None else None
 
 
@@ -174,14 +182,17 @@ def find_token(token_hash: str, *, refresh: bool) -> TokenRecord | None:
             and expected["refresh"] == refresh):
         _expected.set(None)  # taken once; a later lookup asks the database again
         return expected["token"]  # fetched with the client (see expecting_token)
-    return _token_of((_TOKEN_BY_REFRESH_HASH if refresh else _TOKEN_BY_ACCESS_HASH).first({"hash": token_hash}))
+    return _token_of((_TOKEN_BY_REFRESH_HASH if refresh else _TOKEN_BY_ACCESS_HASH).first({"hash": token_hash}, lazy=True))
 
 
-def _token_of(row) -> TokenRecord | None:
+def _token_of(row, asking: ClientRecord | None = None) -> TokenRecord | None:
     if row is None or row[0] is None:
         return None
     token = TokenRecord(row[:_T])
     client, account = row[_T:_C], row[_C:]
-    token.client = ClientRecord(client) if client[0] is not None else None
+    if asking is not None and client[0] == asking.id:
+        token.client = asking  # the same row, read by the same query
+    else:
+        token.client = ClientRecord(client) if client[0] is not None else None
     token.account = AccountRecord(account) if account[0] is not None else None
     return token

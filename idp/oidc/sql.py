@@ -25,6 +25,7 @@ import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from sqlalchemy import JSON
 from sqlalchemy import exc as sa_exc
 
 from idp.extensions import db
@@ -53,14 +54,15 @@ class Statement:
                      for name, bind in sql.binds.items()}
             results = ()
             if getattr(self.statement, "is_select", False):
-                results = tuple((i, f) for i, f in enumerate(
-                    column.type.dialect_impl(dialect).result_processor(dialect, None)
+                results = tuple((i, f, isinstance(column.type, JSON)) for i, (column, f) in enumerate(
+                    (column, column.type.dialect_impl(dialect).result_processor(dialect, None))
                     for column in self.statement.selected_columns) if f is not None)
             compiled = self._compiled[key] = (sql.string, names, {k: f for k, f in binds.items() if f}, results)
         return compiled
 
-    def first(self, params: dict) -> tuple | None:
-        """The first row the statement returns for ``params``, or None."""
+    def first(self, params: dict, *, lazy: bool = False) -> tuple | None:
+        """The first row the statement returns for ``params``, or None. ``lazy``: a JSON value the driver
+        returned as text is left as a :class:`Pending` to decode when read (:class:`LazyColumn`)."""
         engine = db.engine
         compiled = self._for(engine.dialect)
         row = _execute(engine, compiled, params, fetch=True)
@@ -69,15 +71,42 @@ class Statement:
         processed = compiled[3]
         if processed:
             row = list(row)
-            for i, process in processed:
+            for i, process, json in processed:
                 if row[i] is not None:
-                    row[i] = process(row[i])
+                    row[i] = Pending(process, row[i]) if lazy and json else process(row[i])
         return tuple(row)
 
     def run(self, params: dict) -> int:
         """Execute a write; the number of rows it matched."""
         engine = db.engine
         return _execute(engine, self._for(engine.dialect), params, fetch=False)
+
+
+class Pending:
+    """A column value not decoded yet: ``process(raw)`` when first read."""
+
+    __slots__ = ("process", "raw")
+
+    def __init__(self, process, raw):
+        self.process, self.raw = process, raw
+
+
+class LazyColumn:
+    """A record's attribute holding a :class:`Pending` value until it is first read (then the value)."""
+
+    def __init__(self, key: str):
+        self.key = key
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.key]
+        if type(value) is Pending:
+            value = obj.__dict__[self.key] = value.process(value.raw)
+        return value
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self.key] = value
 
 
 def _execute(engine, compiled: tuple, params: dict, *, fetch: bool):
