@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--profile", help="scenario to profile with cProfile")
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--lines", type=int, default=45)
+    parser.add_argument("--dump", help="also write the cProfile statistics to this file (pstats)")
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--accounts", type=int, default=1000, help="accounts in the store (default 1,000)")
     parser.add_argument("--extra-rows", type=int, default=0,
@@ -134,6 +135,8 @@ def main() -> None:
             print(f"{name:<20} {1 / best:8.0f} req/CPU-s  {best * 1e6:7.0f} µs CPU/request (best batch), "
                   f"median {middle * 1e6:7.0f} µs", flush=True)
             if profiler:
+                if args.dump:
+                    profiler.dump_stats(args.dump)
                 pstats.Stats(profiler).strip_dirs().sort_stats(args.sort).print_stats(args.lines)
         store.dispose()
     finally:

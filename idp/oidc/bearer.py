@@ -58,7 +58,7 @@ def require_client_token(scope: str, *, realm: str):
     """The access token of this request (Authlib's token object); raises a :class:`BearerError`."""
     protector = current_app.extensions[PROTECTOR]
     try:
-        token = protector.validate_request(scopes=[scope], request=BearerRequest(request))
+        token = protector.validate_request(scopes=[scope], request=BearerRequest(request._get_current_object()))
     except (MissingAuthorizationError, UnsupportedTokenTypeError):
         raise MissingToken("an 'Authorization: Bearer <access token>' header is required", realm=realm) from None
     except InsufficientScopeError:

@@ -51,7 +51,7 @@ class BearerProtector(ResourceProtector):
         for claim in kwargs:
             if isinstance(kwargs[claim], str):
                 kwargs[claim] = [kwargs[claim]]
-        token = self.validate_request(request=BearerRequest(flask_request), **kwargs)
+        token = self.validate_request(request=BearerRequest(flask_request._get_current_object()), **kwargs)
         token_authenticated.send(self, token=token)
         g.authlib_server_oauth2_token = token
         return token

@@ -30,10 +30,10 @@ log = logging.getLogger(__name__)
 
 class AuthorizationServer(ProviderHooks, FlaskAuthorizationServer):
     def create_oauth2_request(self, request):
-        return IssuerRequest(flask_request, self.get_issuer())
+        return IssuerRequest(flask_request._get_current_object(), self.get_issuer())
 
     def create_json_request(self, request):
-        return BearerRequest(flask_request)
+        return BearerRequest(flask_request._get_current_object())
 
 
 def build_server(app: Flask) -> AuthorizationServer:
