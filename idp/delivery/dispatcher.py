@@ -57,8 +57,12 @@ class Dispatcher:
             .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)).scalars())
 
     def run_due(self, limit: int = 100) -> Report:
-        """One pass: reap stale claims, then try every due row once."""
+        """One pass: turn pending «Забыли пароль?» requests into messages, reap stale claims, then try
+        every due row once (the messages just made included)."""
+        from idp.passwords.reset import issue_pending  # the outbox's one upstream job; passwords imports us
+
         report = Report()
+        issue_pending(self.services, limit=limit)
         now = self.services.clock.now()
         report.dead.extend(self.reap(now))
         for delivery_id in self.due_ids(now, limit):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import db
@@ -34,3 +34,15 @@ class TemporaryPassword(db.Model):
     def usable(self, now: datetime) -> bool:
         """Live until its expiry instant (exclusive), unless used or replaced."""
         return self.used_at is None and self.revoked_at is None and now < self.expires_at
+
+
+class ResetRequest(db.Model):
+    """A «Забыли пароль?» request waiting to be turned into a temporary password (see
+    :mod:`idp.passwords.reset`). Written for any login, known or not; deleted when issued."""
+
+    __tablename__ = "reset_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The login and the request's origin, sealed like outbox payloads (:mod:`idp.delivery.sealing`).
+    payload: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

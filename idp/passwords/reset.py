@@ -1,25 +1,40 @@
 """«Забыли пароль?»: issue a temporary password and send it to the channel of the login typed.
 
-The answer is the same for known and unknown logins (the caller shows where the password *would* go by
-the kind of login), and the same work is done either way: a password is drawn and hashed. The new
-temporary password and its message are written in one transaction (the outbox), so neither exists
-without the other.
+The request a customer makes must not reveal whether the login is an account, in its answer or in its
+time. So it is split in two:
+
+1. :func:`request_temporary_password`, in the web request, does the same work for every login: the login
+   is parsed, the limits are counted, the request is written (sealed) to ``reset_requests`` and
+   committed. Nothing in it looks at the accounts.
+2. :func:`issue_pending` turns written requests into temporary passwords and their messages. It runs in
+   the outbox dispatcher (``idp deliveries run``, in worker mode) or right after the request (inline
+   mode, the demo). Only here is the login looked up; a request for a login that is not an account is
+   simply consumed.
+
+A request is claimed by deleting its row in the same transaction that writes the temporary password and
+its outbox message, so it is issued exactly once however many dispatchers run, and nothing of it is left
+readable afterwards (an unknown login someone typed is not kept).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 
 from idp.accounts import find_by_login, parse_login
 from idp.accounts.logins import Login
 from idp.audit import Origin, record
 from idp.delivery import EMAIL, SMS, channel_backlogged, dispatch_inline, enqueue, supersede
+from idp.delivery.models import Delivery
+from idp.delivery.sealing import Sealer, SealError
 from idp.extensions import db
 from idp.passwords import temporary
-from idp.passwords.models import TemporaryPassword
+from idp.passwords.models import ResetRequest, TemporaryPassword
 from idp.services import Services
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,24 +46,63 @@ class ResetResult:
 
 
 def request_temporary_password(raw_login: str, services: Services, origin: Origin | None = None) -> ResetResult:
-    """Issue and queue a temporary password for ``raw_login``; raises ``InvalidLogin`` for garbage.
+    """Take a reset request for ``raw_login``; raises ``InvalidLogin`` for garbage.
 
-    Past the per-login or per-address limits nothing is sent, and the answer is the same as always.
+    The same statements run for every login, known or not. Past the per-login or per-address limits
+    nothing is written but the audit event, and the answer is the same as always.
     """
     login = parse_login(raw_login)
     origin = origin or Origin()
     now = services.clock.now()
     allowed = services.throttler.before_reset(login.value, origin.ip, now)
-    password = temporary.generate()
-    password_hash = services.hasher.hash(password)  # done for unknown logins too: same time either way
-    account = find_by_login(login) if allowed else None
-    found = account is not None and account.active
     channel = EMAIL if login.is_email else SMS
-    record("reset.requested" if allowed else "reset.limited", at=now, origin=origin,
-           account_id=account.id if found else None, kind=login.kind)
-    if not found:
+    record("reset.requested" if allowed else "reset.limited", at=now, origin=origin, kind=login.kind)
+    request = None
+    if allowed:
+        request = ResetRequest(created_at=now, payload=Sealer(services.settings.secret_key).seal(
+            {"login": login.value, "ip": origin.ip, "user_agent": origin.user_agent}))
+        db.session.add(request)
+    db.session.commit()
+    if request is not None and services.settings.delivery_mode == "inline":
+        dispatch_inline(services, issue_pending(services, ids=[request.id]))
+    return ResetResult(login, delivered=not channel_backlogged(channel))
+
+
+def issue_pending(services: Services, ids: list[int] | None = None, limit: int = 100) -> list[Delivery]:
+    """Turn pending reset requests (oldest first, or just ``ids``) into temporary passwords and queued
+    messages; returns the messages, committed and due now. Requests for logins that are no account are
+    consumed without a trace."""
+    query = select(ResetRequest.id, ResetRequest.payload).order_by(ResetRequest.id).limit(limit)
+    if ids is not None:
+        query = query.where(ResetRequest.id.in_(ids))
+    pending = db.session.execute(query).all()
+    db.session.commit()  # end the read: nothing is held while bcrypt runs below
+    sealer = Sealer(services.settings.secret_key)
+    messages = []
+    for request_id, payload in pending:
+        delivery = _issue(services, sealer, request_id, payload)
+        if delivery is not None:
+            messages.append(delivery)
+    return messages
+
+
+def _issue(services: Services, sealer: Sealer, request_id: int, payload: str) -> Delivery | None:
+    try:
+        params = sealer.open(payload)
+        login = parse_login(params["login"])
+    except (SealError, KeyError, TypeError, ValueError):
+        log.error("reset request %s cannot be read (another IDP_SECRET_KEY?): dropped", request_id)
+        db.session.execute(delete(ResetRequest).where(ResetRequest.id == request_id))
         db.session.commit()
-        return ResetResult(login, delivered=not channel_backlogged(channel))
+        return None
+    password = temporary.generate()
+    password_hash = services.hasher.hash(password)  # before any write: no lock is held during bcrypt
+    now = services.clock.now()
+    claimed = db.session.execute(delete(ResetRequest).where(ResetRequest.id == request_id)).rowcount
+    account = find_by_login(login) if claimed == 1 else None
+    if account is None or not account.active:
+        db.session.commit()  # consumed (or another dispatcher had it)
+        return None
 
     # A newer request replaces any older temporary password; the permanent one is left alone, so a
     # stranger typing someone's login cannot lock them out.
@@ -59,14 +113,14 @@ def request_temporary_password(raw_login: str, services: Services, origin: Origi
         .values(revoked_at=now)
     )
     supersede(account.id, "temporary_password")  # an older password's message, if still unsent, never goes
+    channel = EMAIL if login.is_email else SMS
     db.session.add(TemporaryPassword(account_id=account.id, password_hash=password_hash, channel=channel,
                                      created_at=now,
                                      expires_at=now + timedelta(seconds=services.settings.temp_password_ttl)))
     delivery = enqueue(services, "temporary_password", channel=channel, recipient=login.value,
                        account_id=account.id,
                        params={"password": password, "login_url": services.settings.issuer + "/login"})
-    record("temporary.issued", at=now, origin=origin, account_id=account.id, channel=channel)
+    record("temporary.issued", at=now, origin=Origin(params.get("ip"), params.get("user_agent")),
+           account_id=account.id, channel=channel)
     db.session.commit()
-    dispatch_inline(services, [delivery])
-    # Not this message's own fate: that would tell a stranger the login exists (only known logins have one).
-    return ResetResult(login, delivered=not channel_backlogged(channel))
+    return delivery

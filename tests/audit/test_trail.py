@@ -28,10 +28,13 @@ def test_journey_events_in_order_with_origin(client, make_account, mailbox, cloc
     assert result.exit_code == 0, result.output
     events = json.loads(result.output)
     assert [e["event"] for e in reversed(events)] == [
-        "account.created", "reset.requested", "temporary.issued", "signin.failure", "signin.temporary",
+        "account.created", "temporary.issued", "signin.failure", "signin.temporary",
         "sessions.revoked", "password.changed", "signin.success"]
     web = [e for e in events if e["event"] != "account.created"]
     assert all(e["ip"] == "192.0.2.7" and e["user_agent"] == "Test Browser/1.0" for e in web)
+    # The request itself is recorded without an account: it is taken the same way for any login.
+    [requested] = json.loads(run_cli("audit", "--json", "--event", "reset.requested").output)
+    assert requested["account_id"] is None and requested["ip"] == "192.0.2.7"
     assert temporary not in result.output and "Polis2026" not in result.output
 
 

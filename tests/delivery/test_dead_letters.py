@@ -9,7 +9,7 @@ from sqlalchemy import select
 from idp.audit import search
 from idp.delivery import DEAD, QUEUED, SENT, Courier, Delivery, Dispatcher
 from idp.extensions import db
-from idp.passwords.reset import request_temporary_password
+from idp.passwords.reset import issue_pending, request_temporary_password
 from tests.delivery.conftest import ScriptedTransport, add_account, only_row
 
 
@@ -47,7 +47,7 @@ def test_a_reaped_claim_is_recorded_as_dead(app, clock):
     with app.app_context():
         add_account(app)
         request_temporary_password("client@example.com", app.extensions["idp"])
-        row = only_row()
+        [row] = issue_pending(app.extensions["idp"])
         row.status, row.claimed_until = "sending", clock.now()
         db.session.commit()
         clock.advance(seconds=1)

@@ -8,7 +8,8 @@ from sqlalchemy import text
 
 from idp.delivery import DEAD, QUEUED, SENT, Dispatcher
 from idp.extensions import db
-from idp.passwords.reset import request_temporary_password
+from idp.passwords.models import ResetRequest
+from idp.passwords.reset import issue_pending, request_temporary_password
 from tests.delivery.conftest import ScriptedTransport, add_account, only_row
 
 
@@ -19,8 +20,13 @@ def test_worker_mode_queues_sealed_and_sends_later(outbox_app):
         add_account(app)
         services = app.extensions["idp"]
         assert request_temporary_password("client@example.com", services).delivered
-        row = only_row()
+        # The request only wrote the (sealed) reset request: the account is looked up by the worker.
+        assert db.session.execute(text("select count(*) from deliveries")).scalar_one() == 0
+        request = db.session.execute(text("select payload from reset_requests")).scalar_one()
+        assert "client" not in request
+        [row] = issue_pending(services)
         assert row.status == QUEUED and transport.sent == []
+        assert db.session.execute(text("select count(*) from reset_requests")).scalar_one() == 0
         raw = db.session.execute(text("select payload from deliveries")).scalar_one()
         assert raw and "password" not in raw  # sealed, not JSON
         report = Dispatcher(services).run_due()
@@ -85,7 +91,7 @@ def test_stale_claim_is_reaped_not_resent(outbox_app, clock):
     with app.app_context():
         add_account(app)
         request_temporary_password("client@example.com", app.extensions["idp"])
-        row = only_row()
+        [row] = issue_pending(app.extensions["idp"])
         row.status, row.claimed_until = "sending", clock.now()
         db.session.commit()
         clock.advance(seconds=1)
@@ -131,3 +137,56 @@ def test_cli_lists_failed_without_payload(outbox_app, run_cli, clock):
     clock.advance(minutes=1)
     result = app.test_cli_runner().invoke(cli, ["deliveries", "run", "--once", "--json"])
     assert json.loads(result.output) == {"sent": 1, "retrying": 0, "dead": 0}
+
+
+def test_worker_mode_the_request_does_the_same_for_known_and_unknown_logins(outbox_app):
+    transport = ScriptedTransport()
+    app = outbox_app(transport, delivery_mode="worker")
+    with app.app_context():
+        add_account(app)
+        services = app.extensions["idp"]
+        request_temporary_password("client@example.com", services)
+        request_temporary_password("nobody@example.com", services)
+        # Two indistinguishable rows: sealed, the same size, no account.
+        payloads = list(db.session.execute(text("select payload from reset_requests order by id")).scalars())
+        assert len(payloads) == 2 and len({len(p) for p in payloads}) == 1
+        assert Dispatcher(services).run_due().as_dict() == {"sent": 1, "retrying": 0, "dead": 0}
+        assert [m.recipient for m in transport.sent] == ["client@example.com"]
+        assert db.session.execute(select_count(ResetRequest)).scalar_one() == 0  # the unknown one left no trace
+
+
+def test_a_reset_request_is_issued_once_by_two_dispatchers(outbox_app):
+    transport = ScriptedTransport()
+    app = outbox_app(transport, delivery_mode="worker")
+    with app.app_context():
+        add_account(app)
+        request_temporary_password("client@example.com", app.extensions["idp"])
+    barrier = threading.Barrier(2)
+
+    def work():
+        with app.app_context():
+            barrier.wait()
+            issue_pending(app.extensions["idp"])
+            db.session.remove()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    with app.app_context():
+        from idp.passwords.models import TemporaryPassword
+        assert db.session.execute(select_count(TemporaryPassword)).scalar_one() == 1
+        assert only_row().status == QUEUED
+
+
+def test_an_unreadable_reset_request_is_dropped(outbox_app, clock):
+    app = outbox_app(ScriptedTransport(), delivery_mode="worker")
+    with app.app_context():
+        db.session.add(ResetRequest(payload="not-sealed-by-this-key", created_at=clock.now()))
+        db.session.commit()
+        assert issue_pending(app.extensions["idp"]) == []
+        assert db.session.execute(select_count(ResetRequest)).scalar_one() == 0
+
+
+def select_count(model):
+    from sqlalchemy import func, select
+    return select(func.count()).select_from(model)

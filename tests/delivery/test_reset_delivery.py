@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from idp.delivery import QUEUED, SENT, SUPERSEDED, Delivery, Dispatcher
 from idp.extensions import db
-from idp.passwords.reset import request_temporary_password
+from idp.passwords.reset import issue_pending, request_temporary_password
 from tests.delivery.conftest import ScriptedTransport, add_account
 from tests.http import PageClient, codes
 
@@ -62,9 +62,11 @@ def test_a_newer_request_withdraws_the_older_unsent_message(outbox_app, clock):
     with app.app_context():
         add_account(app)
         services = app.extensions["idp"]
-        request_temporary_password("client@example.com", services)  # the transport is down: not sent yet
+        request_temporary_password("client@example.com", services)
+        issue_pending(services)  # issued and queued, but not sent yet (the transport is down, say)
         clock.advance(minutes=5)
         request_temporary_password("client@example.com", services)
+        issue_pending(services)
         older, newer = rows()
         assert (older.status, older.payload) == (SUPERSEDED, None)  # never sent, nothing left to read
         assert newer.status == QUEUED and newer.payload
@@ -92,5 +94,23 @@ def test_a_dead_older_message_is_withdrawn_too_and_cannot_be_requeued(outbox_app
         assert dispatcher.run_due().as_dict()["dead"] == 1
         clock.advance(minutes=2)
         request_temporary_password("client@example.com", services)
+        issue_pending(services)
         older = rows()[0]
         assert older.status == SUPERSEDED and not dispatcher.requeue(older.id)
+
+
+def test_requests_waiting_for_the_worker_send_only_the_newest_password(outbox_app, clock):
+    transport = ScriptedTransport()
+    app = outbox_app(transport, delivery_mode="worker", reset_per_minute=100, reset_per_hour=100)
+    with app.app_context():
+        add_account(app)
+        services = app.extensions["idp"]
+        for _ in range(3):  # the worker was away: three presses of «Забыли пароль?» wait
+            request_temporary_password("client@example.com", services)
+            clock.advance(minutes=2)
+        assert Dispatcher(services).run_due().as_dict() == {"sent": 1, "retrying": 0, "dead": 0}
+        assert [r.status for r in rows()] == [SUPERSEDED, SUPERSEDED, SENT]
+        from idp.passwords.models import TemporaryPassword
+        [live] = db.session.execute(select(TemporaryPassword).where(TemporaryPassword.revoked_at.is_(None))).scalars()
+        password = transport.sent[0].text.split("Временный пароль - ", 1)[1].split()[0]
+        assert services.hasher.verify(password, live.password_hash)
