@@ -187,6 +187,11 @@ class Settings:
             # A request that waits on SES/SNS only when the login exists answers more slowly for known logins.
             raise SettingsError("IDP_DELIVERY_MODE=inline with SES/SNS would let response times reveal which "
                                 "logins exist: in production set IDP_DELIVERY_MODE=worker and run `idp deliveries run`")
+        for variable, transport in (("IDP_EMAIL_TRANSPORT", s.email_transport), ("IDP_SMS_TRANSPORT", s.sms_transport)):
+            if s.production and transport == "mailbox":
+                # The development mailbox keeps every message, temporary passwords included, in a local file.
+                raise SettingsError(f"{variable}=mailbox writes temporary passwords to a local file and reaches "
+                                    "no customer: in production set IDP_EMAIL_TRANSPORT=ses and IDP_SMS_TRANSPORT=sns")
         if s.delivery_max_attempts < 1 or s.delivery_backoff < 0:
             raise SettingsError("IDP_DELIVERY_MAX_ATTEMPTS must be ≥ 1 and IDP_DELIVERY_BACKOFF ≥ 0")
         if min(s.signin_threshold, s.ip_threshold, s.reset_per_minute, s.reset_per_hour) < 1 \

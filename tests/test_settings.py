@@ -13,7 +13,7 @@ from idp.settings import Settings, SettingsError
 
 SECRET = "s" * 40
 PRODUCTION = {"IDP_ENV": "production", "IDP_SECRET_KEY": SECRET, "IDP_ISSUER": "https://lk.example.test",
-              "IDP_DELIVERY_MODE": "worker"}
+              "IDP_DELIVERY_MODE": "worker", "IDP_EMAIL_TRANSPORT": "ses", "IDP_SMS_TRANSPORT": "sns"}
 
 
 def settings(tmp_path, **variables) -> Settings:
@@ -21,7 +21,7 @@ def settings(tmp_path, **variables) -> Settings:
 
 
 def test_a_sound_production_configuration_is_accepted(tmp_path):
-    made = settings(tmp_path, **PRODUCTION, IDP_EMAIL_TRANSPORT="ses", IDP_SMS_TRANSPORT="sns")
+    made = settings(tmp_path, **PRODUCTION)
     assert made.production and made.secret_key == SECRET and made.issuer == "https://lk.example.test"
 
 
@@ -32,6 +32,10 @@ def test_a_sound_production_configuration_is_accepted(tmp_path):
     ({"IDP_BCRYPT_ROUNDS": "8"}, "too weak for production"),
     ({"IDP_DELIVERY_MODE": "inline", "IDP_EMAIL_TRANSPORT": "ses"}, "IDP_DELIVERY_MODE=inline with SES/SNS"),
     ({"IDP_DELIVERY_MODE": "inline", "IDP_SMS_TRANSPORT": "sns"}, "IDP_DELIVERY_MODE=inline with SES/SNS"),
+    ({"IDP_EMAIL_TRANSPORT": "mailbox"}, "IDP_EMAIL_TRANSPORT=mailbox writes temporary passwords to a local file"),
+    ({"IDP_SMS_TRANSPORT": "mailbox"}, "IDP_SMS_TRANSPORT=mailbox writes temporary passwords to a local file"),
+    ({"IDP_DELIVERY_MODE": "inline", "IDP_EMAIL_TRANSPORT": "mailbox", "IDP_SMS_TRANSPORT": "mailbox"},
+     "IDP_EMAIL_TRANSPORT=mailbox"),
 ])
 def test_production_refuses_what_is_unsafe(tmp_path, change, message):
     with pytest.raises(SettingsError, match=re.escape(message)):
