@@ -1,6 +1,6 @@
 """Client changes made by an admin: the domain call, its audit event and the commit, as one transaction.
 
-The REST API and the web area both come through here, so a change looks the same in the trail whichever
+The REST API, the web area and ``idp clients`` all come through here, so a change looks the same in the trail whichever
 surface made it. On a domain error nothing is kept: the transaction is rolled back and the error raised.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ T = TypeVar("T")
 class Actor:
     """Who made a change: an admin's account (web area) or an admin API client (bearer token)."""
 
-    via: str  # "web" or "api"
+    via: str  # "web", "api" or "cli"
     origin: Origin = field(default_factory=Origin)
     account_id: int | None = None
     client_id: str | None = None

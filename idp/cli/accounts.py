@@ -9,6 +9,7 @@ from sqlalchemy import select
 from idp.accounts import Account, create_account, describe, get_by_login
 from idp.admin.casework import correct_account, describe_account
 from idp.admin.operations import Actor
+from idp.audit import record
 from idp.cli.output import domain_errors, emit, json_option
 from idp.extensions import db
 
@@ -80,6 +81,9 @@ def list_(limit, as_json):
 def grant_admin(login, as_json):
     """Give the account of LOGIN the admin role (the admin web area)."""
     account = get_by_login(login)
-    account.is_admin = True
+    if not account.is_admin:
+        account.is_admin = True
+        record("admin.action", at=current_app.extensions["idp"].clock.now(), account_id=account.id,
+               action="grant_admin", via="cli")
     db.session.commit()
     emit(describe(account), as_json)

@@ -10,11 +10,14 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from idp.admin import operations
+from idp.admin.operations import Actor
 from idp.cli.output import domain_errors, emit, json_option
-from idp.clients import (GRANT_TYPES, create_client, describe_client, disable_client, enable_client,
-                         get_client, list_clients, rotate_secret, update_client)
-from idp.extensions import db
+from idp.clients import GRANT_TYPES, describe_client, get_client, list_clients
 from idp.settings import has_ephemeral_secret_key
+
+#: Changes made here are audited like the admin area's and the API's (``via`` = ``cli``).
+CLI = Actor(via="cli")
 
 clients = AppGroup("clients", help="OAuth clients (relying parties such as the ДМС portal).")
 
@@ -75,11 +78,10 @@ def create(name, redirect_uris, post_logout_redirect_uris, scopes, grant_types, 
     svc = _services()
     if not public:
         _warn_without_secret_key()
-    created = create_client(svc.settings, name=name, redirect_uris=redirect_uris,
-                            post_logout_redirect_uris=post_logout_redirect_uris, scopes=scopes or None,
-                            grant_types=grant_types or None, public=public, first_party=first_party,
-                            client_id=client_id, now=svc.clock.now())
-    db.session.commit()
+    created = operations.register(svc, CLI, name=name, redirect_uris=redirect_uris,
+                                  post_logout_redirect_uris=post_logout_redirect_uris, scopes=scopes or None,
+                                  grant_types=grant_types or None, public=public, first_party=first_party,
+                                  client_id=client_id)
     data = _with_secret(*created)
     emit(data, as_json, None if as_json else _human(data))
 
@@ -121,11 +123,10 @@ def update(client_id, name, redirect_uris, post_logout_redirect_uris, clear_post
            grant_types, first_party, as_json):
     """Change a client's settings; options not given stay as they are."""
     post_logout = [] if clear_post_logout_redirect_uris else (post_logout_redirect_uris or None)
-    client = update_client(client_id, name=name, redirect_uris=redirect_uris or None,
-                           post_logout_redirect_uris=post_logout, scopes=scopes or None,
-                           grant_types=grant_types or None, first_party=first_party,
-                           now=_services().clock.now())
-    db.session.commit()
+    fields = {"name": name, "redirect_uris": redirect_uris or None, "post_logout_redirect_uris": post_logout,
+              "scopes": scopes or None, "grant_types": grant_types or None, "first_party": first_party}
+    client = operations.change(_services(), CLI, client_id,
+                               **{key: value for key, value in fields.items() if value is not None})
     data = describe_client(client)
     emit(data, as_json, None if as_json else _human(data))
 
@@ -138,8 +139,7 @@ def rotate_secret_(client_id, as_json):
     """Give a confidential client a new secret (printed once); the old one stops working at once."""
     svc = _services()
     _warn_without_secret_key()
-    rotated = rotate_secret(svc.settings, client_id, now=svc.clock.now())
-    db.session.commit()
+    rotated = operations.new_secret(svc, CLI, client_id)
     data = _with_secret(*rotated)
     emit(data, as_json, None if as_json else _human(data))
 
@@ -150,8 +150,7 @@ def rotate_secret_(client_id, as_json):
 @domain_errors
 def disable(client_id, as_json):
     """Disable a client: no new sign-ins or tokens, and its issued tokens stop working."""
-    client = disable_client(client_id, now=_services().clock.now())
-    db.session.commit()
+    client = operations.disable(_services(), CLI, client_id)
     data = describe_client(client)
     emit(data, as_json, None if as_json else _human(data))
 
@@ -162,7 +161,6 @@ def disable(client_id, as_json):
 @domain_errors
 def enable(client_id, as_json):
     """Enable a disabled client again."""
-    client = enable_client(client_id, now=_services().clock.now())
-    db.session.commit()
+    client = operations.enable(_services(), CLI, client_id)
     data = describe_client(client)
     emit(data, as_json, None if as_json else _human(data))

@@ -44,6 +44,10 @@ def test_grant_admin(run_cli):
     run_cli("accounts", "create", "--email", "boss@example.com")
     result = run_cli("accounts", "grant-admin", "BOSS@example.com", "--json")
     assert result.exit_code == 0 and json.loads(result.output)["is_admin"] is True
+    run_cli("accounts", "grant-admin", "boss@example.com", "--json")  # already an admin: nothing new
+    [event] = json.loads(run_cli("audit", "--json", "--event", "admin.action").output)
+    assert event["account_id"] == json.loads(result.output)["id"]
+    assert event["details"] == {"action": "grant_admin", "via": "cli"}
 
 
 # -- idp accounts update ------------------------------------------------------------------------------------

@@ -42,6 +42,25 @@ def test_create_show_list_update_rotate_disable(run):
     assert json.loads(run("list", "--active-only", "--json")[1]) == []
 
 
+def test_every_change_is_in_the_audit_trail(run, app):
+    created = json.loads(run("create", "--name", "ДМС", "--redirect-uri", "https://dms.example/cb",
+                             "--client-id", "dms", "--json")[1])
+    run("update", "dms", "--name", "ДМС портал", "--json")
+    rotated = json.loads(run("rotate-secret", "dms", "--json")[1])
+    run("disable", "dms", "--json")
+    run("enable", "dms", "--json")
+    run("update", "nope", "--name", "X", "--json")  # refused: nothing recorded
+    from idp.audit import search
+    with app.app_context():
+        events = [(e.event, e.client_id, e.details) for e in reversed(search(event="client.*"))]
+    assert [(event, client) for event, client, _ in events] == [
+        ("client.created", "dms")] + [("client.changed", "dms")] * 4
+    assert [d.get("change") for _, _, d in events[1:]] == ["update", "rotate_secret", "disable", "enable"]
+    assert events[1][2]["fields"] == ["name"] and all(d["via"] == "cli" for _, _, d in events)
+    trail = json.dumps([d for _, _, d in events])
+    assert created["client_secret"] not in trail and rotated["client_secret"] not in trail
+
+
 def test_public_client(run):
     code, out = run("create", "--name", "SPA", "--redirect-uri", "http://127.0.0.1:3000/cb", "--public",
                     "--json")
