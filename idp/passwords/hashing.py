@@ -4,18 +4,23 @@ bcrypt reads only the first 72 bytes of its input, and a Cyrillic character take
 a 64-character Cyrillic password would be cut silently. So the password is first reduced to a fixed
 44-byte string (base64 of its SHA-256) and that is given to bcrypt: every character counts, and no input
 has a NUL byte. The same construction as passlib's ``bcrypt_sha256``.
+
+Before that the password is put in Unicode normal form C: «й» or «ё» arrive as one code point from one
+keyboard and as a letter plus a combining mark from another, and a customer typing the same password on
+a phone and on a computer must be let in on both.
 """
 from __future__ import annotations
 
 import base64
 import functools
 import hashlib
+import unicodedata
 
 import bcrypt
 
 
 def _prehash(password: str) -> bytes:
-    return base64.b64encode(hashlib.sha256(password.encode("utf-8")).digest())
+    return base64.b64encode(hashlib.sha256(unicodedata.normalize("NFC", password).encode("utf-8")).digest())
 
 
 class PasswordHasher:

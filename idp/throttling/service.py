@@ -63,8 +63,12 @@ class Throttler:
 
     def before_reset(self, login_value: str, address: str | None, now: datetime) -> bool:
         """May a temporary password be sent now? Windows are checked in order, the shortest first; a
-        request refused by one window is not counted in the next, so a double click costs no hourly quota."""
-        windows = [(login_key("reset", login_value), limit, window) for limit, window in self.limits.reset_per_login]
-        if address:
-            windows += [(ip_key("reset", address), limit, window) for limit, window in self.limits.reset_per_ip]
+        request refused by one window is not counted in the next, so a double click costs no hourly quota.
+
+        The address's windows come first: a request its address may not make must not use up the quota of
+        the login it names, or one address, however limited, could keep any customer from getting a
+        temporary password by naming their login once a minute."""
+        windows = [(ip_key("reset", address), limit, window) for limit, window in self.limits.reset_per_ip] \
+            if address else []
+        windows += [(login_key("reset", login_value), limit, window) for limit, window in self.limits.reset_per_login]
         return all(self.store.hit(key, limit, window, now) for key, limit, window in windows)

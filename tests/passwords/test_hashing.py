@@ -1,4 +1,6 @@
 """bcrypt without silent truncation: every character of a long Cyrillic password counts."""
+import unicodedata
+
 from idp.passwords import PasswordHasher
 
 
@@ -21,3 +23,12 @@ def test_missing_or_malformed_hash_is_a_no():
     hasher = PasswordHasher(4)
     assert hasher.verify("Polis2026", None) is False
     assert hasher.verify("Polis2026", "not-a-bcrypt-hash") is False
+
+
+def test_the_same_letters_typed_composed_or_decomposed_are_one_password():
+    hasher = PasswordHasher(rounds=4)
+    composed = "Полис2026йё"  # «й» and «ё» as single code points
+    decomposed = unicodedata.normalize("NFD", composed)  # и + breve, е + diaeresis: what some keyboards send
+    assert composed != decomposed
+    assert hasher.verify(decomposed, hasher.hash(composed)) and hasher.verify(composed, hasher.hash(decomposed))
+    assert not hasher.verify("Полис2026ие", hasher.hash(composed))

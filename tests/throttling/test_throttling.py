@@ -8,7 +8,7 @@ import pytest
 
 from idp.audit import Origin
 from idp.extensions import db
-from idp.passwords.reset import request_temporary_password
+from idp.passwords.reset import issue_pending, request_temporary_password
 from idp.passwords.signin import CHANGE_REQUIRED, INVALID, OK, THROTTLED, authenticate
 from idp.throttling import WaitPolicy
 from tests.http import codes
@@ -127,3 +127,115 @@ def test_throttled_page_says_how_long_in_russian_for_known_and_unknown(client, m
         html = page.get_data(as_text=True)
         assert page.status_code == 429 and page.headers["Retry-After"] == "30"
         assert codes(html) == ["signin.throttled"] and "Попробуйте снова через 1 мин." in html
+
+
+# --- «Забыли пароль?»: the per-address limit -------------------------------------------------------------
+
+ADDRESS, OTHER_ADDRESS = "203.0.113.7", "198.51.100.23"
+
+
+def client_at(app, address: str):
+    """A test client whose requests come from ``address`` (``request.remote_addr``)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def reset_rows(app) -> dict:
+    """What the reset requests left behind: pending requests, temporary passwords, queued messages, events."""
+    from sqlalchemy import func, select
+
+    from idp.audit.models import AuditEvent
+    from idp.delivery.models import Delivery
+    from idp.passwords.models import ResetRequest, TemporaryPassword
+
+    with app.app_context():
+        count = lambda model: db.session.scalar(select(func.count()).select_from(model))  # noqa: E731
+        events = db.session.execute(select(AuditEvent.event, AuditEvent.ip)
+                                    .where(AuditEvent.event.in_(["reset.requested", "reset.limited"]))
+                                    .order_by(AuditEvent.id)).all()
+        return {"pending": count(ResetRequest), "temporary": count(TemporaryPassword), "queued": count(Delivery),
+                "events": [tuple(row) for row in events]}
+
+
+def test_reset_limit_per_address_cuts_off_many_logins_from_one_address_only(app, make_account, mailbox, clock):
+    services = app.extensions["idp"]
+    per_minute, window = services.settings.limits().reset_per_ip[0]
+    # The documented default: ten a minute per address (max(10, IDP_RESET_PER_MINUTE × 10)).
+    assert (per_minute, window) == (10, 60)
+    logins = [make_account(email=f"c{n}@example.com").email for n in range(per_minute + 3)]
+    allowed, refused, elsewhere = logins[:per_minute], logins[per_minute:per_minute + 2], logins[-1]
+    one, other = client_at(app, ADDRESS), client_at(app, OTHER_ADDRESS)
+
+    allowed_pages = [post_login(one, login=login, action="forgot") for login in allowed]
+    assert [len(mailbox.messages(login)) for login in allowed] == [1] * per_minute
+    before = reset_rows(app)
+    assert (before["pending"], before["temporary"], before["queued"]) == (0, per_minute, per_minute)
+
+    refused_pages = [post_login(one, login=login, action="forgot") for login in refused]
+    # Past the limit: nothing written, nothing issued, nothing queued or sent, for either login.
+    after = reset_rows(app)
+    assert (after["pending"], after["temporary"], after["queued"]) == (0, per_minute, per_minute)
+    assert [mailbox.messages(login) for login in refused] == [[], []]
+    with app.app_context():
+        assert issue_pending(services) == []  # no request was left waiting for a worker either
+    assert after["events"] == [("reset.requested", ADDRESS)] * per_minute + [("reset.limited", ADDRESS)] * 2
+
+    # The answer past the limit is the answer below it: same status, same text codes, same headers.
+    for page in allowed_pages + refused_pages:
+        assert page.status_code == 200
+        assert codes(page.get_data(as_text=True)) == ["reset.sent_email"]
+        assert set(page.headers.keys()) == set(allowed_pages[0].headers.keys())
+
+    # Another address is not affected by the first one's count.
+    page = post_login(other, login=elsewhere, action="forgot")
+    assert page.status_code == 200 and codes(page.get_data(as_text=True)) == ["reset.sent_email"]
+    assert len(mailbox.messages(elsewhere)) == 1
+    assert reset_rows(app)["events"][-1] == ("reset.requested", OTHER_ADDRESS)
+
+    # The first address's window ends: a refused login may ask again from there.
+    clock.advance(seconds=window)
+    post_login(one, login=refused[0], action="forgot")
+    assert len(mailbox.messages(refused[0])) == 1
+
+
+def test_reset_limit_per_address_counts_unknown_logins_and_the_hour(app, make_account, mailbox, clock):
+    """Unknown logins count like known ones (the count never looks at accounts); past ten a minute the
+    hourly limit of the address (50) ends the run, and it holds across minutes."""
+    services = app.extensions["idp"]
+    assert services.settings.limits().reset_per_ip == ((10, 60), (50, 3600))
+    known = make_account(email="known@example.com").email
+    one = client_at(app, ADDRESS)
+    for minute in range(5):
+        for n in range(10):
+            post_login(one, login=f"nobody{minute}-{n}@example.com", action="forgot")
+        clock.advance(minutes=1)
+    page = post_login(one, login=known, action="forgot")
+    assert page.status_code == 200 and codes(page.get_data(as_text=True)) == ["reset.sent_email"]
+    assert mailbox.messages(known) == [], "the 51st request of the hour from one address was let through"
+    events = reset_rows(app)["events"]
+    assert events.count(("reset.requested", ADDRESS)) == 50 and events[-1] == ("reset.limited", ADDRESS)
+    assert reset_rows(app)["temporary"] == 0  # the unknown logins were consumed without a trace
+    other = make_account(email="other@example.com").email  # (the same login: see the test below)
+    post_login(client_at(app, OTHER_ADDRESS), login=other, action="forgot")
+    assert len(mailbox.messages(other)) == 1
+    clock.advance(minutes=55)  # the hour of the first address is over
+    post_login(one, login="nobody-later@example.com", action="forgot")
+    assert reset_rows(app)["events"][-1] == ("reset.requested", ADDRESS)
+
+
+def test_requests_refused_for_their_address_do_not_use_up_the_logins_quota(app, make_account, mailbox, clock):
+    """An address over its limit gets nothing sent, so it must not spend other customers' quotas either:
+    otherwise one address, however limited, can stop «Забыли пароль?» for any login it names."""
+    victim = make_account(email="victim@example.com").email
+    attacker = client_at(app, ADDRESS)
+    for minute in range(5):  # each minute: ten requests fill the address's quota, then one names the victim
+        for n in range(10):
+            post_login(attacker, login=f"filler{minute}-{n}@example.com", action="forgot")
+        post_login(attacker, login=victim, action="forgot")
+        clock.advance(minutes=1)
+    events = reset_rows(app)["events"]
+    assert events.count(("reset.limited", ADDRESS)) == 5 and mailbox.messages(victim) == []
+    # The customer, from their own address, within the same hour:
+    post_login(client_at(app, OTHER_ADDRESS), login=victim, action="forgot")
+    assert len(mailbox.messages(victim)) == 1  # the refused requests did not spend the login's quota

@@ -159,3 +159,21 @@ def test_huge_post_is_refused_cleanly(client):
 def test_unknown_page_is_a_polite_404(client):
     page = client.get("/nope")
     assert page.status_code == 404 and "not_found" in codes(page.get_data(as_text=True))
+
+
+def test_a_long_cyrillic_password_through_the_forms(client, make_account, mailbox):
+    """64 characters, mostly Cyrillic (127 bytes in UTF-8, far past bcrypt's 72): set on «Изменение пароля»,
+    then the sign-in takes exactly that password and refuses it with the last character changed."""
+    make_account(email="known@example.com")
+    post_login(client, login="known@example.com", password="", action="forgot")
+    temporary = mailbox.temporary_password("known@example.com")
+    post_login(client, login="known@example.com", password=temporary, action="signin")
+    chosen = "Ab1" + "ж" * 60 + "я"
+    assert len(chosen) == 64
+    page = client.post("/password/change", data={"csrf_token": csrf(client, "/password/change"),
+                                                 "temporary": temporary, "new": chosen, "confirm": chosen})
+    assert page.status_code == 302 and page.headers["Location"].startswith("/login")
+    almost = post_login(client, login="known@example.com", password=chosen[:-1] + "ю", action="signin")
+    assert codes(almost.get_data(as_text=True)) == ["signin.invalid"]
+    page = post_login(client, login="known@example.com", password=chosen, action="signin")
+    assert page.status_code == 302 and page.headers["Location"] == "/account"
