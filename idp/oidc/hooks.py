@@ -55,7 +55,13 @@ class ProviderHooks:
 
     def authenticate_client_secret_basic(self, query_client, request):
         """HTTP Basic with the form-urlencoded client_id and secret (RFC 6749 §2.3.1)."""
-        scheme, _, value = (request.headers.get("Authorization") or "").partition(" ")
+        credentials = self.basic_credentials(request.headers)
+        return self._client_with_secret(query_client, *credentials) if credentials is not None else None
+
+    @staticmethod
+    def basic_credentials(headers) -> tuple[str, str] | None:
+        """The client_id and secret of an ``Authorization: Basic`` header, both non-empty, else None."""
+        scheme, _, value = (headers.get("Authorization") or "").partition(" ")
         if scheme.lower() != "basic" or not value.strip():
             return None
         try:
@@ -63,7 +69,10 @@ class ProviderHooks:
         except (binascii.Error, ValueError):
             return None
         client_id, sep, secret = decoded.partition(":")
-        return self._client_with_secret(query_client, unquote(client_id), unquote(secret)) if sep else None
+        if not sep:
+            return None
+        client_id, secret = unquote(client_id), unquote(secret)
+        return (client_id, secret) if client_id and secret else None
 
     def authenticate_client_secret_post(self, query_client, request):
         form = request.form

@@ -20,12 +20,13 @@ Where a statement runs:
 from __future__ import annotations
 
 import fcntl
+import json as json_module
 import os
 import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Text, cast
 from sqlalchemy import exc as sa_exc
 
 from idp.extensions import db
@@ -48,15 +49,14 @@ class Statement:
         key = (type(dialect), dialect.paramstyle)
         compiled = self._compiled.get(key)
         if compiled is None:
-            sql = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
+            statement, processors = self.statement, ()
+            if getattr(statement, "is_select", False):
+                statement, processors = _json_as_text(statement, dialect)
+            sql = statement.compile(dialect=dialect, column_keys=self.column_keys)
             names = tuple(sql.positiontup) if dialect.positional else None
             binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
                      for name, bind in sql.binds.items()}
-            results = ()
-            if getattr(self.statement, "is_select", False):
-                results = tuple((i, f, isinstance(column.type, JSON)) for i, (column, f) in enumerate(
-                    (column, column.type.dialect_impl(dialect).result_processor(dialect, None))
-                    for column in self.statement.selected_columns) if f is not None)
+            results = tuple((i, f, json) for i, (f, json) in enumerate(processors) if f is not None)
             compiled = self._compiled[key] = (sql.string, names, {k: f for k, f in binds.items() if f}, results)
         return compiled
 
@@ -80,6 +80,36 @@ class Statement:
         """Execute a write; the number of rows it matched."""
         engine = db.engine
         return _execute(engine, self._for(engine.dialect), params, fetch=False)
+
+
+def _json_as_text(statement, dialect) -> tuple:
+    """The select to run, and each selected column's (result processor, is JSON).
+
+    A driver that decodes JSON itself (psycopg) would decode every JSON column of every row it returns,
+    read or not (a client's four lists, twice in an introspection lookup). Those columns are selected as
+    text instead and decoded as SQLAlchemy's JSON type decodes text (the dialect's JSON deserializer,
+    ``json.loads`` by default), lazily like SQLite's (see :class:`LazyColumn`): the same values, decoded
+    only when read."""
+    columns, processors, changed = [], [], False
+    for column in statement.selected_columns:
+        process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        json = isinstance(column.type, JSON)
+        if json and process is None:
+            column, process, changed = cast(column, Text), _json_decoder(dialect), True
+        columns.append(column)
+        processors.append((process, json))
+    if changed:
+        statement = statement.with_only_columns(*columns, maintain_column_froms=False)
+    return statement, tuple(processors)
+
+
+def _json_decoder(dialect):
+    deserialize = getattr(dialect, "_json_deserializer", None) or json_module.loads
+
+    def process(value):
+        return None if value is None else deserialize(value)
+
+    return process
 
 
 class Pending:
