@@ -1,4 +1,5 @@
-"""Removing what has expired: authorization codes, tokens, temporary passwords and browser sessions.
+"""Removing what has expired: authorization codes, tokens, temporary passwords and browser sessions, and
+the temporary passwords still sealed in unsent messages (or reset requests) older than their lifetime.
 
 Nothing here is needed once it has expired, except briefly as evidence: a spent code presented again must
 still revoke what it gave (RFC 6749 §4.1.2) and a spent refresh token must still revoke its family, so a
@@ -10,20 +11,29 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 
+from idp.delivery.models import DEAD, QUEUED, SUPERSEDED, Delivery
 from idp.extensions import db
 from idp.oidc.models import AuthorizationCode, OAuthToken
-from idp.passwords.models import TemporaryPassword
+from idp.passwords.models import ResetRequest, TemporaryPassword
 from idp.sessions.models import BrowserSession
 
 #: How long past its expiry a row is kept as evidence against replay.
 DEFAULT_GRACE = timedelta(days=1)
 
 
-def purge_expired(now: datetime, grace: timedelta = DEFAULT_GRACE) -> dict[str, int]:
-    """Delete every row that expired before ``now - grace``; the counts by kind. One transaction."""
+def purge_expired(now: datetime, grace: timedelta = DEFAULT_GRACE,
+                  temp_password_ttl: timedelta = timedelta(hours=24)) -> dict[str, int]:
+    """Delete every row that expired before ``now - grace``; the counts by kind. One transaction.
+
+    A message that carries a temporary password and was not sent within that password's lifetime (a dead
+    letter, or one still retrying) is withdrawn and its sealed payload erased at once, no grace: the
+    password in it no longer works, and nothing readable should outlive it. Reset requests that waited
+    as long (no dispatcher ran) go too.
+    """
     cutoff = now - grace
+    stale = now - temp_password_ttl
     removed = {
         "authorization_codes": db.session.execute(
             delete(AuthorizationCode).where(AuthorizationCode.expires_at < cutoff)).rowcount,
@@ -37,6 +47,12 @@ def purge_expired(now: datetime, grace: timedelta = DEFAULT_GRACE) -> dict[str, 
         "sessions": db.session.execute(
             delete(BrowserSession).where((BrowserSession.expires_at < cutoff)
                                          | (BrowserSession.ended_at < cutoff))).rowcount,
+        "expired_messages": db.session.execute(
+            update(Delivery).where(Delivery.template == "temporary_password", Delivery.status.in_((QUEUED, DEAD)),
+                                   Delivery.created_at <= stale)
+            .values(status=SUPERSEDED, payload=None, claimed_until=None,
+                    last_error="withdrawn: the temporary password in it has expired")).rowcount,
+        "reset_requests": db.session.execute(delete(ResetRequest).where(ResetRequest.created_at < stale)).rowcount,
     }
     db.session.commit()
     return removed

@@ -1,4 +1,5 @@
-"""``idp purge``: delete expired codes, tokens, temporary passwords and sessions (run it daily)."""
+"""``idp purge``: delete expired codes, tokens, temporary passwords and sessions, and withdraw unsent
+messages whose temporary password has expired (run it daily)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -19,4 +20,5 @@ from idp.retention import purge_expired
 def purge_command(grace_hours, as_json):
     """Delete what expired more than --grace-hours ago; prints the counts."""
     services = current_app.extensions["idp"]
-    emit(purge_expired(services.clock.now(), timedelta(hours=grace_hours)), as_json)
+    emit(purge_expired(services.clock.now(), timedelta(hours=grace_hours),
+                       timedelta(seconds=services.settings.temp_password_ttl)), as_json)

@@ -132,10 +132,14 @@ class Dispatcher:
         return stale
 
     def requeue(self, delivery_id: int) -> bool:
-        """An admin's decision to try a dead message again (its payload must still be there)."""
+        """An admin's decision to try a dead message again (its payload must still be there, and a temporary
+        password in it must still be within its lifetime: sending one that no longer works helps nobody)."""
+        now = self.services.clock.now()
+        stale = now - timedelta(seconds=self.services.settings.temp_password_ttl)
         done = db.session.execute(
-            update(Delivery).where(Delivery.id == delivery_id, Delivery.status == DEAD, Delivery.payload.isnot(None))
-            .values(status=QUEUED, attempts=0, next_attempt_at=self.services.clock.now(), claimed_until=None)
+            update(Delivery).where(Delivery.id == delivery_id, Delivery.status == DEAD, Delivery.payload.isnot(None),
+                                   (Delivery.template != "temporary_password") | (Delivery.created_at > stale))
+            .values(status=QUEUED, attempts=0, next_attempt_at=now, claimed_until=None)
         ).rowcount
         db.session.commit()
         return done == 1

@@ -17,7 +17,8 @@ QUEUED = "queued"  # waiting for its first or next attempt
 SENDING = "sending"  # claimed by a dispatcher; if it stays so past its lease, the outcome is unknown
 SENT = "sent"
 DEAD = "dead"  # gave up after the last attempt, or outcome unknown: an admin may re-queue it
-#: Never sent because a newer message replaced it (an older temporary password, revoked by a newer request).
+#: Never sent because a newer message replaced it (an older temporary password, revoked by a newer request),
+#: or because the temporary password in it expired before it could be sent (``idp purge``).
 SUPERSEDED = "superseded"
 STATUSES = (QUEUED, SENDING, SENT, DEAD, SUPERSEDED)
 

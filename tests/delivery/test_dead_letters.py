@@ -126,3 +126,36 @@ def test_cli_lists_dead_letters_as_failed(app, run_cli):
     row = dead_letter(app)
     [listed] = json.loads(run_cli("deliveries", "list", "--failed", "--json").output)
     assert (listed["id"], listed["status"], listed["requeueable"]) == (row.id, DEAD, True)
+
+
+def test_a_dead_temporary_password_cannot_be_requeued_after_its_lifetime_and_purge_erases_it(app, transport, clock,
+                                                                                              run_cli):
+    row = dead_letter(app)  # temporary password lifetime: 24 h
+    transport.failures.append(True)
+    with app.app_context():
+        clock.advance(hours=24, seconds=-1)
+        assert Dispatcher(app.extensions["idp"]).requeue(row.id)  # still within: an admin may send it again
+        Dispatcher(app.extensions["idp"]).run_due()  # the transport fails once more: dead again, sealed still
+        assert only_row().status == DEAD and only_row().payload
+        clock.advance(seconds=1)
+        assert not Dispatcher(app.extensions["idp"]).requeue(row.id)  # the password in it no longer works
+    result = run_cli("deliveries", "requeue", str(row.id), "--json")
+    assert result.exit_code == 1 and json.loads(result.output)["error"] == "delivery.not_dead"
+    removed = json.loads(run_cli("purge", "--json").output)
+    assert removed["expired_messages"] == 1
+    with app.app_context():
+        withdrawn = only_row()
+        assert (withdrawn.status, withdrawn.payload) == ("superseded", None)
+        assert withdrawn.last_error == "withdrawn: the temporary password in it has expired"
+
+
+def test_purge_drops_reset_requests_no_dispatcher_took(make_app, clock, run_cli):
+    app = make_app(delivery_mode="worker")
+    with app.app_context():
+        add_account(app)
+        request_temporary_password("client@example.com", app.extensions["idp"])
+    assert json.loads(run_cli("purge", "--json").output)["reset_requests"] == 0
+    clock.advance(hours=24, seconds=1)
+    assert json.loads(run_cli("purge", "--json").output)["reset_requests"] == 1
+    with app.app_context():
+        assert Dispatcher(app.extensions["idp"]).run_due().as_dict() == {"sent": 0, "retrying": 0, "dead": 0}

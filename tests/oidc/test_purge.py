@@ -14,6 +14,7 @@ from tests.oidc.conftest import signed_in_code
 
 KINDS = {"authorization_codes": AuthorizationCode, "tokens": OAuthToken,
          "temporary_passwords": TemporaryPassword, "sessions": BrowserSession}
+EVERYTHING = [*KINDS, "expired_messages", "reset_requests"]
 
 
 def counts(app) -> dict:
@@ -37,7 +38,7 @@ def test_purge_keeps_live_and_recent_rows_and_removes_the_expired(app, rp, flow,
     before = counts(app)
     assert all(before.values()), before
 
-    assert purge(run_cli) == dict.fromkeys(KINDS, 0)  # nothing has expired yet
+    assert purge(run_cli) == dict.fromkeys(EVERYTHING, 0)  # nothing has expired yet
     clock.advance(hours=2)  # the code has expired, but within the grace it is still evidence
     assert purge(run_cli)["authorization_codes"] == 0
     replayed = rp.exchange(code, request)
@@ -45,7 +46,8 @@ def test_purge_keeps_live_and_recent_rows_and_removes_the_expired(app, rp, flow,
 
     clock.advance(days=2)  # code, session (12 h) and temporary password (24 h) past expiry + grace
     removed = purge(run_cli)
-    assert removed == {"authorization_codes": 1, "tokens": 0, "temporary_passwords": 1, "sessions": 1}
+    assert removed == {"authorization_codes": 1, "tokens": 0, "temporary_passwords": 1, "sessions": 1,
+                       "expired_messages": 0, "reset_requests": 0}  # the message was sent: nothing to withdraw
     assert counts(app)["tokens"] == before["tokens"]  # the refresh token (30 days) is still valid evidence
 
     clock.advance(days=31)
@@ -55,4 +57,4 @@ def test_purge_keeps_live_and_recent_rows_and_removes_the_expired(app, rp, flow,
 
 def test_purge_grace_is_configurable_and_validated(run_cli):
     assert run_cli("purge", "--grace-hours", "0").exit_code == 2
-    assert purge(run_cli, "--grace-hours", "48") == dict.fromkeys(KINDS, 0)
+    assert purge(run_cli, "--grace-hours", "48") == dict.fromkeys(EVERYTHING, 0)
