@@ -1,0 +1,114 @@
+"""The common case of the two read-only machine endpoints, answered without Authlib's request machinery.
+
+UserInfo (``GET /oauth/userinfo`` with ``Authorization: Bearer``) and introspection (``POST
+/oauth/introspect`` with HTTP Basic) are what resource servers call on every API request they serve.
+Through Authlib each of them builds two request objects (one of them for nothing: Authlib's UserInfo
+endpoint makes a token-endpoint request it never reads), goes through the endpoint registry and the
+resource protector, and decodes the client's registration metadata to learn that UserInfo is not signed.
+That was more CPU than the lookup itself.
+
+Here the same steps run directly, with the same hooks (:class:`idp.oidc.hooks.ProviderHooks` via the
+registered endpoint objects), the same lookup (:mod:`idp.oidc.records`, one indexed query by the
+token's SHA-256), the same rules (:class:`idp.oidc.tokens.IssuedToken`: expired, revoked, disabled
+client or account) and the same response (``server.handle_response``: JSON body, ``Cache-Control:
+no-store``, ``Pragma: no-cache``). Only the answers that are a success are made here; anything else
+returns ``None`` and the caller hands the request to Authlib's endpoint, which does it all again and
+answers as it always has (every error, every challenge, every log line comes from there). Nothing here
+writes, logs or has side effects that the second pass would repeat.
+
+What the direct path answers:
+
+* UserInfo: a bearer token in the ``Authorization`` header, found, unexpired, not revoked, with scope
+  ``openid``: the claims (never signed: the provider's clients register no
+  ``userinfo_signed_response_alg``, see :attr:`idp.clients.OAuthClient.client_metadata`);
+* introspection: a confidential client authenticated by ``client_secret_basic`` (the keyed hash compared
+  in constant time, :func:`idp.clients.check_secret`), a ``token`` parameter and a supported hint or none:
+  the token's metadata, or ``{"active": false}`` (unknown, expired, revoked, another client's).
+"""
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from authlib.consts import default_json_headers
+from authlib.integrations.flask_oauth2.signals import token_authenticated
+from flask import g, request
+
+from idp.clients import check_secret
+from idp.oidc import records, tokens
+
+#: The scope UserInfo requires (OIDC Core §5.3), as Authlib's endpoint asks its resource protector for it.
+_USERINFO_SCOPE = "openid"
+
+
+def userinfo(server):
+    """The UserInfo response of a request in the common case, or None (see the module's documentation)."""
+    auth = request.environ.get("HTTP_AUTHORIZATION")
+    if not auth:
+        return None  # no header: a token in a form body, or none (Authlib's path answers both)
+    parts = auth.split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        return None
+    endpoint = server._endpoints["userinfo"][0]
+    protector = endpoint.resource_protector
+    validator = protector.get_token_validator("bearer")
+    token = validator.authenticate_token(parts[1].strip())
+    if token is None or token.is_expired() or token.is_revoked():
+        return None
+    if validator.scope_insufficient(token.get_scope(), [_USERINFO_SCOPE]):
+        return None  # insufficient_scope (403), Authlib's answer
+    token_authenticated.send(protector, token=token)  # as Authlib's protector does
+    g.authlib_server_oauth2_token = token
+    claims = endpoint.generate_user_info(token.get_user(), token.scope)
+    return server.handle_response(200, claims, default_json_headers)
+
+
+def introspection(server):
+    """The introspection response of a request in the common case, or None (see the module's documentation)."""
+    endpoint = server._endpoints["introspection"][0]
+    credentials = endpoint.basic_credentials(request.headers)
+    if credentials is None:
+        return None
+    client_id, secret = credentials
+    form = _form_values(request._get_current_object())
+    if form is None:
+        return None
+    if "token" not in form:
+        return None  # invalid_request, once the client is authenticated: Authlib's answer
+    hint = form.get("token_type_hint")
+    if hint and hint not in endpoint.SUPPORTED_TOKEN_TYPES:
+        return None
+    value = form["token"]
+    with records.expecting_token(tokens.hash_of(value), refresh=hint == tokens.REFRESH):
+        client = endpoint.query_client(client_id)  # the token it names comes with it, in one query
+        if (client is None or client.public or not client.check_endpoint_auth_method("client_secret_basic",
+                                                                                      endpoint.ENDPOINT_NAME)
+                or not check_secret(secret, client.secret_hash, endpoint.services.settings.secret_key)):
+            return None  # Authlib's path tries the other methods, logs the failure and answers invalid_client
+        token = endpoint.query_token(value, hint)
+    if token is not None and not endpoint.check_permission(token, client, None):
+        token = None
+    return server.handle_response(200, endpoint.create_introspection_payload(token), default_json_headers)
+
+
+_URLENCODED = "application/x-www-form-urlencoded"
+
+
+def _form_values(req) -> dict[str, str] | None:
+    """The first value of every field of a form-encoded body, as ``req.form.get`` would give them, or None
+    for any other body (or one Werkzeug would read as an empty form: not UTF-8).
+
+    Werkzeug's form parser for this content type is ``parse_qsl`` over the whole (length-limited) body;
+    this is the same call on the same bytes without building the parser and the multidict. The body is
+    kept (``get_data(cache=True)``), so ``req.form``, if anything reads it later (Authlib's path, when
+    the direct one does not answer), parses the very same bytes."""
+    if "form" in req.__dict__ or req.mimetype != _URLENCODED:
+        return None
+    data = req.get_data(cache=True)  # 413 beyond MAX_CONTENT_LENGTH, as req.form raises it
+    try:
+        items = parse_qsl(data.decode(), keep_blank_values=True, errors="werkzeug.url_quote")
+    except ValueError:
+        return None  # Werkzeug's parser is silent about these: an empty form
+    values: dict[str, str] = {}
+    for name, value in items:
+        values.setdefault(name, value)
+    return values

@@ -1,0 +1,176 @@
+"""UserInfo and introspection answered directly (idp.oidc.direct) answer byte for byte as Authlib's endpoints do:
+every case below is sent twice, once with the direct path and once with it switched off, and the two
+answers (status, every header in order, body) and log lines must be the same. Runs on SQLite, and on
+PostgreSQL with IDP_TEST_DATABASE_URL."""
+from __future__ import annotations
+
+import base64
+import logging
+from datetime import timedelta
+from urllib.parse import quote
+
+import pytest
+
+from idp.clients import create_client
+from idp.extensions import db
+from idp.oidc import direct, tokens
+from idp.oidc.models import token_hash
+
+REQUEST_ID = "req-direct-0001"
+
+
+@pytest.fixture
+def world(app, make_account, clock):
+    services = app.extensions["idp"]
+    now = services.clock.now()
+    customer = make_account(email="direct@example.com", phone="+79161234567", full_name="Анна Иванова",
+                            password="Polis2026")
+    disabled = make_account(email="gone@example.com", password="Polis2026")
+    with app.app_context():
+        from idp.accounts import Account
+
+        db.session.get(Account, customer.id).email_verified = True
+        db.session.get(Account, disabled.id).disabled_at = now
+        made = {}
+        for name, fields in {"rp": {}, "other": {}, "off": {},
+                             "public": {"public": True, "grant_types": ["authorization_code", "refresh_token"]}
+                             }.items():
+            created = create_client(services.settings, name=name, redirect_uris=["https://rp.example/cb"],
+                                    scopes=["openid", "profile", "email", "phone", "offline_access", "bench.api"],
+                                    now=now, **fields)
+            made[name] = (created.client, created.secret)
+        made["off"][0].disabled_at = now
+        db.session.flush()
+        rp, other, off = made["rp"][0], made["other"][0], made["off"][0]
+
+        def token(name, client, account, scope="openid profile email phone", grant="authorization_code", **extra):
+            values = dict(access_token_hash=token_hash("a-" + name), refresh_token_hash=token_hash("r-" + name),
+                          client_pk=client.id, account_id=account.id if account else None, scope=scope,
+                          grant_type=grant, family_id="f-" + name, code_id=None, issued_at=now - timedelta(seconds=30),
+                          access_expires_at=now + timedelta(minutes=5), refresh_expires_at=now + timedelta(days=30),
+                          auth_time=now - timedelta(seconds=60), amr="pwd")
+            values.update(extra)
+            tokens.add_token(**{k: v for k, v in values.items() if k in tokens.TOKEN_FIELDS})
+            marks = {k: v for k, v in extra.items() if k not in tokens.TOKEN_FIELDS}
+            if marks:
+                from sqlalchemy import update
+
+                from idp.oidc.models import OAuthToken
+
+                db.session.execute(update(OAuthToken).where(OAuthToken.access_token_hash == token_hash("a-" + name))
+                                   .values(**marks))
+
+        token("full", rp, customer)
+        token("openid", rp, customer, scope="openid")
+        token("noopenid", rp, customer, scope="profile email")
+        token("machine", rp, None, scope="bench.api", grant="client_credentials", refresh_token_hash=None,
+              refresh_expires_at=None)
+        token("expired", rp, customer, access_expires_at=now - timedelta(seconds=1))
+        token("at-now", rp, customer, access_expires_at=now)
+        token("access-revoked", rp, customer, access_revoked_at=now)
+        token("revoked", rp, customer, revoked_at=now)
+        token("refresh-used", rp, customer, refresh_used_at=now)
+        token("other", other, customer)
+        token("off", off, customer)
+        token("gone", rp, disabled)
+        ids = {name: (client.client_id, secret) for name, (client, secret) in made.items()}
+        db.session.commit()
+    return ids
+
+
+def _basic(client_id, secret):
+    return "Basic " + base64.b64encode(f"{quote(client_id)}:{quote(secret)}".encode()).decode()
+
+
+def _both(app, monkeypatch, caplog, method, path, **kwargs):
+    answers = []
+    for on in (True, False):
+        with monkeypatch.context() as patch:
+            if not on:
+                patch.setattr(direct, "userinfo", lambda server: None)
+                patch.setattr(direct, "introspection", lambda server: None)
+            caplog.clear()
+            with caplog.at_level(logging.DEBUG):
+                headers = {"X-Request-ID": REQUEST_ID, **kwargs.pop("headers", {})} if on else answers[0][4]
+                response = app.test_client().open(path, method=method, headers=headers, **kwargs)
+            logs = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+            answers.append((response.status, list(response.headers.items()), response.get_data(), logs, headers))
+    direct_answer, authlib_answer = answers
+    assert direct_answer[:4] == authlib_answer[:4]
+    return direct_answer
+
+
+USERINFO_CASES = [
+    ("Bearer a-full", 200), ("Bearer a-openid", 200), ("bearer a-full", 200), ("BEARER   a-full  ", 200),
+    ("Bearer a-noopenid", 403), ("Bearer a-machine", 403), ("Bearer a-expired", 401), ("Bearer a-at-now", 401),
+    ("Bearer a-access-revoked", 401), ("Bearer a-revoked", 401), ("Bearer a-refresh-used", 200),
+    ("Bearer a-other", 200), ("Bearer a-off", 401), ("Bearer a-gone", 401), ("Bearer r-full", 401),
+    ("Bearer unknown", 401), ("Bearer " + "x" * 600, 401), ("Bearer", 401), ("Basic a-full", 401), ("", 401),
+    ("Bearer a-full\x00", 401),
+]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("auth, status", USERINFO_CASES)
+def test_userinfo_answers_as_authlib_does(app, world, monkeypatch, caplog, method, auth, status):
+    headers = {"Authorization": auth} if auth else {}
+    answer = _both(app, monkeypatch, caplog, method, "/oauth/userinfo", headers=headers)
+    assert int(answer[0].split()[0]) == status
+
+
+def test_userinfo_with_token_in_body_answers_as_authlib_does(app, world, monkeypatch, caplog):
+    answer = _both(app, monkeypatch, caplog, "POST", "/oauth/userinfo", data={"access_token": "a-full"})
+    assert answer[0].startswith("200")
+
+
+INTROSPECTION_CASES = [
+    ("rp", {"token": "a-full"}, True), ("rp", {"token": "r-full"}, True),
+    ("rp", {"token": "r-full", "token_type_hint": "refresh_token"}, True),
+    ("rp", {"token": "a-full", "token_type_hint": "refresh_token"}, True),
+    ("rp", {"token": "a-full", "token_type_hint": "access_token"}, True),
+    ("rp", {"token": "r-full", "token_type_hint": "access_token"}, True),
+    ("rp", {"token": "a-full", "token_type_hint": "id_token"}, None),
+    ("rp", {"token": "a-full", "token_type_hint": ""}, True),
+    ("rp", {}, None), ("rp", {"token": ""}, False), ("rp", {"token": "x" * 600}, False),
+    ("rp", {"token": "a-machine"}, True), ("rp", {"token": "a-openid"}, True),
+    ("rp", {"token": "a-expired"}, False), ("rp", {"token": "a-at-now"}, False),
+    ("rp", {"token": "a-access-revoked"}, False), ("rp", {"token": "r-access-revoked"}, True),
+    ("rp", {"token": "a-revoked"}, False), ("rp", {"token": "r-refresh-used"}, False),
+    ("rp", {"token": "a-refresh-used"}, True), ("rp", {"token": "a-gone"}, False),
+    ("rp", {"token": "a-other"}, False), ("other", {"token": "a-other"}, True), ("rp", {"token": "a-off"}, False),
+    ("rp", {"token": "unknown"}, False), ("rp", {"token": "a-full\x00"}, False),
+    ("off", {"token": "a-off"}, None), ("public", {"token": "a-full"}, None),
+]
+
+
+@pytest.mark.parametrize("who, data, active", INTROSPECTION_CASES)
+def test_introspection_answers_as_authlib_does(app, world, monkeypatch, caplog, who, data, active):
+    client_id, secret = world[who]
+    headers = {"Authorization": _basic(client_id, secret or "none")}
+    answer = _both(app, monkeypatch, caplog, "POST", "/oauth/introspect", headers=headers, data=data)
+    if active is None:
+        assert not answer[0].startswith("200")
+    else:
+        assert answer[0].startswith("200") and (b'"active": true' in answer[2]) is active
+
+
+@pytest.mark.parametrize("auth", ["wrong-secret", "unknown-client", "no-colon", "bad-base64", "empty-secret",
+                                  "post", "none"])
+def test_introspection_client_failures_answer_as_authlib_does(app, world, monkeypatch, caplog, auth):
+    client_id, secret = world["rp"]
+    data = {"token": "a-full"}
+    headers = {}
+    if auth == "wrong-secret":
+        headers["Authorization"] = _basic(client_id, secret + "x")
+    elif auth == "unknown-client":
+        headers["Authorization"] = _basic("nobody", secret)
+    elif auth == "no-colon":
+        headers["Authorization"] = "Basic " + base64.b64encode(client_id.encode()).decode()
+    elif auth == "bad-base64":
+        headers["Authorization"] = "Basic !!!"
+    elif auth == "empty-secret":
+        headers["Authorization"] = _basic(client_id, "")
+    elif auth == "post":
+        data.update(client_id=client_id, client_secret=secret)
+    answer = _both(app, monkeypatch, caplog, "POST", "/oauth/introspect", headers=headers, data=data)
+    assert answer[0].startswith("200" if auth == "post" else "401")
