@@ -60,18 +60,34 @@ class Origin:
 def record(event: str, *, at: datetime, origin: Origin | None = None, account_id: int | None = None,
            client_id: str | None = None, **details) -> AuditEvent:
     """Add an event to the caller's transaction (committed with the change it describes)."""
+    values = event_values(event, at=at, origin=origin, account_id=account_id, client_id=client_id, **details)
+    row = AuditEvent(**values)
+    db.session.add(row)
+    publish(values)
+    return row
+
+
+def event_values(event: str, *, at: datetime, origin: Origin | None = None, account_id: int | None = None,
+                 client_id: str | None = None, **details) -> dict:
+    """The column values of an event's row, checked (a known event, no secret among the details).
+
+    :func:`record` writes them through the ORM; a hot path may write them with its own statement, with its
+    other writes (the token endpoint does), and :func:`publish` them once written."""
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
     leaked = _FORBIDDEN & set(details)
     if leaked:
         raise ValueError(f"audit details must not carry secrets: {sorted(leaked)}")
     origin = origin or Origin()
-    row = AuditEvent(at=at, event=event, account_id=account_id, client_id=client_id, ip=origin.ip,
-                     user_agent=(origin.user_agent or None) and origin.user_agent[:300], details=details)
-    db.session.add(row)
-    count_event(event)
-    log.info("audit %s account=%s client=%s ip=%s %s", event, account_id, client_id, origin.ip, details or "")
-    return row
+    return {"at": at, "event": event, "account_id": account_id, "client_id": client_id, "ip": origin.ip,
+            "user_agent": (origin.user_agent or None) and origin.user_agent[:300], "details": details}
+
+
+def publish(values: dict) -> None:
+    """Count an event (``idp_events_total``) and log it."""
+    count_event(values["event"])
+    log.info("audit %s account=%s client=%s ip=%s %s", values["event"], values["account_id"], values["client_id"],
+             values["ip"], values["details"] or "")
 
 
 def describe(row: AuditEvent) -> dict:

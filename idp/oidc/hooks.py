@@ -15,9 +15,11 @@ from datetime import timedelta
 from urllib.parse import unquote
 
 from authlib.oauth2.rfc6749 import InvalidGrantError
-from flask import current_app, session
+from flask import current_app, has_request_context, session
+from flask import request as flask_request
 from sqlalchemy import select
 
+from idp.audit import Origin, event_values, record
 from idp.clients import check_secret
 from idp.extensions import db
 from idp.keys import ALG
@@ -139,6 +141,8 @@ class ProviderHooks:
 
     def _code_replayed(self, row, client, now):
         revoked = tokens.revoke_from_code(row.id, now=now)
+        record("token.reuse", at=now, origin=_origin(), account_id=row.account_id, client_id=client.client_id,
+               kind="authorization_code", revoked=revoked)
         db.session.commit()
         log.warning("authorization code replayed by client %s: %d token grant(s) revoked", client.client_id,
                     revoked)
@@ -196,6 +200,11 @@ class ProviderHooks:
             auth_time=origin.auth_time if origin is not None else None,
             amr=origin.amr if origin is not None else None,
         )
+        tokens.add_event(event_values(
+            "token.issued", at=now, origin=_origin(), client_id=request.client.client_id,
+            account_id=request.user.id if request.user is not None else None,
+            grant_type=request.payload.grant_type or "", scope=token.get("scope", ""),
+            with_refresh=bool(token.get("refresh_token"))))
 
     def authenticate_refresh_token(self, refresh_token):
         found = tokens.find_token(refresh_token, tokens.REFRESH, now=self.now())
@@ -218,6 +227,8 @@ class ProviderHooks:
 
     def _refresh_reused(self, row):
         revoked = tokens.revoke_grant(row, now=self.now())
+        record("token.reuse", at=self.now(), origin=_origin(), account_id=row.account_id,
+               client_id=row.client.client_id, kind="refresh_token", revoked=revoked)
         db.session.commit()
         log.warning("refresh token reused by client %s: family revoked (%d grant(s))", row.client.client_id,
                     revoked)
@@ -235,6 +246,8 @@ class ProviderHooks:
             tokens.revoke_grant(token.row, now=self.now())  # RFC 7009 §2.1: the grant's access tokens too
         else:
             tokens.revoke_access(token.row, now=self.now())
+        record("token.revoked", at=self.now(), origin=_origin(), account_id=token.row.account_id,
+               client_id=token.row.client.client_id, kind=token.kind, via="revocation")
 
     def check_permission(self, token, client, request) -> bool:
         return token.check_client(client)
@@ -288,3 +301,10 @@ class ProviderHooks:
         session.clear()
         if lang:
             session["lang"] = lang
+
+
+def _origin() -> Origin:
+    """The address and user agent of the request being served (the relying party's, at the token endpoint)."""
+    if not has_request_context():
+        return Origin()
+    return Origin(ip=flask_request.remote_addr, user_agent=flask_request.user_agent.string[:300] or None)

@@ -18,6 +18,7 @@ from datetime import datetime
 from authlib.oauth2.rfc6749 import TokenMixin
 from sqlalchemy import bindparam, insert, or_, update
 
+from idp.audit import AuditEvent, publish
 from idp.extensions import db
 from idp.oidc import records
 from idp.oidc.models import AuthorizationCode, OAuthToken, token_hash, unix
@@ -131,6 +132,22 @@ def add_token(**values) -> None:
 _INSERT_TOKEN = Statement(insert(_tokens), column_keys=TOKEN_FIELDS)
 
 
+def add_event(values: dict) -> None:
+    """An audit row (values of :func:`idp.audit.event_values`) in the caller's transaction; inside
+    :func:`deferred_writes`, written with the other writes and counted and logged by :func:`committed`."""
+    pending = _deferred.get()
+    if pending is not None:
+        pending.append((_INSERT_EVENT, values, None))
+        _written_events.get().append(values)
+    else:
+        _INSERT_EVENT.run(values)
+        publish(values)
+
+
+_INSERT_EVENT = Statement(insert(AuditEvent.__table__), column_keys=(
+    "at", "event", "account_id", "client_id", "ip", "user_agent", "details"))
+
+
 def find_any(value: str | None, hint: str | None, *, now: datetime) -> IssuedToken | None:
     """Look by ``token_type_hint`` first, then the other kind (RFC 7009 §2.1, RFC 7662 §2.1)."""
     order = (REFRESH, ACCESS) if hint == REFRESH else (ACCESS, REFRESH)
@@ -173,6 +190,8 @@ def _spend(statement, record, field: str, now: datetime, on_conflict) -> bool:
 
 #: The token endpoint's writes, waiting for its commit (see :func:`deferred_writes`); None outside.
 _deferred: ContextVar[list | None] = ContextVar("idp_oidc_deferred_writes", default=None)
+#: The audit events among them, published once committed.
+_written_events: ContextVar[list | None] = ContextVar("idp_oidc_deferred_events", default=None)
 
 
 @contextmanager
@@ -187,11 +206,19 @@ def deferred_writes():
     signature, the response), and under load other requests' waits became their latency. Written
     together at the end, the lock is held for two statements and the commit. The result is the same:
     spending stays one conditional UPDATE, so of two concurrent uses exactly one wins."""
-    reset = _deferred.set([])
+    reset, reset_events = _deferred.set([]), _written_events.set([])
     try:
         yield
     finally:
         _deferred.reset(reset)
+        _written_events.reset(reset_events)
+
+
+def committed() -> None:
+    """After the commit of :func:`run_deferred`'s writes: count and log the audit events among them."""
+    events = _written_events.get() or []
+    while events:
+        publish(events.pop(0))
 
 
 def run_deferred() -> None:

@@ -10,6 +10,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import ValidationError, validate_csrf
 
+from idp.audit import Origin, record
 from idp.clients import find_client
 from idp.extensions import csrf, db
 from idp.keys import JWKS_MAX_AGE
@@ -86,6 +87,7 @@ def token():
                 with sql.writing():
                     tokens.run_deferred()
                     db.session.commit()
+                tokens.committed()
                 return response
         except OAuth2Error as error:
             response = server.handle_error_response(None, error)
@@ -183,6 +185,8 @@ def revoke_app():
     client = find_client(request.form.get("client_id"))
     now = current_app.extensions["idp"].clock.now()
     if client is not None and revoke_consent(account.id, client.id, now=now):
+        record("token.revoked", at=now, origin=Origin(request.remote_addr, request.user_agent.string[:300] or None),
+               account_id=account.id, client_id=client.client_id, via="consent_withdrawn")
         db.session.commit()
         flash("apps.revoked", "success")
     return redirect(url_for("oidc.apps"))
