@@ -10,9 +10,11 @@ import socket
 import threading
 
 import pytest
+import requests
 
+from idp.clients import create_client
 from idp.delivery import Dispatcher
-from idp.policies import issue_policy
+from idp.extensions import db
 from tests.http import PageClient, codes
 from tests.policies.conftest import policy_doc
 
@@ -81,10 +83,20 @@ def test_outage_then_every_message_exactly_once(make_app, http_server, relay, mo
     app = make_app(email_transport="ses", sms_transport="sns")  # built with boto3 pointed at the relay
     server = http_server.start(app)
 
-    # The endpoint is down: a policy is issued and the customer asks for a temporary password.
+    # The endpoint is down: the policy system reports a policy (its API, with its own token) and the
+    # customer asks for a temporary password.
     with app.app_context():
-        outcome = issue_policy(app.extensions["idp"], policy_doc(), source="test").as_dict()
-    assert outcome["result"] == "account_created"
+        services = app.extensions["idp"]
+        system = create_client(services.settings, name="Полисная система", scopes=["policies:write"],
+                               grant_types=["client_credentials"], redirect_uris=[], now=services.clock.now())
+        db.session.commit()
+        credentials = (system.client.client_id, system.secret)
+    token = requests.post(server.url + "/oauth/token", auth=credentials, timeout=10,
+                          data={"grant_type": "client_credentials", "scope": "policies:write"}).json()
+    intake = requests.post(server.url + "/api/v1/policies", json=policy_doc(), timeout=10,
+                           headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert intake.status_code in (200, 201), intake.text
+    assert intake.json()["result"] == "account_created"
     browser = PageClient(server.url)
     browser.get("/login")
     page = browser.submit("/login", {"login": "ivan@example.com", "password": "", "action": "forgot"})
