@@ -77,6 +77,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
+    from idp.oidc.fastpath import FastPath
+
+    # UserInfo's and introspection's common case, answered in front of Flask (inside ProxyFix): idp.oidc.fastpath.
+    app.wsgi_app = FastPath(app, app.wsgi_app, production=settings.production)
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

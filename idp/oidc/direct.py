@@ -42,7 +42,14 @@ _USERINFO_SCOPE = "openid"
 
 def userinfo(server):
     """The UserInfo response of a request in the common case, or None (see the module's documentation)."""
-    auth = request.environ.get("HTTP_AUTHORIZATION")
+    claims = userinfo_claims(server, request.environ)
+    return None if claims is None else server.handle_response(200, claims, default_json_headers)
+
+
+def userinfo_claims(server, environ) -> dict | None:
+    """The claims :func:`userinfo` answers with for the request of ``environ``, or None. Needs an app
+    context only (no request context): the WSGI-level fast path (:mod:`idp.oidc.fastpath`) calls it too."""
+    auth = environ.get("HTTP_AUTHORIZATION")
     if not auth:
         return None  # no header: a token in a form body, or none (Authlib's path answers both)
     parts = auth.split(None, 1)
@@ -58,20 +65,26 @@ def userinfo(server):
         return None  # insufficient_scope (403), Authlib's answer
     token_authenticated.send(protector, token=token)  # as Authlib's protector does
     g.authlib_server_oauth2_token = token
-    claims = endpoint.generate_user_info(token.get_user(), token.scope)
-    return server.handle_response(200, claims, default_json_headers)
+    return endpoint.generate_user_info(token.get_user(), token.scope)
 
 
 def introspection(server):
     """The introspection response of a request in the common case, or None (see the module's documentation)."""
-    endpoint = server._endpoints["introspection"][0]
-    credentials = endpoint.basic_credentials(request.headers)
-    if credentials is None:
-        return None
-    client_id, secret = credentials
     form = _form_values(request._get_current_object())
     if form is None:
         return None
+    payload = introspection_payload(server, request.environ, form)
+    return None if payload is None else server.handle_response(200, payload, default_json_headers)
+
+
+def introspection_payload(server, environ, form: dict[str, str]) -> dict | None:
+    """The payload :func:`introspection` answers with for the request of ``environ`` whose form-encoded
+    body is ``form`` (:func:`parse_form`), or None. Needs an app context only, like :func:`userinfo_claims`."""
+    endpoint = server._endpoints["introspection"][0]
+    credentials = endpoint.basic_credentials({"Authorization": environ.get("HTTP_AUTHORIZATION")})
+    if credentials is None:
+        return None
+    client_id, secret = credentials
     if "token" not in form:
         return None  # invalid_request, once the client is authenticated: Authlib's answer
     hint = form.get("token_type_hint")
@@ -87,7 +100,7 @@ def introspection(server):
         token = endpoint.query_token(value, hint)
     if token is not None and not endpoint.check_permission(token, client, None):
         token = None
-    return server.handle_response(200, endpoint.create_introspection_payload(token), default_json_headers)
+    return endpoint.create_introspection_payload(token)
 
 
 _URLENCODED = "application/x-www-form-urlencoded"
@@ -103,7 +116,12 @@ def _form_values(req) -> dict[str, str] | None:
     the direct one does not answer), parses the very same bytes."""
     if "form" in req.__dict__ or req.mimetype != _URLENCODED:
         return None
-    data = req.get_data(cache=True)  # 413 beyond MAX_CONTENT_LENGTH, as req.form raises it
+    return parse_form(req.get_data(cache=True))  # 413 beyond MAX_CONTENT_LENGTH, as req.form raises it
+
+
+def parse_form(data: bytes) -> dict[str, str] | None:
+    """The first value of every field of a form-encoded body as Werkzeug's form parser reads it, or None
+    for a body it would read as an empty form (not UTF-8, see :func:`_form_values`)."""
     try:
         items = parse_qsl(data.decode(), keep_blank_values=True, errors="werkzeug.url_quote")
     except ValueError:

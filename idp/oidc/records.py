@@ -106,15 +106,14 @@ _T, _C = len(_TOKEN), len(_TOKEN) + len(_CLIENT)
 
 
 # The client asking (introspection, revocation) and the token it names, in one lookup (see
-# :func:`expecting_token`): the token's own client is joined apart (it may be another client).
-_token_client = _clients.alias("token_client")
-
-
+# :func:`expecting_token`). The token's own client is not joined: it is the asking client (the same row,
+# already selected), or another one, which introspection and revocation refuse by ``client_pk`` alone
+# (``check_permission``, ``check_client``) without reading it; it is looked up only if read
+# (:class:`_ClientOfToken`).
 def _client_and_token(token_hash_column) -> Statement:
     return Statement(
-        select(*_CLIENT, *_TOKEN, *(_token_client.c[c.key] for c in _CLIENT), *_ACCOUNT)
+        select(*_CLIENT, *_TOKEN, *_ACCOUNT)
         .select_from(_clients.outerjoin(_tokens, token_hash_column == bindparam("hash"))
-                     .outerjoin(_token_client, _tokens.c.client_pk == _token_client.c.id)
                      .outerjoin(_accounts, _tokens.c.account_id == _accounts.c.id))
         .where(_clients.c.client_id == bindparam("client_id")))
 
@@ -122,6 +121,22 @@ def _client_and_token(token_hash_column) -> Statement:
 _CLIENT_AND_ACCESS = _client_and_token(_tokens.c.access_token_hash)
 _CLIENT_AND_REFRESH = _client_and_token(_tokens.c.refresh_token_hash)
 _K = len(_CLIENT)
+_CLIENT_BY_ID = Statement(select(*_CLIENT).where(_clients.c.id == bindparam("id")))
+
+
+class _ClientOfToken:
+    """``token.client`` of a token fetched with a client that is not its own (see :func:`_client_and_token`):
+    its client row, looked up by primary key when first read, then kept like any attribute."""
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        row = _CLIENT_BY_ID.first({"id": obj.__dict__["client_pk"]}, lazy=True)
+        client = obj.__dict__["client"] = ClientRecord(row) if row is not None else None
+        return client
+
+
+TokenRecord.client = _ClientOfToken()  # a non-data descriptor: a client set on the record wins
 
 #: The token a request names, to fetch with its client (see :func:`expecting_token`); None outside.
 _expected: ContextVar[dict | None] = ContextVar("idp_oidc_expected_token", default=None)
@@ -152,7 +167,7 @@ def find_client(client_id: str | None) -> ClientRecord | None:
             expected["token"] = None
             return None
         client = ClientRecord(row[:_K])
-        expected["token"] = _token_of(row[_K:], asking=client)
+        expected["token"] = _token_of(row[_K:_K + _T], None, row[_K + _T:], asking=client)
         return client
     row = _CLIENT_BY_CLIENT_ID.first({"client_id": client_id}, lazy=True)
     return ClientRecord(row) if row is not None else None
@@ -182,16 +197,20 @@ def find_token(token_hash: str, *, refresh: bool) -> TokenRecord | None:
             and expected["refresh"] == refresh):
         _expected.set(None)  # taken once; a later lookup asks the database again
         return expected["token"]  # fetched with the client (see expecting_token)
-    return _token_of((_TOKEN_BY_REFRESH_HASH if refresh else _TOKEN_BY_ACCESS_HASH).first({"hash": token_hash}, lazy=True))
+    row = (_TOKEN_BY_REFRESH_HASH if refresh else _TOKEN_BY_ACCESS_HASH).first({"hash": token_hash}, lazy=True)
+    return _token_of(row[:_T], row[_T:_C], row[_C:]) if row is not None else None
 
 
-def _token_of(row, asking: ClientRecord | None = None) -> TokenRecord | None:
-    if row is None or row[0] is None:
+def _token_of(token_row, client, account, asking: ClientRecord | None = None) -> TokenRecord | None:
+    """The token of a joined row (None if the join found none): its ``client`` is the joined client
+    columns, or (fetched with ``asking``, no client columns) ``asking`` when it is the token's own client,
+    else looked up when read; its ``account`` the joined account columns (None for a machine's token)."""
+    if token_row[0] is None:
         return None
-    token = TokenRecord(row[:_T])
-    client, account = row[_T:_C], row[_C:]
-    if asking is not None and client[0] == asking.id:
-        token.client = asking  # the same row, read by the same query
+    token = TokenRecord(token_row)
+    if asking is not None:
+        if token.client_pk == asking.id:
+            token.client = asking  # the same row, read by the same query
     else:
         token.client = ClientRecord(client) if client[0] is not None else None
     token.account = AccountRecord(account) if account[0] is not None else None

@@ -16,6 +16,10 @@ Where a statement runs:
 * inside :func:`read_only` (endpoints that write nothing: UserInfo, introspection) on a pooled connection
   of its own in autocommit mode: no BEGIN and no COMMIT (on PostgreSQL one round trip per lookup instead
   of three), no ORM session at all.
+
+On PostgreSQL the statements run on one psycopg cursor kept with each pooled connection rather than a new
+cursor per statement (:func:`_kept_cursor`); psycopg prepares a statement run often on a connection by
+itself (its ``prepare_threshold``).
 """
 from __future__ import annotations
 
@@ -157,11 +161,15 @@ def _execute(engine, compiled: tuple, params: dict, *, fetch: bool):
             driver = connection.driver_connection
             restore, driver.autocommit = driver.autocommit, True
         holder[:] = [connection, restore]
-    cursor = connection.cursor()
+    reuse = dialect.name != "sqlite"
+    cursor = _kept_cursor(connection) if reuse else connection.cursor()
     try:
         cursor.execute(sql, arguments)
         return cursor.fetchone() if fetch else cursor.rowcount
     except dialect.loaded_dbapi.Error as exc:
+        if reuse:
+            connection.info.pop(_CURSOR, None)  # a fresh one next time
+            reuse = False
         disconnected = dialect.is_disconnect(exc, connection.dbapi_connection, cursor)
         if holder and disconnected:
             connection.invalidate(exc)  # never back into the pool (the session's own is SQLAlchemy's to handle)
@@ -169,7 +177,29 @@ def _execute(engine, compiled: tuple, params: dict, *, fetch: bool):
                                          connection_invalidated=bool(holder) and disconnected,
                                          dialect=dialect) from exc
     finally:
-        cursor.close()
+        if not reuse:
+            cursor.close()
+
+
+#: Key of a DBAPI connection's kept cursor in its pool record's ``info`` (see :func:`_kept_cursor`).
+_CURSOR = "idp_oidc_cursor"
+
+
+def _kept_cursor(connection):
+    """The cursor kept with a pooled DBAPI connection for the statements here (PostgreSQL).
+
+    Making and closing a psycopg cursor for every statement cost about as much as a fifth of the lookup
+    (its adapters map, its state) and made nothing different: psycopg fetches a result whole, so a cursor
+    holds nothing on the server between statements, and its next ``execute`` replaces what it kept. The
+    pool record's ``info`` lives as long as the DBAPI connection; the cursor is kept with the connection
+    it belongs to (checked by identity: a connection replaced after an invalidation gets its own) and
+    dropped after an error. SQLite's cursors are cheap, and one left unclosed would keep its statement,
+    and the read snapshot, open: they are made and closed every time."""
+    dbapi_connection = connection.dbapi_connection
+    kept = connection.info.get(_CURSOR)
+    if kept is None or kept[0] is not dbapi_connection or kept[1].closed:
+        kept = connection.info[_CURSOR] = (dbapi_connection, dbapi_connection.cursor())
+    return kept[1]
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from idp.clients import find_client
 from idp.extensions import csrf, db
 from idp.keys import JWKS_MAX_AGE
 from idp.oidc import authorize as authorize_flow
-from idp.oidc import direct, sql, tokens
+from idp.oidc import direct, fastpath, sql, tokens
 from idp.oidc.consent import list_consents, revoke_consent
 from idp.oidc.discovery import provider_metadata
 from idp.web.context import current_account
@@ -125,12 +125,15 @@ def _read_only_endpoint(name: str, answer_directly):
     own in autocommit mode (:func:`idp.oidc.sql.read_only`), so there is no transaction to end.
 
     ``answer_directly`` answers the common case without Authlib's request machinery (:mod:`idp.oidc.direct`);
-    anything it does not answer, Authlib's endpoint does, from the start."""
+    anything it does not answer, Authlib's endpoint does, from the start. A request the WSGI-level fast path
+    (:mod:`idp.oidc.fastpath`, the same direct answer in front of Flask) looked at and declined goes to
+    Authlib's endpoint at once."""
     server = _server()
     with sql.read_only():
-        response = answer_directly(server)
-        if response is not None:
-            return response
+        if fastpath.DECLINED not in request.environ:
+            response = answer_directly(server)
+            if response is not None:
+                return response
         try:
             return server.create_endpoint_response(name)
         except OAuth2Error as error:

@@ -1,7 +1,8 @@
 """UserInfo and introspection answered directly (idp.oidc.direct) answer byte for byte as Authlib's endpoints do:
-every case below is sent twice, once with the direct path and once with it switched off, and the two
-answers (status, every header in order, body) and log lines must be the same. Runs on SQLite, and on
-PostgreSQL with IDP_TEST_DATABASE_URL."""
+every case below is sent twice, once with the direct path (and the WSGI-level fast path in front of Flask,
+idp.oidc.fastpath) and once with both switched off, and the two answers (status, every header in order,
+body) and log lines must be the same. Runs on SQLite, and on PostgreSQL with IDP_TEST_DATABASE_URL.
+tests/oidc/test_fastpath.py sends the same cases through raw WSGI calls, the fast path on and off."""
 from __future__ import annotations
 
 import base64
@@ -87,6 +88,7 @@ def _both(app, monkeypatch, caplog, method, path, **kwargs):
     for on in (True, False):
         with monkeypatch.context() as patch:
             if not on:
+                patch.setattr(app.extensions["idp.oidc.fastpath"], "enabled", False)  # idp.oidc.fastpath
                 patch.setattr(direct, "userinfo", lambda server: None)
                 patch.setattr(direct, "introspection", lambda server: None)
             caplog.clear()
