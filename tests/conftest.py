@@ -22,7 +22,31 @@ from idp.extensions import db
 from idp.settings import Settings
 
 pytest_plugins = ["tests.aws"]
-TEST_DATABASE_URL = os.environ.get("IDP_TEST_DATABASE_URL", "")
+
+
+def _database_of_this_worker(url: str) -> str:
+    """Under pytest-xdist (``scripts/test`` runs two workers) every worker has a PostgreSQL database of its
+    own, ``<database>_<worker>`` on the same server (created when missing), since each test empties its
+    database; without xdist, the database named."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url.startswith("postgresql") or not worker:
+        return url
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    with psycopg.connect(host=base.host or "127.0.0.1", port=base.port or 5432, user=base.username or "postgres",
+                         password=base.password, dbname=base.database, autocommit=True) as connection:
+        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            try:
+                connection.execute(f'CREATE DATABASE "{name}"')
+            except psycopg.errors.DuplicateDatabase:  # another run made it a moment ago
+                pass
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+TEST_DATABASE_URL = _database_of_this_worker(os.environ.get("IDP_TEST_DATABASE_URL", ""))
 #: A moment to freeze test clocks at.
 T0 = datetime(2026, 11, 25, 9, 0, 0)
 
@@ -41,7 +65,7 @@ def _one_suite_per_test_database():
     url = make_url(TEST_DATABASE_URL)
     with psycopg.connect(host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
                          password=url.password, dbname=url.database, autocommit=True) as connection:
-        connection.execute("SELECT pg_advisory_lock(hashtext('idp test suite'))")
+        connection.execute("SELECT pg_advisory_lock(hashtext('idp test suite ' || current_database()))")
         yield  # released when the connection closes, however the run ends
 
 
