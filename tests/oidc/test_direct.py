@@ -156,23 +156,27 @@ def test_introspection_answers_as_authlib_does(app, world, monkeypatch, caplog, 
         assert answer[0].startswith("200") and (b'"active": true' in answer[2]) is active
 
 
+def client_auth(world, auth: str) -> tuple[dict, dict]:
+    """Headers and form of an introspection request for ``token=a-full`` whose client authenticates as
+    ``auth`` says (wrong or unknown credentials, malformed Basic, in the body, none, a bearer token)."""
+    client_id, secret = world["rp"]
+    data, headers = {"token": "a-full"}, {}
+    basic = {"wrong-secret": lambda: _basic(client_id, secret + "x"),
+             "unknown-client": lambda: _basic("nobody", secret),
+             "no-colon": lambda: "Basic " + base64.b64encode(client_id.encode()).decode(),
+             "bad-base64": lambda: "Basic !!!",
+             "empty-secret": lambda: _basic(client_id, ""),
+             "bearer": lambda: "Bearer a-full"}
+    if auth in basic:
+        headers["Authorization"] = basic[auth]()
+    elif auth == "post":
+        data.update(client_id=client_id, client_secret=secret)
+    return headers, data
+
+
 @pytest.mark.parametrize("auth", ["wrong-secret", "unknown-client", "no-colon", "bad-base64", "empty-secret",
                                   "post", "none"])
 def test_introspection_client_failures_answer_as_authlib_does(app, world, monkeypatch, caplog, auth):
-    client_id, secret = world["rp"]
-    data = {"token": "a-full"}
-    headers = {}
-    if auth == "wrong-secret":
-        headers["Authorization"] = _basic(client_id, secret + "x")
-    elif auth == "unknown-client":
-        headers["Authorization"] = _basic("nobody", secret)
-    elif auth == "no-colon":
-        headers["Authorization"] = "Basic " + base64.b64encode(client_id.encode()).decode()
-    elif auth == "bad-base64":
-        headers["Authorization"] = "Basic !!!"
-    elif auth == "empty-secret":
-        headers["Authorization"] = _basic(client_id, "")
-    elif auth == "post":
-        data.update(client_id=client_id, client_secret=secret)
+    headers, data = client_auth(world, auth)
     answer = _both(app, monkeypatch, caplog, "POST", "/oauth/introspect", headers=headers, data=data)
     assert answer[0].startswith("200" if auth == "post" else "401")

@@ -10,7 +10,6 @@ successes, and nothing else. Runs on SQLite, and on PostgreSQL with IDP_TEST_DAT
 """
 from __future__ import annotations
 
-import base64
 import io
 import logging
 import secrets
@@ -22,7 +21,8 @@ from sqlalchemy import exc as sa_exc
 from werkzeug.test import EnvironBuilder
 
 from idp.oidc import direct, records
-from tests.oidc.test_direct import INTROSPECTION_CASES, REQUEST_ID, USERINFO_CASES, _basic, world  # noqa: F401
+from tests.oidc.test_direct import (INTROSPECTION_CASES, REQUEST_ID, USERINFO_CASES, _basic,  # noqa: F401
+                                    client_auth, world)
 
 PRODUCTION = dict(env="production", issuer="https://lk.example.test", secret_key=secrets.token_urlsafe(48),
                   bcrypt_rounds=10, delivery_mode="worker", email_transport="ses", sms_transport="sns")
@@ -176,23 +176,7 @@ def test_introspection(app, mode, world, monkeypatch, caplog, who, data, active)
 @pytest.mark.parametrize("auth", ["wrong-secret", "unknown-client", "no-colon", "bad-base64", "empty-secret",
                                   "post", "none", "bearer"])
 def test_introspection_client_failures_are_flasks(app, world, monkeypatch, caplog, auth):
-    client_id, secret = world["rp"]
-    data = {"token": "a-full"}
-    headers = {}
-    if auth == "wrong-secret":
-        headers["Authorization"] = _basic(client_id, secret + "x")
-    elif auth == "unknown-client":
-        headers["Authorization"] = _basic("nobody", secret)
-    elif auth == "no-colon":
-        headers["Authorization"] = "Basic " + base64.b64encode(client_id.encode()).decode()
-    elif auth == "bad-base64":
-        headers["Authorization"] = "Basic !!!"
-    elif auth == "empty-secret":
-        headers["Authorization"] = _basic(client_id, "")
-    elif auth == "post":
-        data.update(client_id=client_id, client_secret=secret)
-    elif auth == "bearer":
-        headers["Authorization"] = "Bearer a-full"
+    headers, data = client_auth(world, auth)
     answer = _three(app, monkeypatch, caplog, "POST", "/oauth/introspect", headers=headers, data=data)
     assert answer[0].startswith("200" if auth == "post" else "401") and answer[5]
 
