@@ -450,6 +450,9 @@ _LAYOUT = """() => {
 
 
 def check_phone_layout(page: Page) -> None:
+    # A heading can be visible before the stylesheet applies (seen once under two test workers): measure
+    # the laid-out page, after its load event, not the unstyled first paint.
+    page.wait_for_load_state("load")
     layout = page.evaluate(_LAYOUT)
     assert layout["viewport"] == 360
     assert layout["scrollWidth"] <= layout["viewport"], f"horizontal scroll: {layout['scrollWidth']}px wide"
