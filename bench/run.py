@@ -468,7 +468,7 @@ class Bench:
     def run(self) -> dict:
         cfg = self.cfg
         self.setup()
-        names = list(RUN_ORDER)
+        names = [n for n in RUN_ORDER if not cfg.only or n in cfg.only]
         log(f"[{self.kind}] warm-up")
         for name in names:
             self.measure(name, duration=1 if name != "signin" else 2, bucket={})
@@ -477,6 +477,8 @@ class Bench:
             for name in names:
                 self.measure(name, duration=cfg.signin_duration if name == "signin" else cfg.duration,
                              bucket=self.results)
+        if cfg.only:
+            return {"database": self.kind, "runs": self.results}
         counts_small = self.store.table_counts()
         log(f"[{self.kind}] growing the account table to {cfg.large_accounts:,}")
         started = time.monotonic()
@@ -830,7 +832,12 @@ def main() -> None:
     parser.add_argument("--import-count", type=int, help="policies per import run (default 20,000; --quick 5,000)")
     parser.add_argument("--no-import", action="store_true", help="skip the policy import rate")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders (logs, SQLite file)")
+    parser.add_argument("--only", type=lambda v: set(v.split(",")) | {"trivial"},
+                        help="a developer's run: these scenarios (comma-separated, see RUN_ORDER) and the trivial "
+                             "endpoint, no scale step, no import; medians logged, no report written")
     cfg = parser.parse_args()
+    if cfg.only and not cfg.only <= set(RUN_ORDER):
+        parser.error(f"--only: unknown scenario(s) {', '.join(sorted(cfg.only - set(RUN_ORDER)))}")
     cfg.repeats = cfg.repeats or (2 if cfg.quick else 3)
     cfg.duration = cfg.duration or (4 if cfg.quick else 8)
     cfg.signin_duration = max(cfg.duration, 6 if cfg.quick else 12)
@@ -860,6 +867,9 @@ def main() -> None:
             result = bench.run()
         finally:
             bench.close()
+        if cfg.only:
+            log_medians(result)
+            continue
         result.update(accounts_small=cfg.small_accounts, accounts_large=cfg.large_accounts, bcrypt_rounds=rounds,
                       database_note=("SQLite file in WAL mode, synchronous=NORMAL" if kind == "sqlite"
                                      else "PostgreSQL on 127.0.0.1, same machine"))
@@ -867,6 +877,8 @@ def main() -> None:
             result["import"] = import_rate(kind, cfg.import_count, 1 if cfg.quick else 3)
         result["evaluation"] = evaluate(result)
         report["databases"].append(result)
+    if cfg.only:
+        return
     report["meta"]["elapsed_minutes"] = round((time.monotonic() - _T0) / 60, 1)
     report["notes"] = NOTES
     write_report(report, Path(cfg.out))
@@ -874,6 +886,17 @@ def main() -> None:
     for db in report["databases"]:
         for c in db["evaluation"]["checks"]:
             log(f"  {db['database']:<8} {c['result']:<4} {c['check']}: {c['measured']} (target {c['target']})")
+
+
+def log_medians(result: dict) -> None:
+    """A developer's run (--only): each scenario's medians, and its runs against the trivial runs beside them."""
+    runs = result["runs"]
+    for name, row in runs.items():
+        pairs = [r["per_cpu_second"] / t["per_cpu_second"] for r, t in zip(row, runs["trivial"])
+                 if r["per_cpu_second"] and t["per_cpu_second"]]
+        ratio = f"{statistics.median(pairs):.2f}" if pairs else "n/a"
+        log(f"[{result['database']}] median {name:<19} {median_of(row, 'per_cpu_second'):>9} req/CPU-s  "
+            f"p99 {median_of(row, 'p99_ms'):7.2f} ms  × trivial {ratio}")
 
 
 NOTES = [

@@ -15,7 +15,10 @@ Where a statement runs:
   reads sees the transaction's own writes;
 * inside :func:`read_only` (endpoints that write nothing: UserInfo, introspection) on a pooled connection
   of its own in autocommit mode: no BEGIN and no COMMIT (on PostgreSQL one round trip per lookup instead
-  of three), no ORM session at all.
+  of three), no ORM session at all;
+* inside :func:`reads_apart` (the token endpoint, PostgreSQL): the lookups as in :func:`read_only`, and
+  the request's writes, once it succeeded, in one transaction on that same connection, one or two round
+  trips for all of them (:func:`transaction`); other writes stay with the session.
 
 On PostgreSQL the statements run on one psycopg cursor kept with each pooled connection rather than a new
 cursor per statement (:func:`_kept_cursor`); psycopg prepares a statement run often on a connection by
@@ -35,8 +38,8 @@ from sqlalchemy import exc as sa_exc
 
 from idp.extensions import db
 
-#: The read-only request's connection (see :func:`read_only`): a list holding it once taken; None outside.
-_reader: ContextVar[list | None] = ContextVar("idp_oidc_reader", default=None)
+#: The connection of :func:`read_only` and :func:`reads_apart` (a :class:`_Reader`); None outside.
+_reader: ContextVar["_Reader | None"] = ContextVar("idp_oidc_reader", default=None)
 
 
 class Statement:
@@ -143,24 +146,53 @@ class LazyColumn:
         obj.__dict__[self.key] = value
 
 
-def _execute(engine, compiled: tuple, params: dict, *, fetch: bool):
-    dialect = engine.dialect
-    sql, names, binds, _ = compiled
+def _arguments(compiled: tuple, params: dict):
+    """The DBAPI parameters of a compiled statement (:meth:`Statement._for`) for ``params``."""
+    _, names, binds, _ = compiled
     if binds:
         params = {k: (binds[k](v) if k in binds else v) for k, v in params.items()}
-    arguments = tuple(params[name] for name in names) if names is not None else params
-    holder = _reader.get()
-    if holder is None:
-        connection = db.session.connection().connection  # the DBAPI connection of the session's transaction
-    elif holder:
-        connection = holder[0]
+    return tuple(params[name] for name in names) if names is not None else params
+
+
+class _Reader:
+    """The connection of :func:`read_only` or :func:`reads_apart`: taken from the pool at the first
+    statement, in autocommit mode. ``writes``: whether writes (:meth:`Statement.run`) go there too."""
+
+    __slots__ = ("writes", "connection", "restore")
+
+    def __init__(self, *, writes: bool):
+        self.writes, self.connection, self.restore = writes, None, None
+
+    def take(self, engine):
+        if self.connection is None:
+            connection = engine.raw_connection()
+            if engine.dialect.name != "sqlite":  # pysqlite begins no transaction for a SELECT; psycopg would
+                driver = connection.driver_connection
+                self.restore, driver.autocommit = driver.autocommit, True
+            self.connection = connection
+        return self.connection
+
+    def give_back(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return
+        try:
+            if self.restore is not None and connection.dbapi_connection is not None:
+                connection.driver_connection.autocommit = self.restore
+        finally:
+            connection.close()  # back to the pool
+
+
+def _execute(engine, compiled: tuple, params: dict, *, fetch: bool):
+    dialect = engine.dialect
+    sql = compiled[0]
+    arguments = _arguments(compiled, params)
+    reader = _reader.get()
+    apart = reader is not None and (fetch or reader.writes)
+    if apart:
+        connection = reader.take(engine)
     else:
-        connection = engine.raw_connection()
-        restore = None
-        if dialect.name != "sqlite":  # pysqlite begins no transaction for a SELECT; psycopg would
-            driver = connection.driver_connection
-            restore, driver.autocommit = driver.autocommit, True
-        holder[:] = [connection, restore]
+        connection = db.session.connection().connection  # the DBAPI connection of the session's transaction
     reuse = dialect.name != "sqlite"
     cursor = _kept_cursor(connection) if reuse else connection.cursor()
     try:
@@ -171,10 +203,10 @@ def _execute(engine, compiled: tuple, params: dict, *, fetch: bool):
             connection.info.pop(_CURSOR, None)  # a fresh one next time
             reuse = False
         disconnected = dialect.is_disconnect(exc, connection.dbapi_connection, cursor)
-        if holder and disconnected:
+        if apart and disconnected:
             connection.invalidate(exc)  # never back into the pool (the session's own is SQLAlchemy's to handle)
         raise sa_exc.DBAPIError.instance(sql, arguments, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
-                                         connection_invalidated=bool(holder) and disconnected,
+                                         connection_invalidated=apart and disconnected,
                                          dialect=dialect) from exc
     finally:
         if not reuse:
@@ -206,19 +238,116 @@ def _kept_cursor(connection):
 def read_only():
     """Run the statements of a request that writes nothing on a pooled connection of their own, in
     autocommit mode (no BEGIN, no COMMIT), taken at the first statement and given back at the end."""
-    holder: list = []
-    reset = _reader.set(holder)
+    reader = _Reader(writes=True)
+    reset = _reader.set(reader)
     try:
         yield
     finally:
         _reader.reset(reset)
-        if holder:
-            connection, restore = holder
+        reader.give_back()
+
+
+@contextmanager
+def reads_apart():
+    """The token endpoint's connection on PostgreSQL (elsewhere nothing changes): its lookups
+    (:meth:`Statement.first`) run on a pooled connection of their own in autocommit mode, as in
+    :func:`read_only`, and :func:`transaction` writes there what the request issues, each round trip
+    carrying several statements; writes made otherwise (:meth:`Statement.run`, the ORM session) stay on
+    the session's transaction, as outside.
+
+    Why: a ``client_credentials`` grant was five round trips (BEGIN, the client's lookup, the token's
+    INSERT, the audit event's INSERT, COMMIT), and each costs the provider about as much CPU as one
+    (~80 µs of psycopg and the kernel on the development machine, ``bench/profile_endpoints.py``) whatever
+    it carries. Reads outside a transaction see what they would inside one: PostgreSQL's READ COMMITTED
+    takes a fresh snapshot for every statement anyway, and spending a code or refresh token stays a
+    conditional UPDATE inside the writing transaction."""
+    if db.engine.dialect.name != "postgresql":
+        yield
+        return
+    reader = _Reader(writes=False)
+    reset = _reader.set(reader)
+    try:
+        yield
+    finally:
+        _reader.reset(reset)
+        reader.give_back()
+
+
+def can_batch() -> bool:
+    """Whether :func:`transaction` may write now: inside :func:`reads_apart` on PostgreSQL, with the ORM
+    session's transaction not begun (else the writes belong with it, to commit or roll back together)."""
+    reader = _reader.get()
+    return reader is not None and not reader.writes and not db.session().in_transaction()
+
+
+def transaction(checked: list[tuple[Statement, dict]], rest: list[tuple[Statement, dict]]) -> int | None:
+    """Run write statements as one transaction on :func:`reads_apart`'s connection (see :func:`can_batch`).
+
+    ``checked``: statements that must match exactly one row each (a code or refresh token spent by a
+    conditional UPDATE); ``rest``: the others (INSERTs). Without ``checked`` the whole transaction is one
+    round trip (``BEGIN; …; COMMIT`` in one simple query); with them, two: ``BEGIN`` and the checked
+    statements, then, if each matched one row, the rest and ``COMMIT``, else ``ROLLBACK``. Returns the
+    index in ``checked`` of the first statement that did not match (nothing is written), or None
+    (committed).
+
+    Several statements in one query means the parameters are bound by the client
+    (:class:`psycopg.ClientCursor`: psycopg's own quoting of each value, by the connection's encoding and
+    ``standard_conforming_strings``), with the same dumpers and SQLAlchemy bind processors as the
+    statements run one by one. A database error rolls back what was sent (or drops a broken connection)
+    and is raised as SQLAlchemy's exception."""
+    import psycopg
+
+    engine = db.engine
+    dialect = engine.dialect
+    connection = _reader.get().take(engine)
+    driver = connection.driver_connection
+    cursor = psycopg.ClientCursor(driver)
+    shown = "BEGIN"  # what an error names: the statements with their placeholders, never the values
+    try:
+        def text(items) -> tuple[str, str]:
+            sent, templates = [], []
+            for statement, params in items:
+                compiled = statement._for(dialect)
+                sent.append(cursor.mogrify(compiled[0], _arguments(compiled, params)))
+                templates.append(compiled[0])
+            return "; ".join(sent), "; ".join(templates)
+
+        def run(*parts: tuple[str, str]) -> None:
+            nonlocal shown
+            shown = "; ".join(template for _, template in parts if template)
+            cursor.execute("; ".join(sent for sent, _ in parts if sent))
+
+        begin, commit = ("BEGIN", "BEGIN"), ("COMMIT", "COMMIT")
+        if checked:
+            run(begin, text(checked))
+            for index in range(len(checked)):
+                cursor.nextset()
+                if cursor.rowcount != 1:
+                    run(("ROLLBACK", "ROLLBACK"))
+                    return index
+            run(text(rest) if rest else ("", ""), commit)
+        else:
+            run(begin, text(rest), commit)
+        return None
+    except dialect.loaded_dbapi.Error as exc:
+        disconnected = dialect.is_disconnect(exc, connection.dbapi_connection, cursor)
+        if not disconnected:
             try:
-                if restore is not None:
-                    connection.driver_connection.autocommit = restore
-            finally:
-                connection.close()  # back to the pool
+                driver.execute("ROLLBACK")  # the transaction a failed statement left aborted
+            except dialect.loaded_dbapi.Error:
+                disconnected = True
+        if disconnected:
+            connection.invalidate(exc)
+        raise sa_exc.DBAPIError.instance(shown, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
+                                         connection_invalidated=disconnected, dialect=dialect) from exc
+    finally:
+        cursor.close()
+        if connection.dbapi_connection is not None \
+                and driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            try:  # anything else interrupted us between BEGIN and the end: nothing of it may stay open
+                driver.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - the connection is of no further use
+                connection.invalidate()
 
 
 @contextmanager

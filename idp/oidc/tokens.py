@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, insert, or_, update
 
 from idp.audit import AuditEvent, publish
 from idp.extensions import db
-from idp.oidc import records
+from idp.oidc import records, sql
 from idp.oidc.models import AuthorizationCode, OAuthToken, token_hash, unix
 from idp.oidc.sql import Statement
 
@@ -226,6 +226,16 @@ def run_deferred() -> None:
     spent already (a concurrent use won) rolls back this request's writes and calls its ``on_conflict``,
     which records the alarm and raises the OAuth error to answer with."""
     pending = _deferred.get()
+    if pending and sql.can_batch():  # PostgreSQL: one or two round trips on the lookups' connection
+        checked = [item for item in pending if item[2] is not None]
+        rest = [(statement, params) for statement, params, on_conflict in pending if on_conflict is None]
+        pending.clear()
+        failed = sql.transaction([(statement, params) for statement, params, _ in checked], rest)
+        if failed is not None:
+            db.session.rollback()
+            checked[failed][2]()
+            raise RuntimeError("on_conflict must raise")  # pragma: no cover
+        return
     while pending:
         statement, params, on_conflict = pending.pop(0)
         if statement.run(params) != 1 and on_conflict is not None:

@@ -189,3 +189,142 @@ def test_writers_queue_on_a_lock_file_beside_a_sqlite_database(app):
         assert order == ["first", "second"]
         from pathlib import Path
         assert Path(db.engine.url.database + "-writers.lock").exists()
+
+
+def _is_postgres() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def _event(now, agent: str) -> dict:
+    from idp.audit import Origin, event_values
+
+    return event_values("token.issued", at=now, origin=Origin(ip="203.0.113.7", user_agent=agent),
+                        client_id="c-1", grant_type="client_credentials", scope="bench.api", with_refresh=False)
+
+
+def test_token_endpoint_writes_in_one_transaction_apart_on_postgresql(app, make_account):
+    """Inside reads_apart (the token endpoint) PostgreSQL runs the lookups on a connection of their own and
+    the deferred writes there in one round trip; the rows are the ones written one by one through the
+    session, byte for byte (values bound by the client: quotes, percent signs, backslashes, Cyrillic, JSON).
+    Elsewhere reads_apart changes nothing."""
+    from idp.audit import AuditEvent
+
+    account_id, client_pk, client_id, now = _setup(app, make_account)
+    agent = "Mozilla/5.0 'x'; DROP TABLE t; -- 100% \\ «Полис» \"q\""
+    with app.app_context():
+        with tokens.deferred_writes(), sql.reads_apart():
+            assert records.find_client(client_id) is not None
+            assert sql.can_batch() is _is_postgres()
+            tokens.add_token(**_token_values(client_pk, account_id, now, "1"))
+            tokens.add_event(_event(now, agent))
+            tokens.run_deferred()
+            assert not db.session().in_transaction() or not _is_postgres()  # the session was never used
+            if db.session().in_transaction():
+                db.session.commit()
+        tokens.add_token(**_token_values(client_pk, account_id, now, "2"))  # one by one, in the session
+        tokens.add_event(_event(now, agent))
+        db.session.commit()
+        rows = db.session.execute(text(
+            "SELECT CAST(issued_at AS TEXT), CAST(access_expires_at AS TEXT), CAST(auth_time AS TEXT), scope, amr "
+            "FROM oauth_tokens ORDER BY family_id")).all()
+        assert len(rows) == 2 and rows[0] == rows[1]
+        events = db.session.execute(select(AuditEvent).where(AuditEvent.event == "token.issued")
+                                    .order_by(AuditEvent.id)).scalars().all()
+        assert len(events) == 2
+        assert [(e.at, e.user_agent, e.ip, e.details) for e in events][0] == \
+               [(e.at, e.user_agent, e.ip, e.details) for e in events][1]
+        assert events[0].user_agent == agent and events[0].details["grant_type"] == "client_credentials"
+
+
+def test_a_lost_spend_apart_writes_nothing_and_the_alarm_answers(app, make_account):
+    """The spend is checked before anything else is written: a code spent meanwhile rolls back the
+    transaction apart and raises through the alarm; a successful one commits spend and token together."""
+    import pytest
+
+    account_id, client_pk, _, now = _setup(app, make_account)
+    with app.app_context():
+        db.session.execute(insert(AuthorizationCode.__table__), dict(
+            code_hash=token_hash("c"), client_pk=client_pk, account_id=account_id, redirect_uri="https://rp.example/cb",
+            scope="openid", nonce=None, code_challenge=None, code_challenge_method=None, auth_time=now, amr="pwd",
+            created_at=now, expires_at=now + timedelta(minutes=1)))
+        db.session.commit()
+
+        class Lost(Exception):
+            pass
+
+        def alarm():
+            raise Lost()
+
+        with tokens.deferred_writes(), sql.reads_apart():
+            tokens.add_token(**_token_values(client_pk, account_id, now))  # queued before the spend
+            row = tokens.find_code("c")
+            assert tokens.spend_code(row, now=now, on_conflict=alarm)
+            with db.engine.begin() as other:  # a concurrent exchange spends the code first
+                other.execute(AuthorizationCode.__table__.update().values(used_at=now))
+            with pytest.raises(Lost):
+                tokens.run_deferred()
+        db.session.rollback()
+        assert tokens.find_token("a", tokens.ACCESS, now=now) is None
+
+        db.session.execute(AuthorizationCode.__table__.update().values(used_at=None))
+        db.session.commit()
+        with tokens.deferred_writes(), sql.reads_apart():
+            row = tokens.find_code("c")
+            assert tokens.spend_code(row, now=now, on_conflict=alarm)
+            tokens.add_token(**_token_values(client_pk, account_id, now))
+            tokens.run_deferred()
+            if db.session().in_transaction():
+                db.session.commit()
+        assert tokens.find_token("a", tokens.ACCESS, now=now) is not None
+        assert tokens.find_code("c").used_at is not None
+
+
+def test_a_failed_write_apart_rolls_back_and_names_no_value(app, make_account):
+    """A database error in the batch (here a duplicate token hash) leaves nothing of the batch written, is
+    raised as SQLAlchemy's exception without the values sent (addresses, user agents), and the connection goes
+    back to the pool idle and out of autocommit, ready for the next request."""
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    account_id, client_pk, client_id, now = _setup(app, make_account)
+    with app.app_context():
+        if not _is_postgres():
+            with sql.reads_apart():
+                assert not sql.can_batch()
+            return
+        tokens.add_token(**_token_values(client_pk, account_id, now, "1"))
+        db.session.commit()
+        issued = text("SELECT count(*) FROM audit_events WHERE event = 'token.issued'")
+        with sql.reads_apart():
+            assert records.find_client(client_id) is not None
+            with pytest.raises(IntegrityError) as raised:
+                sql.transaction([], [(tokens._INSERT_EVENT, _event(now, "agent-x")),
+                                     (tokens._INSERT_TOKEN, _token_values(client_pk, account_id, now, "1"))])
+        message = str(raised.value)
+        assert "INSERT INTO audit_events" in message
+        # The values sent are not in it (PostgreSQL's own DETAIL names the duplicate key, as for any statement).
+        assert "203.0.113.7" not in message and "agent-x" not in message and "bench.api" not in message
+        assert db.session.execute(issued).scalar() == 0
+        raw = db.engine.raw_connection()
+        try:
+            assert raw.driver_connection.autocommit is False
+            assert raw.driver_connection.info.transaction_status == 0  # idle
+        finally:
+            raw.close()
+        with sql.reads_apart():  # and the next batch goes through
+            assert sql.transaction([], [(tokens._INSERT_EVENT, _event(now, "agent-y"))]) is None
+        assert db.session.execute(issued).scalar() == 1
+
+
+def test_writes_stay_with_a_session_that_began(app, make_account):
+    """If anything in the request used the ORM session, the deferred writes go into its transaction (to
+    commit or roll back together), not apart."""
+    account_id, client_pk, client_id, now = _setup(app, make_account)
+    with app.app_context():
+        with tokens.deferred_writes(), sql.reads_apart():
+            db.session.get(OAuthClient, client_pk)  # the session's transaction begins
+            assert not sql.can_batch()
+            tokens.add_token(**_token_values(client_pk, account_id, now))
+            tokens.run_deferred()
+            db.session.rollback()
+        assert tokens.find_token("a", tokens.ACCESS, now=now) is None  # rolled back with the session
