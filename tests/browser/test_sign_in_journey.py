@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -321,6 +322,15 @@ def focused_name(page: Page) -> str:
     }""")
 
 
+def expect_focus(page: Page, expected: str, *, timeout: float = 5.0) -> None:
+    """After a page loads: focus reaches ``expected`` (the browser applies ``autofocus`` and the page's
+    focus script after the load, not at once)."""
+    deadline = time.monotonic() + timeout
+    while (name := focused_name(page)) != expected and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert name == expected
+
+
 def tab(page: Page, expected: str, *, back: bool = False) -> None:
     page.keyboard.press("Shift+Tab" if back else "Tab")
     assert focused_name(page) == expected
@@ -331,7 +341,7 @@ def test_keyboard_only(page: Page, make_account, mailbox, shot):
     page.goto("/login")
 
     # The Tab order of the sign-in page, from the autofocused «Логин».
-    assert focused_name(page) == "Логин"
+    expect_focus(page, "Логин")
     for name in ("Пароль", "Показать пароль: Пароль", "Забыли пароль?", "Войти"):
         tab(page, name)
     for name in ("Забыли пароль?", "Показать пароль: Пароль", "Пароль", "Логин", "English",
@@ -379,7 +389,7 @@ def test_keyboard_only(page: Page, make_account, mailbox, shot):
     expect(heading(page, "Изменение пароля")).to_be_visible()
 
     # The change form by keyboard: a mistake first, focus lands on the errors, then Tab goes on.
-    assert focused_name(page) == "Временный пароль"
+    expect_focus(page, "Временный пароль")
     page.keyboard.type(temporary)
     tab(page, "Показать пароль: Временный пароль")
     page.keyboard.press("Space")
@@ -413,7 +423,7 @@ def test_keyboard_only(page: Page, make_account, mailbox, shot):
     page.keyboard.press("Enter")
 
     expect(status(page)).to_have_text("Пароль изменён. Войдите с новым паролем.")
-    assert focused_name(page) == "Пароль"
+    expect_focus(page, "Пароль")
     page.keyboard.type(PERMANENT)
     page.keyboard.press("Enter")
     expect(heading(page, "Личный кабинет")).to_be_visible()
