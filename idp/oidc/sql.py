@@ -238,13 +238,8 @@ def _kept_cursor(connection):
 def read_only():
     """Run the statements of a request that writes nothing on a pooled connection of their own, in
     autocommit mode (no BEGIN, no COMMIT), taken at the first statement and given back at the end."""
-    reader = _Reader(writes=True)
-    reset = _reader.set(reader)
-    try:
+    with _apart(writes=True):
         yield
-    finally:
-        _reader.reset(reset)
-        reader.give_back()
 
 
 @contextmanager
@@ -264,7 +259,14 @@ def reads_apart():
     if db.engine.dialect.name != "postgresql":
         yield
         return
-    reader = _Reader(writes=False)
+    with _apart(writes=False):
+        yield
+
+
+@contextmanager
+def _apart(*, writes: bool):
+    """A :class:`_Reader` for the block, its connection given back at the end."""
+    reader = _Reader(writes=writes)
     reset = _reader.set(reader)
     try:
         yield

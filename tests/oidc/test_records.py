@@ -25,6 +25,22 @@ def _setup(app, make_account):
         return account.id, client.id, client.client_id, now
 
 
+def _insert_code(client_pk, account_id, now) -> None:
+    """An unspent code "c" of the account, in the session's transaction."""
+    db.session.execute(insert(AuthorizationCode.__table__), dict(
+        code_hash=token_hash("c"), client_pk=client_pk, account_id=account_id, redirect_uri="https://rp.example/cb",
+        scope="openid", nonce=None, code_challenge=None, code_challenge_method=None, auth_time=now, amr="pwd",
+        created_at=now, expires_at=now + timedelta(minutes=1)))
+
+
+class Lost(Exception):
+    """The alarm a lost spend raises in these tests."""
+
+
+def alarm():
+    raise Lost()
+
+
 def _token_values(client_pk, account_id, now, n=""):
     return dict(access_token_hash=token_hash("a" + n), refresh_token_hash=token_hash("r" + n), client_pk=client_pk,
                 account_id=account_id, scope="openid email", grant_type="authorization_code", family_id="f" + n,
@@ -101,10 +117,7 @@ def test_records_behave_like_their_models(app, make_account):
 def test_a_record_asks_its_entity_for_what_it_lacks(app, make_account):
     account_id, client_pk, _, now = _setup(app, make_account)
     with app.app_context():
-        db.session.execute(insert(AuthorizationCode.__table__), dict(
-            code_hash=token_hash("c"), client_pk=client_pk, account_id=account_id, redirect_uri="https://rp.example/cb",
-            scope="openid", nonce=None, code_challenge=None, code_challenge_method=None, auth_time=now, amr="pwd",
-            created_at=now, expires_at=now + timedelta(minutes=1)))
+        _insert_code(client_pk, account_id, now)
         code = records.find_code(token_hash("c"))
         assert code.client.id == client_pk  # a relationship: the ORM entity's
         assert code.get_amr() == ["pwd"] and code.get_nonce() is None
@@ -131,17 +144,8 @@ def test_deferred_writes_wait_for_run_deferred_and_a_lost_spend_rolls_back(app, 
 
     account_id, client_pk, _, now = _setup(app, make_account)
     with app.app_context():
-        db.session.execute(insert(AuthorizationCode.__table__), dict(
-            code_hash=token_hash("c"), client_pk=client_pk, account_id=account_id, redirect_uri="https://rp.example/cb",
-            scope="openid", nonce=None, code_challenge=None, code_challenge_method=None, auth_time=now, amr="pwd",
-            created_at=now, expires_at=now + timedelta(minutes=1)))
+        _insert_code(client_pk, account_id, now)
         db.session.commit()
-
-        class Lost(Exception):
-            pass
-
-        def alarm():
-            raise Lost()
 
         with tokens.deferred_writes():
             row = tokens.find_code("c")
@@ -243,17 +247,8 @@ def test_a_lost_spend_apart_writes_nothing_and_the_alarm_answers(app, make_accou
 
     account_id, client_pk, _, now = _setup(app, make_account)
     with app.app_context():
-        db.session.execute(insert(AuthorizationCode.__table__), dict(
-            code_hash=token_hash("c"), client_pk=client_pk, account_id=account_id, redirect_uri="https://rp.example/cb",
-            scope="openid", nonce=None, code_challenge=None, code_challenge_method=None, auth_time=now, amr="pwd",
-            created_at=now, expires_at=now + timedelta(minutes=1)))
+        _insert_code(client_pk, account_id, now)
         db.session.commit()
-
-        class Lost(Exception):
-            pass
-
-        def alarm():
-            raise Lost()
 
         with tokens.deferred_writes(), sql.reads_apart():
             tokens.add_token(**_token_values(client_pk, account_id, now))  # queued before the spend
