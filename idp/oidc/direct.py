@@ -1,4 +1,4 @@
-"""The common case of the two read-only machine endpoints, answered without Authlib's request machinery.
+"""The common case of the machine endpoints, answered without Authlib's request machinery.
 
 UserInfo (``GET /oauth/userinfo`` with ``Authorization: Bearer``) and introspection (``POST
 /oauth/introspect`` with HTTP Basic) are what resource servers call on every API request they serve.
@@ -23,7 +23,17 @@ What the direct path answers:
   ``userinfo_signed_response_alg``, see :attr:`idp.clients.OAuthClient.client_metadata`);
 * introspection: a confidential client authenticated by ``client_secret_basic`` (the keyed hash compared
   in constant time, :func:`idp.clients.check_secret`), a ``token`` parameter and a supported hint or none:
-  the token's metadata, or ``{"active": false}`` (unknown, expired, revoked, another client's).
+  the token's metadata, or ``{"active": false}`` (unknown, expired, revoked, another client's);
+* the token endpoint's ``client_credentials`` grant (what an API client asks for before its calls): a
+  form with ``grant_type=client_credentials`` and at most ``scope``, each once, no query string, a
+  confidential client authenticated by ``client_secret_basic`` that may use the grant, a scope it may
+  have (or none): the token, made and stored by the same hooks (``generate_token``,
+  :meth:`idp.oidc.hooks.ProviderHooks.store_token`: its row and its audit event, written by the view
+  with the request's other writes). It steps aside when something listens to Authlib's
+  ``client_authenticated`` signal or the grant registered for ``client_credentials`` is not the plain
+  :class:`idp.oidc.grants.ClientCredentialsGrant` (an extension, a hook). Authlib's own path for it was
+  most of the endpoint's CPU: its request object, the grant lookup, the client-authentication registry,
+  Werkzeug's form parser.
 """
 from __future__ import annotations
 
@@ -33,8 +43,12 @@ from authlib.consts import default_json_headers
 from authlib.integrations.flask_oauth2.signals import token_authenticated
 from flask import g, request
 
+from authlib.integrations.flask_oauth2.signals import client_authenticated
+from authlib.oauth2 import OAuth2Error
+
 from idp.clients import check_secret
 from idp.oidc import records, tokens
+from idp.oidc.scopes import machine_scope
 
 #: The scope UserInfo requires (OIDC Core §5.3), as Authlib's endpoint asks its resource protector for it.
 _USERINFO_SCOPE = "openid"
@@ -103,10 +117,62 @@ def introspection_payload(server, environ, form: dict[str, str]) -> dict | None:
     return endpoint.create_introspection_payload(token)
 
 
+#: The only fields the direct client_credentials answer accepts (anything else: Authlib's path decides).
+_CLIENT_CREDENTIALS_FIELDS = frozenset(("grant_type", "scope"))
+_CLIENT_CREDENTIALS = "client_credentials"
+
+
+def client_credentials(server):
+    """The token response of a ``client_credentials`` grant in the common case, or None (see the module's
+    documentation). Inside the token endpoint's :func:`idp.oidc.tokens.deferred_writes`: the token's row
+    and audit event are queued for the view to write; nothing is queued unless the answer is a success."""
+    req = request._get_current_object()
+    if req.environ.get("QUERY_STRING") or client_authenticated.receivers:
+        return None
+    form = _form_values(req, unique=True)
+    if form is None or form.get("grant_type") != _CLIENT_CREDENTIALS or not _CLIENT_CREDENTIALS_FIELDS >= form.keys():
+        return None
+    grant = _plain_grant(server)
+    if grant is None:
+        return None
+    credentials = grant.basic_credentials({"Authorization": req.environ.get("HTTP_AUTHORIZATION")})
+    if credentials is None:
+        return None
+    client_id, secret = credentials
+    client = server.query_client(client_id)
+    if (client is None or client.public or not client.check_endpoint_auth_method("client_secret_basic", "token")
+            or not check_secret(secret, client.secret_hash, server.services.settings.secret_key)):
+        return None  # Authlib's path tries the other methods, logs the failure and answers invalid_client
+    if not client.check_grant_type(_CLIENT_CREDENTIALS):
+        return None  # unauthorized_client
+    scope = form.get("scope")
+    try:
+        server.validate_requested_scope(scope)
+    except OAuth2Error:
+        return None  # invalid_scope
+    if scope and not machine_scope(client.scopes, scope):
+        return None  # invalid_scope (idp.oidc.grants.ClientCredentialsGrant)
+    token = server.generate_token(grant_type=_CLIENT_CREDENTIALS, client=client, user=None, scope=scope,
+                                  expires_in=None, include_refresh_token=False)
+    server.store_token(token, client=client, user=None, grant_type=_CLIENT_CREDENTIALS)
+    return server.handle_response(200, token, grant.TOKEN_RESPONSE_HEADER)
+
+
+def _plain_grant(server):
+    """The grant class registered for ``client_credentials``, if it is the provider's own without
+    extensions or hooks (the answer here is that class's), else None."""
+    from idp.oidc.grants import ClientCredentialsGrant
+
+    for grant_cls, extensions in server._token_grants:
+        if grant_cls.GRANT_TYPE == _CLIENT_CREDENTIALS:
+            return grant_cls if grant_cls is ClientCredentialsGrant and not extensions else None
+    return None
+
+
 _URLENCODED = "application/x-www-form-urlencoded"
 
 
-def _form_values(req) -> dict[str, str] | None:
+def _form_values(req, *, unique: bool = False) -> dict[str, str] | None:
     """The first value of every field of a form-encoded body, as ``req.form.get`` would give them, or None
     for any other body (or one Werkzeug would read as an empty form: not UTF-8).
 
@@ -116,17 +182,20 @@ def _form_values(req) -> dict[str, str] | None:
     the direct one does not answer), parses the very same bytes."""
     if "form" in req.__dict__ or req.mimetype != _URLENCODED:
         return None
-    return parse_form(req.get_data(cache=True))  # 413 beyond MAX_CONTENT_LENGTH, as req.form raises it
+    return parse_form(req.get_data(cache=True), unique=unique)  # 413 beyond MAX_CONTENT_LENGTH, as req.form
 
 
-def parse_form(data: bytes) -> dict[str, str] | None:
+def parse_form(data: bytes, *, unique: bool = False) -> dict[str, str] | None:
     """The first value of every field of a form-encoded body as Werkzeug's form parser reads it, or None
-    for a body it would read as an empty form (not UTF-8, see :func:`_form_values`)."""
+    for a body it would read as an empty form (not UTF-8, see :func:`_form_values`); with ``unique``,
+    None for a body naming a field twice too."""
     try:
         items = parse_qsl(data.decode(), keep_blank_values=True, errors="werkzeug.url_quote")
     except ValueError:
         return None  # Werkzeug's parser is silent about these: an empty form
     values: dict[str, str] = {}
     for name, value in items:
+        if unique and name in values:
+            return None
         values.setdefault(name, value)
     return values

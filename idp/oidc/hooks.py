@@ -183,14 +183,19 @@ class ProviderHooks:
     def save_token(self, token, request=None):
         """Store a token response (the server's hook; a grant calls it with its own request)."""
         request = request if request is not None else self.request
+        self.store_token(token, client=request.client, user=request.user, grant_type=request.payload.grant_type,
+                         code=request.authorization_code, previous=request.refresh_token)
+
+    def store_token(self, token, *, client, user, grant_type, code=None, previous=None):
+        """Store a token response issued to ``client`` for ``user`` (None for a machine) by ``grant_type``,
+        from the authorization ``code`` or the ``previous`` refresh token: its row and its audit event."""
         settings, now = self.services.settings, self.now()
-        code, previous = request.authorization_code, request.refresh_token
         origin = previous.row if previous is not None else code
         tokens.add_token(
             access_token_hash=token_hash(token["access_token"]),
             refresh_token_hash=token_hash(token["refresh_token"]) if token.get("refresh_token") else None,
-            client_pk=request.client.id, account_id=request.user.id if request.user is not None else None,
-            scope=token.get("scope", ""), grant_type=request.payload.grant_type or "",
+            client_pk=client.id, account_id=user.id if user is not None else None,
+            scope=token.get("scope", ""), grant_type=grant_type or "",
             family_id=(previous.row.family_id if previous is not None
                        else tokens.new_family() if code else None),
             code_id=(previous.row.code_id if previous is not None else code.id if code else None),
@@ -201,9 +206,9 @@ class ProviderHooks:
             amr=origin.amr if origin is not None else None,
         )
         tokens.add_event(event_values(
-            "token.issued", at=now, origin=_origin(), client_id=request.client.client_id,
-            account_id=request.user.id if request.user is not None else None,
-            grant_type=request.payload.grant_type or "", scope=token.get("scope", ""),
+            "token.issued", at=now, origin=_origin(), client_id=client.client_id,
+            account_id=user.id if user is not None else None,
+            grant_type=grant_type or "", scope=token.get("scope", ""),
             with_refresh=bool(token.get("refresh_token"))))
 
     def authenticate_refresh_token(self, refresh_token):

@@ -16,9 +16,10 @@ Where a statement runs:
 * inside :func:`read_only` (endpoints that write nothing: UserInfo, introspection) on a pooled connection
   of its own in autocommit mode: no BEGIN and no COMMIT (on PostgreSQL one round trip per lookup instead
   of three), no ORM session at all;
-* inside :func:`reads_apart` (the token endpoint, PostgreSQL): the lookups as in :func:`read_only`, and
-  the request's writes, once it succeeded, in one transaction on that same connection, one or two round
-  trips for all of them (:func:`transaction`); other writes stay with the session.
+* inside :func:`reads_apart` (the token endpoint): the lookups as in :func:`read_only`, and the request's
+  writes, once it succeeded, in one transaction on that same connection (:func:`transaction`: on
+  PostgreSQL one or two round trips for all of them, on SQLite straight on the DBAPI connection, without
+  the ORM session's transaction machinery); other writes stay with the session.
 
 On PostgreSQL the statements run on one psycopg cursor kept with each pooled connection rather than a new
 cursor per statement (:func:`_kept_cursor`); psycopg prepares a statement run often on a connection by
@@ -244,23 +245,31 @@ def read_only():
 
 @contextmanager
 def reads_apart():
-    """The token endpoint's connection on PostgreSQL (elsewhere nothing changes): its lookups
-    (:meth:`Statement.first`) run on a pooled connection of their own in autocommit mode, as in
-    :func:`read_only`, and :func:`transaction` writes there what the request issues, each round trip
-    carrying several statements; writes made otherwise (:meth:`Statement.run`, the ORM session) stay on
-    the session's transaction, as outside.
+    """The token endpoint's connection: its lookups (:meth:`Statement.first`) run on a pooled connection of
+    their own outside any transaction, as in :func:`read_only`, and :func:`transaction` writes there what
+    the request issues; writes made otherwise (:meth:`Statement.run`, the ORM session) stay on the
+    session's transaction, as outside. A SQLite database in memory (one connection per thread, shared
+    with the session) is left as it is: nothing changes there.
 
-    Why: a ``client_credentials`` grant was five round trips (BEGIN, the client's lookup, the token's
-    INSERT, the audit event's INSERT, COMMIT), and each costs the provider about as much CPU as one
-    (~80 µs of psycopg and the kernel on the development machine, ``bench/profile_endpoints.py``) whatever
-    it carries. Reads outside a transaction see what they would inside one: PostgreSQL's READ COMMITTED
-    takes a fresh snapshot for every statement anyway, and spending a code or refresh token stays a
-    conditional UPDATE inside the writing transaction."""
-    if db.engine.dialect.name != "postgresql":
+    Why: on PostgreSQL a ``client_credentials`` grant was five round trips (BEGIN, the client's lookup,
+    the token's INSERT, the audit event's INSERT, COMMIT), and each costs the provider about as much CPU
+    as one (~80 µs of psycopg and the kernel on the development machine, ``bench/profile_endpoints.py``)
+    whatever it carries. On SQLite the ORM session's transaction (taking its connection, the commit's
+    state machine) cost about as much as the lookup and the writes together. Reads outside a transaction
+    see what they would inside one: PostgreSQL's READ COMMITTED takes a fresh snapshot for every
+    statement anyway, SQLite's autocommit reads see every committed write, and spending a code or
+    refresh token stays a conditional UPDATE inside the writing transaction."""
+    engine = db.engine
+    if engine.dialect.name == "sqlite" and not _sqlite_file(engine.url.database):
         yield
         return
     with _apart(writes=False):
         yield
+
+
+def _sqlite_file(database: str | None) -> bool:
+    """Whether a SQLite URL's database is a file (each pooled connection its own), not memory."""
+    return bool(database) and database != ":memory:" and not database.startswith("file:")
 
 
 @contextmanager
@@ -276,32 +285,43 @@ def _apart(*, writes: bool):
 
 
 def can_batch() -> bool:
-    """Whether :func:`transaction` may write now: inside :func:`reads_apart` on PostgreSQL, with the ORM
-    session's transaction not begun (else the writes belong with it, to commit or roll back together)."""
+    """Whether :func:`transaction` may write now: inside :func:`reads_apart`, with the ORM session's
+    transaction not begun (else the writes belong with it, to commit or roll back together)."""
     reader = _reader.get()
-    return reader is not None and not reader.writes and not db.session().in_transaction()
+    return reader is not None and not reader.writes and not session_began()
+
+
+def session_began() -> bool:
+    """Whether the request's ORM session has a transaction, without making a session to ask it."""
+    registry = db.session.registry
+    return registry.has() and registry().in_transaction()
 
 
 def transaction(checked: list[tuple[Statement, dict]], rest: list[tuple[Statement, dict]]) -> int | None:
     """Run write statements as one transaction on :func:`reads_apart`'s connection (see :func:`can_batch`).
 
     ``checked``: statements that must match exactly one row each (a code or refresh token spent by a
-    conditional UPDATE); ``rest``: the others (INSERTs). Without ``checked`` the whole transaction is one
-    round trip (``BEGIN; …; COMMIT`` in one simple query); with them, two: ``BEGIN`` and the checked
-    statements, then, if each matched one row, the rest and ``COMMIT``, else ``ROLLBACK``. Returns the
-    index in ``checked`` of the first statement that did not match (nothing is written), or None
-    (committed).
+    conditional UPDATE), run first; ``rest``: the others (INSERTs). Returns the index in ``checked`` of
+    the first statement that did not match (nothing is written), or None (committed). A database error
+    rolls back what was sent (or drops a broken connection) and is raised as SQLAlchemy's exception,
+    naming the statements but none of the values.
 
-    Several statements in one query means the parameters are bound by the client
-    (:class:`psycopg.ClientCursor`: psycopg's own quoting of each value, by the connection's encoding and
-    ``standard_conforming_strings``), with the same dumpers and SQLAlchemy bind processors as the
-    statements run one by one. A database error rolls back what was sent (or drops a broken connection)
-    and is raised as SQLAlchemy's exception."""
-    import psycopg
+    PostgreSQL: without ``checked`` the whole transaction is one round trip (``BEGIN; …; COMMIT`` in one
+    simple query); with them, two: ``BEGIN`` and the checked statements, then, if each matched one row,
+    the rest and ``COMMIT``, else ``ROLLBACK``. Several statements in one query means the parameters are
+    bound by the client (:class:`psycopg.ClientCursor`: psycopg's own quoting of each value, by the
+    connection's encoding and ``standard_conforming_strings``), with the same dumpers and SQLAlchemy bind
+    processors as the statements run one by one.
 
+    SQLite: the statements one by one on the DBAPI connection (pysqlite begins the transaction before the
+    first), then its ``commit()``; the caller holds the writers' turn (:func:`writing`)."""
     engine = db.engine
     dialect = engine.dialect
     connection = _reader.get().take(engine)
+    if dialect.name == "sqlite":
+        return _sqlite_transaction(connection, dialect, checked, rest)
+    import psycopg
+
     driver = connection.driver_connection
     cursor = psycopg.ClientCursor(driver)
     shown = "BEGIN"  # what an error names: the statements with their placeholders, never the values
@@ -352,6 +372,35 @@ def transaction(checked: list[tuple[Statement, dict]], rest: list[tuple[Statemen
                 connection.invalidate()
 
 
+def _sqlite_transaction(connection, dialect, checked, rest) -> int | None:
+    """:func:`transaction` on SQLite's DBAPI connection ``connection`` (a pooled one)."""
+    driver = connection.driver_connection
+    cursor = driver.cursor()
+    sql = "BEGIN"  # what an error names: the statement with its placeholders, never the values
+    try:
+        for index, (statement, params) in enumerate(checked):
+            compiled = statement._for(dialect)
+            sql = compiled[0]
+            cursor.execute(sql, _arguments(compiled, params))
+            if cursor.rowcount != 1:
+                driver.rollback()
+                return index
+        for statement, params in rest:
+            compiled = statement._for(dialect)
+            sql = compiled[0]
+            cursor.execute(sql, _arguments(compiled, params))
+        sql = "COMMIT"
+        driver.commit()
+        return None
+    except dialect.loaded_dbapi.Error as exc:
+        raise sa_exc.DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
+                                         dialect=dialect) from exc
+    finally:
+        cursor.close()
+        if driver.in_transaction:  # an error, or anything else that interrupted us: nothing may stay open
+            driver.rollback()
+
+
 @contextmanager
 def writing():
     """One writer at a time, waiting its turn without sleeping, around a write transaction's statements
@@ -385,7 +434,7 @@ _gate_files: dict = {}  # (process id, database file) → descriptor of its writ
 def _gate_file(database: str | None) -> int | None:
     """This process's descriptor of the lock file beside ``database``; None for a database in memory or a
     folder the provider cannot write to (then writers are queued within the process only)."""
-    if not database or database == ":memory:" or database.startswith("file:"):
+    if not _sqlite_file(database):
         return None
     key = (os.getpid(), database)  # a worker forked from a master opens its own (flock is per open file)
     if key not in _gate_files:

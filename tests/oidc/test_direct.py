@@ -180,3 +180,162 @@ def test_introspection_client_failures_answer_as_authlib_does(app, world, monkey
     headers, data = client_auth(world, auth)
     answer = _both(app, monkeypatch, caplog, "POST", "/oauth/introspect", headers=headers, data=data)
     assert answer[0].startswith("200" if auth == "post" else "401")
+
+
+# -- the token endpoint's client_credentials grant ---------------------------------------------------------
+
+def _machine_rows(app, since_id: int) -> tuple[list, list]:
+    """The token rows and token.issued events written after ``since_id`` (an audit event id), without what
+    differs between two issues of the same answer (ids, hashes of new random values)."""
+    from sqlalchemy import select
+
+    from idp.audit import AuditEvent
+    from idp.oidc.models import OAuthToken
+
+    with app.app_context():
+        rows = db.session.execute(select(OAuthToken).order_by(OAuthToken.id)).scalars().all()
+        events = db.session.execute(select(AuditEvent).where(AuditEvent.id > since_id,
+                                                             AuditEvent.event == "token.issued")
+                                    .order_by(AuditEvent.id)).scalars().all()
+        return ([(r.client_pk, r.account_id, r.scope, r.grant_type, r.family_id, r.code_id, r.issued_at,
+                  r.access_expires_at, r.refresh_token_hash, r.refresh_expires_at, r.auth_time, r.amr)
+                 for r in rows if r.grant_type == "client_credentials" and not r.family_id],
+                [(e.at, e.client_id, e.account_id, e.ip, e.user_agent, e.details) for e in events])
+
+
+def _last_event_id(app) -> int:
+    from sqlalchemy import func, select
+
+    from idp.audit import AuditEvent
+
+    with app.app_context():
+        return db.session.execute(select(func.coalesce(func.max(AuditEvent.id), 0))).scalar()
+
+
+def _token_both(app, monkeypatch, caplog, *, headers, data, path="/oauth/token", **kwargs):
+    """The token request sent with the direct client_credentials answer on, then off: status, headers,
+    body (the new access token's value masked: each issue makes its own), log lines and the rows written
+    must be the same. Returns the direct one's answer and whether the direct path answered it."""
+    import json
+
+    answers, answered = [], []
+    real = direct.client_credentials
+
+    def spy(server):
+        response = real(server)
+        answered.append(response is not None)
+        return response
+
+    for on in (True, False):
+        with monkeypatch.context() as patch:
+            patch.setattr(direct, "client_credentials", spy if on else (lambda server: None))
+            before = _last_event_id(app)
+            tokens_before = _machine_rows(app, before)[0]
+            caplog.clear()
+            with caplog.at_level(logging.DEBUG):
+                response = app.test_client().post(path, headers={"X-Request-ID": REQUEST_ID, **headers},
+                                                  data=data, **kwargs)
+            logs = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+            body = response.get_data()
+            if response.status_code == 200:
+                payload = json.loads(body)
+                assert len(payload.pop("access_token")) == 43
+                body = payload
+            rows, events = _machine_rows(app, before)
+            answers.append((response.status, list(response.headers.items()), body, logs,
+                            rows[len(tokens_before):], events))
+    direct_answer, authlib_answer = answers
+    assert direct_answer == authlib_answer
+    return direct_answer, answered == [True]
+
+
+@pytest.fixture
+def machines(app, world, clock):
+    """``world`` and a confidential client not allowed the client_credentials grant ("nocc")."""
+    services = app.extensions["idp"]
+    with app.app_context():
+        created = create_client(services.settings, name="nocc", redirect_uris=["https://rp.example/cb"],
+                                scopes=["openid", "bench.api"], grant_types=["authorization_code"],
+                                now=services.clock.now())
+        nocc = (created.client.client_id, created.secret)
+        db.session.commit()
+    return {**world, "nocc": nocc}
+
+
+CC = {"grant_type": "client_credentials"}
+CLIENT_CREDENTIALS_CASES = [
+    # who, form, query, status, answered directly
+    ("rp", CC, "", 200, True),
+    ("rp", {**CC, "scope": "bench.api"}, "", 200, True),
+    ("rp", {**CC, "scope": "bench.api openid"}, "", 200, True),  # narrowed to bench.api
+    ("rp", {**CC, "scope": ""}, "", 200, True),
+    ("rp", {**CC, "scope": "openid profile"}, "", 400, False),  # customer scopes only: invalid_scope
+    ("rp", {**CC, "scope": "admin"}, "", 400, False),
+    ("rp", [("grant_type", "client_credentials"), ("grant_type", "client_credentials")], "", 200, False),
+    ("rp", [("grant_type", "client_credentials"), ("scope", "bench.api"), ("scope", "openid")], "", 200, False),
+    ("rp", {**CC, "audience": "x"}, "", 200, False),
+    ("rp", CC, "scope=openid", 400, False),
+    ("rp", {"grant_type": "password", "username": "a", "password": "b"}, "", 400, False),
+    ("other", CC, "", 200, True),
+    ("off", CC, "", 401, False),
+    ("public", CC, "", 401, False),
+    ("nocc", CC, "", 400, False),
+]
+
+
+@pytest.mark.parametrize("who, form, query, status, answered", CLIENT_CREDENTIALS_CASES)
+def test_client_credentials_answers_as_authlib_does(app, machines, monkeypatch, caplog, who, form, query, status,
+                                                   answered):
+    from werkzeug.datastructures import MultiDict
+
+    client_id, secret = machines[who]
+    form = MultiDict(form) if isinstance(form, list) else form  # a field named twice
+    answer, direct_answered = _token_both(app, monkeypatch, caplog, headers={"Authorization": _basic(client_id,
+                                                                                                    secret or "x")},
+                                          data=form, path="/oauth/token" + ("?" + query if query else ""))
+    assert int(answer[0].split()[0]) == status
+    assert direct_answered is answered
+    if status == 200:
+        assert len(answer[4]) == 1 and len(answer[5]) == 1  # one token row, one token.issued event
+        assert answer[4][0][2] == "bench.api" and answer[2]["scope"] == "bench.api"
+        assert answer[5][0][5]["grant_type"] == "client_credentials"
+    else:
+        assert answer[4] == [] and answer[5] == []  # nothing written
+
+
+@pytest.mark.parametrize("auth", ["wrong-secret", "unknown-client", "no-colon", "bad-base64", "empty-secret",
+                                  "post", "none"])
+def test_client_credentials_client_failures_answer_as_authlib_does(app, machines, monkeypatch, caplog, auth):
+    headers, data = client_auth(machines, auth)
+    data = {**CC, **{k: v for k, v in data.items() if k != "token"}}
+    answer, direct_answered = _token_both(app, monkeypatch, caplog, headers=headers, data=data)
+    assert answer[0].startswith("200" if auth == "post" else "401")
+    assert not direct_answered  # client_secret_post is Authlib's, as every failure
+
+
+def test_client_credentials_json_body_is_authlib_s(app, machines, monkeypatch, caplog):
+    client_id, secret = machines["rp"]
+    answer, direct_answered = _token_both(app, monkeypatch, caplog, headers={"Authorization": _basic(client_id,
+                                                                                                    secret)},
+                                          data=None, json=CC)
+    assert not answer[0].startswith("200") and not direct_answered
+
+
+def test_client_credentials_steps_aside_for_a_signal_listener(app, machines, monkeypatch, caplog):
+    """Something listening to Authlib's client_authenticated signal gets it: the request is Authlib's."""
+    from authlib.integrations.flask_oauth2.signals import client_authenticated
+
+    heard = []
+
+    def listener(sender, **kwargs):
+        heard.append(kwargs["client"].client_id)
+
+    client_id, secret = machines["rp"]
+    client_authenticated.connect(listener)
+    try:
+        answer, direct_answered = _token_both(app, monkeypatch, caplog,
+                                              headers={"Authorization": _basic(client_id, secret)}, data=CC)
+    finally:
+        client_authenticated.disconnect(listener)
+    assert answer[0].startswith("200") and not direct_answered
+    assert heard == [client_id, client_id]
