@@ -41,6 +41,7 @@ BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
 
+from calibrate import calibrate  # noqa: E402
 from data import CLIENT_ID, PASSWORD, REDIRECT_URI, Store  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
@@ -740,6 +741,14 @@ def write_report(report: dict, out: Path) -> None:
         "req/s and req/s per core are wall clock. Latency is wrk's, from request sent to response read.",
         "",
     ]
+    speed = m.get("machine_speed")
+    if speed:
+        lines += ["**Machine speed** (`bench/calibrate.py`, at the start → at the end of this run; compare these "
+                  "before comparing reports: the same code measures very differently on a slower day): "
+                  + "; ".join(f"{label} {speed['start'][key]} → {speed['end'][key]} {unit}" for key, label, unit in (
+                      ("rsa2048_sign_ms", "one RSA-2048 signature", "ms"),
+                      ("python_us", "a fixed piece of pure-Python work", "µs"),
+                      ("process_round_trip_us", "a byte to another process and back", "µs"))) + ".", ""]
     for db in report["databases"]:
         ev, kind = db["evaluation"], db["database"]
         s = ev["scenarios"]
@@ -852,12 +861,15 @@ def main() -> None:
     import gunicorn
 
     started = datetime.now(timezone.utc)
+    speed = calibrate()
+    log(f"machine speed: {speed}")
     report = {"meta": {
         "started": started.strftime("%Y-%m-%d %H:%M UTC"), "quick": cfg.quick, "cores": CORES, "cpu": cpu_model(),
         "python": platform.python_version(), "repeats": cfg.repeats, "duration": cfg.duration,
         "signin_duration": cfg.signin_duration, "connections": cfg.connections, "bcrypt_rounds": rounds,
         "load_generator": f"{wrk_version}, {cfg.threads} threads, on the same {CORES} cores",
         "gunicorn": f"gunicorn {gunicorn.__version__}, {CORES} gthread workers × 4 threads, preload",
+        "machine_speed": {"start": speed},
     }, "databases": [], "notes": []}
     rng = random.Random(2026)
     kinds = ["sqlite", "postgres"] if cfg.db == "both" else [cfg.db]
@@ -879,6 +891,8 @@ def main() -> None:
         report["databases"].append(result)
     if cfg.only:
         return
+    report["meta"]["machine_speed"]["end"] = calibrate()
+    log(f"machine speed: {report['meta']['machine_speed']['end']}")
     report["meta"]["elapsed_minutes"] = round((time.monotonic() - _T0) / 60, 1)
     report["notes"] = NOTES
     write_report(report, Path(cfg.out))
