@@ -771,6 +771,7 @@ def write_report(report: dict, out: Path) -> None:
                   f"{sg['measured_per_second']}/s: overhead **{sg['overhead_wall']:.1%}** (wall clock). Per "
                   f"CPU-second: a sign-in cost the server {sg['cpu_ms_per_signin']} ms of CPU against "
                   f"{sg['bcrypt_median_ms']} ms for bcrypt alone: overhead **{sg['overhead_cpu']:.1%}**.", ""]
+        lines += rsa_bound_lines(m, s)
         mem = db["memory_mb"]
         lines += [f"**Memory.** Peak per provider worker: RSS {mem['provider_worker_peak']['rss']:.1f} MB, "
                   f"PSS {mem['provider_worker_peak']['pss']:.1f} MB, unique {mem['provider_worker_peak']['uss']:.1f} MB "
@@ -816,6 +817,23 @@ def write_report(report: dict, out: Path) -> None:
 _T0 = time.monotonic()
 
 
+def rsa_bound_lines(meta: dict, scenarios: dict) -> list[str]:
+    """The code exchange and refresh against their one fixed cost, the ID token's RSA signature (the
+    machine's speed, :mod:`calibrate`): the most either could do per CPU-second if it did nothing else."""
+    speed = meta.get("machine_speed") or {}
+    times = [speed[when]["rsa2048_sign_ms"] for when in ("start", "end") if when in speed]
+    if not times:
+        return []
+    sign_ms = statistics.median(times)
+    bound = 1000 / sign_ms
+    shares = "; ".join(f"{LABELS[name]} {fmt(scenarios[name]['per_cpu_second'])} "
+                       f"(**{scenarios[name]['per_cpu_second'] / bound:.0%}** of it)"
+                       for name in ("code_exchange", "refresh") if scenarios.get(name, {}).get("per_cpu_second"))
+    return [f"**Code exchange and refresh vs the RSA bound.** Each issues an ID token: one RSA-2048 signature, "
+            f"{sign_ms:.3f} ms on this machine during this run, so at most {bound:,.0f} per CPU-second even if "
+            f"nothing else were done. Measured: {shares}.", ""]
+
+
 def log(message: str) -> None:
     print(f"{time.monotonic() - _T0:7.1f}s {message}", flush=True)
 
@@ -841,10 +859,16 @@ def main() -> None:
     parser.add_argument("--import-count", type=int, help="policies per import run (default 20,000; --quick 5,000)")
     parser.add_argument("--no-import", action="store_true", help="skip the policy import rate")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders (logs, SQLite file)")
+    parser.add_argument("--render", metavar="REPORT_JSON",
+                        help="write report.md again from a report.json (to --out), measuring nothing")
     parser.add_argument("--only", type=lambda v: set(v.split(",")) | {"trivial"},
                         help="a developer's run: these scenarios (comma-separated, see RUN_ORDER) and the trivial "
                              "endpoint, no scale step, no import; medians logged, no report written")
     cfg = parser.parse_args()
+    if cfg.render:
+        write_report(json.loads(Path(cfg.render).read_text()), Path(cfg.out))
+        log(f"wrote {Path(cfg.out) / 'report.md'} and report.json")
+        return
     if cfg.only and not cfg.only <= set(RUN_ORDER):
         parser.error(f"--only: unknown scenario(s) {', '.join(sorted(cfg.only - set(RUN_ORDER)))}")
     cfg.repeats = cfg.repeats or (2 if cfg.quick else 3)
