@@ -40,11 +40,9 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from authlib.consts import default_json_headers
-from authlib.integrations.flask_oauth2.signals import token_authenticated
-from flask import g, request
-
-from authlib.integrations.flask_oauth2.signals import client_authenticated
+from authlib.integrations.flask_oauth2.signals import client_authenticated, token_authenticated
 from authlib.oauth2 import OAuth2Error
+from flask import g, request
 
 from idp.clients import check_secret
 from idp.oidc import records, tokens
@@ -106,11 +104,9 @@ def introspection_payload(server, environ, form: dict[str, str]) -> dict | None:
         return None
     value = form["token"]
     with records.expecting_token(tokens.hash_of(value), refresh=hint == tokens.REFRESH):
-        client = endpoint.query_client(client_id)  # the token it names comes with it, in one query
-        if (client is None or client.public or not client.check_endpoint_auth_method("client_secret_basic",
-                                                                                      endpoint.ENDPOINT_NAME)
-                or not check_secret(secret, client.secret_hash, endpoint.services.settings.secret_key)):
-            return None  # Authlib's path tries the other methods, logs the failure and answers invalid_client
+        client = _basic_client(endpoint, client_id, secret, endpoint.ENDPOINT_NAME)  # with the token it names
+        if client is None:
+            return None
         token = endpoint.query_token(value, hint)
     if token is not None and not endpoint.check_permission(token, client, None):
         token = None
@@ -138,11 +134,9 @@ def client_credentials(server):
     credentials = grant.basic_credentials({"Authorization": req.environ.get("HTTP_AUTHORIZATION")})
     if credentials is None:
         return None
-    client_id, secret = credentials
-    client = server.query_client(client_id)
-    if (client is None or client.public or not client.check_endpoint_auth_method("client_secret_basic", "token")
-            or not check_secret(secret, client.secret_hash, server.services.settings.secret_key)):
-        return None  # Authlib's path tries the other methods, logs the failure and answers invalid_client
+    client = _basic_client(server, *credentials, "token")
+    if client is None:
+        return None
     if not client.check_grant_type(_CLIENT_CREDENTIALS):
         return None  # unauthorized_client
     scope = form.get("scope")
@@ -156,6 +150,17 @@ def client_credentials(server):
                                   expires_in=None, include_refresh_token=False)
     server.store_token(token, client=client, user=None, grant_type=_CLIENT_CREDENTIALS)
     return server.handle_response(200, token, grant.TOKEN_RESPONSE_HEADER)
+
+
+def _basic_client(hooks, client_id: str, secret: str, endpoint_name: str):
+    """The enabled confidential client ``client_id`` (``hooks.query_client``) if ``secret`` is its secret
+    (the keyed hash compared in constant time) and it may use ``client_secret_basic`` at ``endpoint_name``,
+    else None: Authlib's path then tries the other methods, logs the failure and answers invalid_client."""
+    client = hooks.query_client(client_id)
+    if (client is None or client.public or not client.check_endpoint_auth_method("client_secret_basic", endpoint_name)
+            or not check_secret(secret, client.secret_hash, hooks.services.settings.secret_key)):
+        return None
+    return client
 
 
 def _plain_grant(server):

@@ -378,17 +378,13 @@ def _sqlite_transaction(connection, dialect, checked, rest) -> int | None:
     cursor = driver.cursor()
     sql = "BEGIN"  # what an error names: the statement with its placeholders, never the values
     try:
-        for index, (statement, params) in enumerate(checked):
+        for index, (statement, params) in enumerate([*checked, *rest]):
             compiled = statement._for(dialect)
             sql = compiled[0]
             cursor.execute(sql, _arguments(compiled, params))
-            if cursor.rowcount != 1:
+            if index < len(checked) and cursor.rowcount != 1:
                 driver.rollback()
                 return index
-        for statement, params in rest:
-            compiled = statement._for(dialect)
-            sql = compiled[0]
-            cursor.execute(sql, _arguments(compiled, params))
         sql = "COMMIT"
         driver.commit()
         return None
