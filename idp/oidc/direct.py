@@ -33,7 +33,17 @@ What the direct path answers:
   ``client_authenticated`` signal or the grant registered for ``client_credentials`` is not the plain
   :class:`idp.oidc.grants.ClientCredentialsGrant` (an extension, a hook). Authlib's own path for it was
   most of the endpoint's CPU: its request object, the grant lookup, the client-authentication registry,
-  Werkzeug's form parser.
+  Werkzeug's form parser;
+* the ``refresh_token`` grant (what every relying party sends when an access token runs out): the same
+  kind of form (``grant_type``, ``refresh_token``, at most ``scope``; ``client_id`` too from a public
+  client), a client authenticated by ``client_secret_basic`` or a public client (``none``) that may use
+  the grant, its refresh token found (with the client, in one lookup: :func:`idp.oidc.records.expecting_token`),
+  unspent, unexpired, not revoked, a scope within the one granted, a customer who may still receive
+  tokens: the new tokens (rotation: a new refresh token, the presented one spent by
+  ``revoke_old_credential``; the ID token of :class:`idp.oidc.grants.OpenIDRefreshExtension` when the
+  scope has ``openid``). A spent refresh token presented again is Authlib's path's, which raises the
+  reuse alarm. It steps aside, as above, unless the grant is the plain
+  :class:`idp.oidc.grants.RefreshTokenGrant` with only that extension.
 """
 from __future__ import annotations
 
@@ -42,6 +52,8 @@ from urllib.parse import parse_qsl
 from authlib.consts import default_json_headers
 from authlib.integrations.flask_oauth2.signals import client_authenticated, token_authenticated
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.util import scope_to_list
+from authlib.oidc.core.grants.util import is_openid_scope
 from flask import g, request
 
 from idp.clients import check_secret
@@ -118,20 +130,27 @@ _CLIENT_CREDENTIALS_FIELDS = frozenset(("grant_type", "scope"))
 _CLIENT_CREDENTIALS = "client_credentials"
 
 
-def client_credentials(server):
-    """The token response of a ``client_credentials`` grant in the common case, or None (see the module's
-    documentation). Inside the token endpoint's :func:`idp.oidc.tokens.deferred_writes`: the token's row
-    and audit event are queued for the view to write; nothing is queued unless the answer is a success."""
+def token(server):
+    """The token endpoint's response in the common case of the ``client_credentials`` and ``refresh_token``
+    grants, or None (see the module's documentation). Inside the endpoint's
+    :func:`idp.oidc.tokens.deferred_writes`: what the answer writes (the new token's row and audit event, a
+    spent refresh token) is queued for the view to write; nothing is queued unless the answer is a success."""
     req = request._get_current_object()
     if req.environ.get("QUERY_STRING") or client_authenticated.receivers:
         return None
     form = _form_values(req, unique=True)
-    if form is None or form.get("grant_type") != _CLIENT_CREDENTIALS or not _CLIENT_CREDENTIALS_FIELDS >= form.keys():
+    answer = _TOKEN_GRANTS.get(form.get("grant_type")) if form is not None else None
+    return answer(server, req.environ, form) if answer is not None else None
+
+
+def client_credentials(server, environ, form: dict[str, str]):
+    """A ``client_credentials`` grant's token response (see :func:`token`), or None."""
+    if not _CLIENT_CREDENTIALS_FIELDS >= form.keys():
         return None
-    grant = _plain_grant(server)
+    grant = _plain_grant(server, _CLIENT_CREDENTIALS)
     if grant is None:
         return None
-    credentials = grant.basic_credentials({"Authorization": req.environ.get("HTTP_AUTHORIZATION")})
+    credentials = grant.basic_credentials({"Authorization": environ.get("HTTP_AUTHORIZATION")})
     if credentials is None:
         return None
     client = _basic_client(server, *credentials, "token")
@@ -152,6 +171,66 @@ def client_credentials(server):
     return server.handle_response(200, token, grant.TOKEN_RESPONSE_HEADER)
 
 
+#: The fields the direct refresh answer accepts: with HTTP Basic, and from a public client (``none``).
+_REFRESH_FIELDS = frozenset(("grant_type", "refresh_token", "scope"))
+_PUBLIC_REFRESH_FIELDS = _REFRESH_FIELDS | {"client_id"}
+_REFRESH = "refresh_token"
+
+
+def refresh(server, environ, form: dict[str, str]):
+    """A ``refresh_token`` grant's token response (see :func:`token`), or None. The spend of the presented
+    refresh token is queued with the new token's writes: if a concurrent use of it won, the view's write
+    finds it spent and answers with the reuse alarm, as on Authlib's path."""
+    if "refresh_token" not in form:
+        return None
+    grant = _plain_grant(server, _REFRESH)
+    if grant is None:
+        return None
+    value = form["refresh_token"]
+    with records.expecting_token(tokens.hash_of(value), refresh=True):  # the client and the token: one query
+        client = _token_client(server, grant, environ.get("HTTP_AUTHORIZATION"), form)
+        if client is None or not client.check_grant_type(_REFRESH):
+            return None  # invalid_client, unauthorized_client
+        previous = tokens.find_token(value, tokens.REFRESH, now=server.now())
+    if (previous is None or not previous.check_client(client) or previous.row.refresh_used_at is not None
+            or previous.is_expired() or previous.is_revoked()):
+        return None  # invalid_grant; a spent one's reuse alarm is raised on Authlib's path
+    scope = form.get("scope")
+    if scope and not set(scope_to_list(previous.get_scope()) or ()).issuperset(scope_to_list(scope)):
+        return None  # invalid_scope: more than was granted
+    try:
+        user = server.authenticate_user(previous)
+    except OAuth2Error:
+        return None  # the account cannot receive tokens
+    token = server.generate_token(grant_type=_REFRESH, client=client, user=user, scope=scope or previous.get_scope(),
+                                  expires_in=None, include_refresh_token=grant.INCLUDE_NEW_REFRESH_TOKEN)
+    server.store_token(token, client=client, user=user, grant_type=_REFRESH, previous=previous)
+    server.revoke_old_credential(previous)
+    if is_openid_scope(token.get("scope")):  # OpenIDRefreshExtension's process_token
+        token["id_token"] = server.id_token(token, client=client, user=user, previous=previous)
+    return server.handle_response(200, token, grant.TOKEN_RESPONSE_HEADER)
+
+
+_TOKEN_GRANTS = {_CLIENT_CREDENTIALS: client_credentials, _REFRESH: refresh}
+
+
+def _token_client(server, grant, authorization: str | None, form: dict[str, str]):
+    """The client of a token request, as the first of Authlib's methods for the grant that succeeds would
+    find it, for the two this path takes: ``client_secret_basic`` (an ``Authorization`` header, no
+    ``client_id`` in the form) and ``none`` (a public client that names itself, no header); else None."""
+    if authorization:
+        if not _REFRESH_FIELDS >= form.keys():
+            return None
+        credentials = grant.basic_credentials({"Authorization": authorization})
+        return _basic_client(server, *credentials, "token") if credentials is not None else None
+    if not _PUBLIC_REFRESH_FIELDS >= form.keys() or "none" not in grant.TOKEN_ENDPOINT_AUTH_METHODS:
+        return None
+    client = server.query_client(form.get("client_id"))
+    if client is None or not client.public or not client.check_endpoint_auth_method("none", "token"):
+        return None
+    return client
+
+
 def _basic_client(hooks, client_id: str, secret: str, endpoint_name: str):
     """The enabled confidential client ``client_id`` (``hooks.query_client``) if ``secret`` is its secret
     (the keyed hash compared in constant time) and it may use ``client_secret_basic`` at ``endpoint_name``,
@@ -163,14 +242,18 @@ def _basic_client(hooks, client_id: str, secret: str, endpoint_name: str):
     return client
 
 
-def _plain_grant(server):
-    """The grant class registered for ``client_credentials``, if it is the provider's own without
-    extensions or hooks (the answer here is that class's), else None."""
-    from idp.oidc.grants import ClientCredentialsGrant
+def _plain_grant(server, grant_type: str):
+    """The grant class registered for ``grant_type``, if it is the provider's own with the provider's own
+    extensions and nothing else (then the answer here is that grant's), else None."""
+    from idp.oidc.grants import (ClientCredentialsGrant, OpenIDRefreshExtension,
+                                 RefreshTokenGrant)
 
+    expected = {_CLIENT_CREDENTIALS: (ClientCredentialsGrant, ()),
+                _REFRESH: (RefreshTokenGrant, (OpenIDRefreshExtension,))}[grant_type]
     for grant_cls, extensions in server._token_grants:
-        if grant_cls.GRANT_TYPE == _CLIENT_CREDENTIALS:
-            return grant_cls if grant_cls is ClientCredentialsGrant and not extensions else None
+        if grant_cls.GRANT_TYPE == grant_type:
+            found = (grant_cls, tuple(type(extension) for extension in extensions or ()))
+            return grant_cls if found == expected else None
     return None
 
 

@@ -274,15 +274,20 @@ class ProviderHooks:
         return user_claims(user, scope)
 
     def encode_id_token(self, token, request):
+        return self.id_token(token, client=request.client, user=request.user, code=request.authorization_code,
+                             previous=request.refresh_token)
+
+    def id_token(self, token, *, client, user, code=None, previous=None) -> str:
+        """The ID token of a token response issued to ``client`` for ``user``, from the authorization
+        ``code`` or the ``previous`` refresh token (the sign-in it remembers: ``auth_time``, ``amr``)."""
         settings = self.services.settings
-        code, previous = request.authorization_code, request.refresh_token
         origin = code if code is not None else previous.row
-        return build_id_token(issuer=self.get_issuer(), audience=request.client.client_id,
-                              subject=request.user.subject, auth_time=origin.auth_time, amr=origin.amr,
+        return build_id_token(issuer=self.get_issuer(), audience=client.client_id,
+                              subject=user.subject, auth_time=origin.auth_time, amr=origin.amr,
                               nonce=code.nonce if code is not None else None,
                               access_token=token.get("access_token"), now=self.now(),
                               ttl=settings.id_token_ttl, key=self.keys.signing_key(),
-                              extra=id_token_claims(request.user, token.get("scope")))
+                              extra=id_token_claims(user, token.get("scope")))
 
     def resolve_private_key(self):
         return self.keys.signing_key().private_key

@@ -83,8 +83,8 @@ def token():
     server = _server()
     with tokens.deferred_writes(), sql.reads_apart():
         try:
-            response = direct.client_credentials(server)  # the common case of the grant, without Authlib's
-            if response is None:                          # request machinery; anything else is Authlib's
+            response = direct.token(server)  # the grants' common cases, without Authlib's request
+            if response is None:             # machinery; anything else is Authlib's
                 response = server.create_token_response()
             if response is not None and 200 <= response.status_code < 300:
                 with sql.writing():

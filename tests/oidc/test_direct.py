@@ -219,7 +219,7 @@ def _token_both(app, monkeypatch, caplog, *, headers, data, path="/oauth/token",
     import json
 
     answers, answered = [], []
-    real = direct.client_credentials
+    real = direct.token
 
     def spy(server):
         response = real(server)
@@ -228,7 +228,7 @@ def _token_both(app, monkeypatch, caplog, *, headers, data, path="/oauth/token",
 
     for on in (True, False):
         with monkeypatch.context() as patch:
-            patch.setattr(direct, "client_credentials", spy if on else (lambda server: None))
+            patch.setattr(direct, "token", spy if on else (lambda server: None))
             before = _last_event_id(app)
             tokens_before = _machine_rows(app, before)[0]
             caplog.clear()
@@ -339,3 +339,261 @@ def test_client_credentials_steps_aside_for_a_signal_listener(app, machines, mon
         client_authenticated.disconnect(listener)
     assert answer[0].startswith("200") and not direct_answered
     assert heard == [client_id, client_id]
+
+
+# -- the token endpoint's refresh_token grant ---------------------------------------------------------------
+# A refresh token is single use, so each case is sent with one of two identical tokens: "<name>-1" with the
+# direct answer on, "<name>-2" with it off. Both answers (status, headers, body with the new values masked
+# and the ID token's claims but at_hash compared), their log lines, the rows they wrote (the new token, the
+# presented one's marks) and their audit events must be the same, each in its own family.
+
+FULL = "openid offline_access profile email phone"
+
+
+@pytest.fixture
+def refreshes(app, machines, make_account, clock):
+    """Pairs of identical refresh tokens (see above) for the customer, at the clients of ``machines``."""
+    from idp.accounts import Account
+    from idp.clients import find_client
+
+    services = app.extensions["idp"]
+    now = services.clock.now()
+    customer = make_account(email="refresh@example.com", password="Polis2026")
+    unset = make_account(email="unset@example.com")  # must set a password first
+    gone = make_account(email="gone-refresh@example.com", password="Polis2026")
+    with app.app_context():
+        db.session.get(Account, gone.id).disabled_at = now
+        clients = {who: find_client(client_id) for who, (client_id, _) in machines.items()}
+        app.extensions["idp.keys"].signing_key()  # the development key, made now (it logs a warning once)
+
+        def pair(name, who="rp", account=customer, scope=FULL, **marks):
+            from sqlalchemy import update
+
+            from idp.oidc.models import OAuthToken
+
+            for n in (1, 2):
+                tokens.add_token(access_token_hash=token_hash(f"ra-{name}-{n}"),
+                                 refresh_token_hash=token_hash(f"{name}-{n}"), client_pk=clients[who].id,
+                                 account_id=account.id, scope=scope, grant_type="authorization_code",
+                                 family_id=f"rf-{name}-{n}", code_id=None, issued_at=now - timedelta(hours=1),
+                                 access_expires_at=now - timedelta(minutes=55),
+                                 refresh_expires_at=now + timedelta(days=29), auth_time=now - timedelta(hours=1),
+                                 amr="pwd otp")
+                if marks:
+                    db.session.execute(update(OAuthToken).where(OAuthToken.refresh_token_hash
+                                                                == token_hash(f"{name}-{n}")).values(**marks))
+
+        pair("full")
+        pair("noopenid", scope="offline_access profile")
+        pair("public", who="public")
+        pair("other", who="other")
+        pair("off", who="off")
+        pair("nocc", who="nocc", scope="openid offline_access")
+        pair("used", refresh_used_at=now - timedelta(minutes=1))
+        pair("revoked", revoked_at=now - timedelta(minutes=1))
+        pair("expired", refresh_expires_at=now)
+        pair("unset", account=unset)
+        pair("gone", account=gone)
+        db.session.commit()
+    return machines
+
+
+def _family_rows(app, family: str) -> list:
+    """The token rows of a family, without what differs between two issues of the same answer."""
+    from sqlalchemy import select
+
+    from idp.oidc.models import OAuthToken
+
+    with app.app_context():
+        rows = db.session.execute(select(OAuthToken).where(OAuthToken.family_id == family)
+                                  .order_by(OAuthToken.id)).scalars().all()
+        return [(r.client_pk, r.account_id, r.scope, r.grant_type, r.code_id, r.issued_at, r.access_expires_at,
+                 r.refresh_token_hash is not None, r.refresh_expires_at, r.refresh_used_at, r.revoked_at,
+                 r.auth_time, r.amr) for r in rows]
+
+
+def _events_since(app, since_id: int) -> list:
+    from sqlalchemy import select
+
+    from idp.audit import AuditEvent
+
+    with app.app_context():
+        events = db.session.execute(select(AuditEvent).where(AuditEvent.id > since_id)
+                                    .order_by(AuditEvent.id)).scalars().all()
+        return [(e.event, e.at, e.client_id, e.account_id, e.ip, e.user_agent, e.details) for e in events]
+
+
+def _masked(body: bytes) -> dict | bytes:
+    """A token response with its new random values replaced by their shape, the ID token by its header
+    and claims (but ``at_hash``, which follows the access token); any other body as it is."""
+    import json
+
+    from joserfc import jws
+
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return body
+    for name in ("access_token", "refresh_token"):
+        if name in payload:
+            assert len(payload[name]) == 43
+            payload[name] = "<43>"
+    if "id_token" in payload:
+        header, claims, _ = payload["id_token"].split(".")
+        decoded = jws.extract_compact(payload["id_token"].encode())
+        claims = json.loads(decoded.payload)
+        assert len(claims.pop("at_hash")) == 22
+        payload["id_token"] = (decoded.protected, claims)
+    return payload
+
+
+def _refresh_both(app, monkeypatch, caplog, *, name, headers=None, data=None, query="", as_json=False):
+    """The refresh request of pair ``name`` sent as described above; returns the direct one's answer
+    (status, headers, body, logs, family rows, events) and whether the direct path answered it."""
+    answers, answered = [], []
+    real = direct.token
+
+    def spy(server):
+        response = real(server)
+        answered.append(response is not None)
+        return response
+
+    for n, on in ((1, True), (2, False)):
+        with monkeypatch.context() as patch:
+            patch.setattr(direct, "token", spy if on else (lambda server: None))
+            before = _last_event_id(app)
+            form = {"grant_type": "refresh_token", "refresh_token": f"{name}-{n}", **(data or {})}
+            form = {k: v for k, v in form.items() if v is not None}
+            caplog.clear()
+            with caplog.at_level(logging.DEBUG):
+                response = app.test_client().post("/oauth/token" + ("?" + query if query else ""),
+                                                  headers={"X-Request-ID": REQUEST_ID, **(headers or {})},
+                                                  **({"json": form} if as_json else {"data": form}))
+            logs = [(r.name, r.levelname, r.getMessage().replace(f"{name}-{n}", f"{name}-N")) for r in caplog.records]
+            answers.append((response.status, list(response.headers.items()), _masked(response.get_data()), logs,
+                            _family_rows(app, f"rf-{name}-{n}"), _events_since(app, before)))
+    direct_answer, authlib_answer = answers
+    assert direct_answer == authlib_answer
+    return direct_answer, answered == [True]
+
+
+REFRESH_CASES = [
+    # name, who, extra form fields, status, answered directly
+    ("full", "rp", {}, 200, True),
+    ("full", "rp", {"scope": "openid offline_access"}, 200, True),  # narrowed
+    ("full", "rp", {"scope": "openid"}, 200, True),  # narrowed: no new refresh token
+    ("full", "rp", {"scope": "profile offline_access"}, 200, True),  # no openid: no ID token
+    ("full", "rp", {"scope": ""}, 200, True),
+    ("full", "rp", {"scope": "openid admin"}, 400, False),  # more than granted: invalid_scope
+    ("noopenid", "rp", {}, 200, True),
+    ("full", "rp", {"audience": "x"}, 200, False),
+    ("full", "rp", {"refresh_token": None}, 400, False),  # invalid_request
+    ("full", "rp", {"refresh_token": ""}, 400, False),
+    ("full", "rp", {"client_id": "rp-itself"}, 200, False),  # Basic and client_id: Authlib's
+    ("full", "other", {}, 400, False),  # another client's token: invalid_grant
+    ("other", "other", {}, 200, True),
+    ("off", "off", {}, 401, False),
+    ("nocc", "nocc", {}, 400, False),  # not allowed the grant: unauthorized_client
+    ("used", "rp", {}, 400, False),  # reuse: the alarm revokes the family
+    ("revoked", "rp", {}, 400, False),
+    ("expired", "rp", {}, 400, False),
+    ("unset", "rp", {}, 400, False),
+    ("gone", "rp", {}, 400, False),
+    ("public", "public", {}, 200, True),  # the public client names itself (none)
+    ("public", "public-basic", {}, 401, False),
+    ("public", "public", {"client_secret": "x"}, 401, False),
+    ("full", "rp-post", {}, 200, False),  # client_secret_post is Authlib's
+]
+
+
+@pytest.mark.parametrize("name, who, extra, status, answered", REFRESH_CASES)
+def test_refresh_answers_as_authlib_does(app, refreshes, monkeypatch, caplog, name, who, extra, status, answered):
+    headers, data = {}, dict(extra)
+    if who == "public":
+        data["client_id"] = refreshes["public"][0]
+    elif who == "public-basic":
+        headers["Authorization"] = _basic(refreshes["public"][0], "x")
+    elif who == "rp-post":
+        data.update(client_id=refreshes["rp"][0], client_secret=refreshes["rp"][1])
+    else:
+        headers["Authorization"] = _basic(*refreshes[who])
+    if data.get("client_id") == "rp-itself":
+        data["client_id"] = refreshes["rp"][0]
+    answer, direct_answered = _refresh_both(app, monkeypatch, caplog, name=name, headers=headers, data=data)
+    assert int(answer[0].split()[0]) == status
+    assert direct_answered is answered
+    rows, events = answer[4], answer[5]
+    if status == 200:
+        assert len(rows) == 2 and rows[0][9] is not None  # the presented one spent, its successor issued
+        assert [e[0] for e in events] == ["token.issued"] and events[0][6]["grant_type"] == "refresh_token"
+        body = answer[2]
+        assert ("id_token" in body) is ("openid" in body["scope"].split())
+        assert ("refresh_token" in body) is ("offline_access" in body["scope"].split()) is rows[1][7]
+        if "id_token" in body:
+            assert body["id_token"][1]["amr"] == ["pwd", "otp"] and "nonce" not in body["id_token"][1]
+    elif name == "used":
+        assert [e[0] for e in events] == ["token.reuse"] and all(r[10] is not None for r in rows)
+    else:
+        assert len(rows) == 1 and events == []  # nothing written
+
+
+@pytest.mark.parametrize("case", ["twice", "query", "json"])
+def test_refresh_unusual_requests_are_authlib_s(app, refreshes, monkeypatch, caplog, case):
+    from werkzeug.datastructures import MultiDict
+
+    headers = {"Authorization": _basic(*refreshes["rp"])}
+    if case == "json":
+        answer, direct_answered = _refresh_both(app, monkeypatch, caplog, name="full", headers=headers, as_json=True)
+        assert answer[0].startswith("400") and not direct_answered
+        return
+    if case == "twice":
+        answers = []
+        for n, fn in ((1, direct.token), (2, lambda server: None)):
+            with monkeypatch.context() as patch:
+                patch.setattr(direct, "token", fn)
+                form = MultiDict([("grant_type", "refresh_token"), ("refresh_token", f"full-{n}"),
+                                  ("scope", "openid"), ("scope", "profile")])
+                response = app.test_client().post("/oauth/token", headers=headers, data=form)
+                answers.append((response.status, _masked(response.get_data()), _family_rows(app, f"rf-full-{n}")))
+        assert answers[0] == answers[1] and answers[0][0].startswith("200")
+        assert answers[0][1]["scope"] == "openid"  # the first value, as Authlib reads the form
+        return
+    answer, direct_answered = _refresh_both(app, monkeypatch, caplog, name="full", headers=headers,
+                                            query="scope=openid")
+    assert answer[0].startswith("200") and not direct_answered
+
+
+def test_refresh_lost_race_raises_the_alarm_on_the_direct_path(app, refreshes, monkeypatch):
+    """A concurrent use of the same refresh token that commits between the direct answer's lookup and its
+    writes: the spend finds the token spent, nothing of this request is written, the family is revoked and
+    the answer is invalid_grant."""
+    import json
+
+    from sqlalchemy import update
+
+    from idp.oidc.models import OAuthToken
+
+    real_token, real_run = direct.token, tokens.run_deferred
+    answered = []
+
+    def spy(server):
+        response = real_token(server)
+        answered.append(response is not None)
+        return response
+
+    def concurrent_use_first():
+        with db.engine.begin() as other:
+            other.execute(update(OAuthToken).where(OAuthToken.refresh_token_hash == token_hash("full-1"))
+                          .values(refresh_used_at=app.extensions["idp"].clock.now()))
+        real_run()
+
+    monkeypatch.setattr(direct, "token", spy)
+    monkeypatch.setattr(tokens, "run_deferred", concurrent_use_first)
+    before = _last_event_id(app)
+    response = app.test_client().post("/oauth/token", headers={"Authorization": _basic(*refreshes["rp"])},
+                                      data={"grant_type": "refresh_token", "refresh_token": "full-1"})
+    assert answered == [True]
+    assert response.status_code == 400 and json.loads(response.get_data())["error"] == "invalid_grant"
+    rows = _family_rows(app, "rf-full-1")
+    assert len(rows) == 1 and rows[0][10] is not None  # no successor; the family revoked
+    assert [e[0] for e in _events_since(app, before)] == ["token.reuse"]
