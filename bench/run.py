@@ -348,6 +348,8 @@ class Bench:
         })
         if cfg.bcrypt_rounds:
             self.env["IDP_BCRYPT_ROUNDS"] = str(cfg.bcrypt_rounds)
+        # Trying another gunicorn setting (both servers): BENCH_GUNICORN_THREADS=2 → GUNICORN_THREADS=2.
+        self.env.update({k[len("BENCH_"):]: v for k, v in os.environ.items() if k.startswith("BENCH_GUNICORN_")})
         self.store = Store(self.env)
         self.provider = Server("provider", "idp.wsgi:app", self.env, ROOT, port, self.tmp, "/healthz")
         self.trivial = Server("trivial", "trivial_app:app", self.env, BENCH, trivial_port, self.tmp, "/")
