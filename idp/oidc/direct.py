@@ -1,4 +1,5 @@
-"""The common case of the machine endpoints, answered without Authlib's request machinery.
+"""The common case of the machine endpoints and of the token endpoint's grants, answered without Authlib's
+request machinery.
 
 UserInfo (``GET /oauth/userinfo`` with ``Authorization: Bearer``) and introspection (``POST
 /oauth/introspect`` with HTTP Basic) are what resource servers call on every API request they serve.
@@ -43,7 +44,17 @@ What the direct path answers:
   ``revoke_old_credential``; the ID token of :class:`idp.oidc.grants.OpenIDRefreshExtension` when the
   scope has ``openid``). A spent refresh token presented again is Authlib's path's, which raises the
   reuse alarm. It steps aside, as above, unless the grant is the plain
-  :class:`idp.oidc.grants.RefreshTokenGrant` with only that extension.
+  :class:`idp.oidc.grants.RefreshTokenGrant` with only that extension;
+* the ``authorization_code`` grant (the code exchange that ends every sign-in at a portal): a form with
+  ``grant_type``, ``code`` and at most ``redirect_uri`` and ``code_verifier`` (``client_id`` too from a
+  public client), each once, the client authenticated as for refresh and allowed the grant, its own code
+  found unspent and unexpired, the same ``redirect_uri`` as the authorization request's, the PKCE check
+  of :class:`idp.oidc.grants.S256CodeChallenge` passed, a customer who may receive tokens: the tokens and
+  the ID token (``nonce``, ``auth_time``, ``amr`` of the code) of
+  :class:`idp.oidc.grants.OpenIDCodeExtension`, the code spent by ``ProviderHooks.spend_code``. The code
+  is only read until the answer is certain; a replayed or expired code, a wrong verifier and every other
+  error are Authlib's path's (which raises a replay's alarm). It steps aside unless the grant is the plain
+  :class:`idp.oidc.grants.AuthorizationCodeGrant` with those two extensions.
 """
 from __future__ import annotations
 
@@ -53,11 +64,14 @@ from authlib.consts import default_json_headers
 from authlib.integrations.flask_oauth2.signals import client_authenticated, token_authenticated
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.util import scope_to_list
+from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from authlib.oidc.core.grants.util import is_openid_scope
 from flask import g, request
 
 from idp.clients import check_secret
 from idp.oidc import records, tokens
+from idp.oidc.grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCodeExtension,
+                             OpenIDRefreshExtension, RefreshTokenGrant, S256CodeChallenge)
 from idp.oidc.scopes import machine_scope
 
 #: The scope UserInfo requires (OIDC Core §5.3), as Authlib's endpoint asks its resource protector for it.
@@ -173,7 +187,6 @@ def client_credentials(server, environ, form: dict[str, str]):
 
 #: The fields the direct refresh answer accepts: with HTTP Basic, and from a public client (``none``).
 _REFRESH_FIELDS = frozenset(("grant_type", "refresh_token", "scope"))
-_PUBLIC_REFRESH_FIELDS = _REFRESH_FIELDS | {"client_id"}
 _REFRESH = "refresh_token"
 
 
@@ -188,7 +201,7 @@ def refresh(server, environ, form: dict[str, str]):
         return None
     value = form["refresh_token"]
     with records.expecting_token(tokens.hash_of(value), refresh=True):  # the client and the token: one query
-        client = _token_client(server, grant, environ.get("HTTP_AUTHORIZATION"), form)
+        client = _token_client(server, grant, environ.get("HTTP_AUTHORIZATION"), form, _REFRESH_FIELDS)
         if client is None or not client.check_grant_type(_REFRESH):
             return None  # invalid_client, unauthorized_client
         previous = tokens.find_token(value, tokens.REFRESH, now=server.now())
@@ -202,8 +215,9 @@ def refresh(server, environ, form: dict[str, str]):
         user = server.authenticate_user(previous)
     except OAuth2Error:
         return None  # the account cannot receive tokens
-    token = server.generate_token(grant_type=_REFRESH, client=client, user=user, scope=scope or previous.get_scope(),
-                                  expires_in=None, include_refresh_token=grant.INCLUDE_NEW_REFRESH_TOKEN)
+    token = server.generate_token(grant_type=_REFRESH, client=client, user=user,
+                                  scope=scope or previous.get_scope(), expires_in=None,
+                                  include_refresh_token=grant.INCLUDE_NEW_REFRESH_TOKEN)
     server.store_token(token, client=client, user=user, grant_type=_REFRESH, previous=previous)
     server.revoke_old_credential(previous)
     if is_openid_scope(token.get("scope")):  # OpenIDRefreshExtension's process_token
@@ -211,19 +225,76 @@ def refresh(server, environ, form: dict[str, str]):
     return server.handle_response(200, token, grant.TOKEN_RESPONSE_HEADER)
 
 
-_TOKEN_GRANTS = {_CLIENT_CREDENTIALS: client_credentials, _REFRESH: refresh}
+#: The fields the direct code exchange accepts (and ``client_id`` from a public client).
+_CODE_FIELDS = frozenset(("grant_type", "code", "redirect_uri", "code_verifier"))
+_CODE = "authorization_code"
 
 
-def _token_client(server, grant, authorization: str | None, form: dict[str, str]):
-    """The client of a token request, as the first of Authlib's methods for the grant that succeeds would
-    find it, for the two this path takes: ``client_secret_basic`` (an ``Authorization`` header, no
-    ``client_id`` in the form) and ``none`` (a public client that names itself, no header); else None."""
+def code_exchange(server, environ, form: dict[str, str]):
+    """An ``authorization_code`` grant's token response (see :func:`token`), or None. The code is looked up
+    without being spent; only an exchange that succeeds spends it, queued with the new tokens' writes (a
+    concurrent exchange of the same code that won makes the spend find it spent: the view then answers
+    with the replay alarm, as on Authlib's path). A code used already, or expired, is Authlib's path's."""
+    if "code" not in form:
+        return None
+    grant = _plain_grant(server, _CODE)
+    if grant is None:
+        return None
+    client = _token_client(server, grant, environ.get("HTTP_AUTHORIZATION"), form, _CODE_FIELDS)
+    if client is None or not client.check_grant_type(_CODE):
+        return None  # invalid_client, unauthorized_client
+    now = server.now()
+    code = tokens.find_code(form["code"])
+    if code is None or code.client_pk != client.id or code.used_at is not None or code.expires_at <= now:
+        return None  # invalid_grant (and a replay's alarm)
+    original_redirect_uri = code.get_redirect_uri()
+    if original_redirect_uri and form.get("redirect_uri") != original_redirect_uri:
+        return None  # invalid_grant
+    if not _code_verified(_extension(server, _CODE, S256CodeChallenge), code, form.get("code_verifier"),
+                          public=not environ.get("HTTP_AUTHORIZATION")):
+        return None  # PKCE (RFC 7636 §4.6): invalid_request or invalid_grant
+    try:
+        user = server.authenticate_user(code)
+    except OAuth2Error:
+        return None  # the account cannot receive tokens
+    token = server.generate_token(grant_type=_CODE, client=client, user=user, scope=code.get_scope(),
+                                  expires_in=None, include_refresh_token=client.check_grant_type(_REFRESH))
+    server.spend_code(code, client, now)  # where Authlib's path spends it: before the token is stored
+    server.store_token(token, client=client, user=user, grant_type=_CODE, code=code)
+    if is_openid_scope(token.get("scope")):  # OpenIDCodeExtension's process_token
+        token["id_token"] = server.id_token(token, client=client, user=user, code=code)
+    return server.handle_response(200, token, grant.TOKEN_RESPONSE_HEADER)
+
+
+def _code_verified(pkce, code, verifier: str | None, *, public: bool) -> bool:
+    """Whether the exchange passes the PKCE extension's check (``S256CodeChallenge.validate_code_verifier``,
+    by the same rules and the same comparison), public clients authenticated by ``none`` included."""
+    if pkce.required and public and not verifier:
+        return False
+    challenge = pkce.get_authorization_code_challenge(code)
+    if not challenge:
+        return not verifier
+    if not verifier or not CODE_VERIFIER_PATTERN.match(verifier):
+        return False
+    method = pkce.get_authorization_code_challenge_method(code) or pkce.DEFAULT_CODE_CHALLENGE_METHOD
+    compare = pkce.CODE_CHALLENGE_METHODS.get(method)
+    return compare is not None and bool(compare(verifier, challenge))
+
+
+_TOKEN_GRANTS = {_CLIENT_CREDENTIALS: client_credentials, _REFRESH: refresh, _CODE: code_exchange}
+
+
+def _token_client(server, grant, authorization: str | None, form: dict[str, str], fields: frozenset):
+    """The client of a token request whose form has no field but ``fields`` (and ``client_id`` from a
+    public client), as the first of Authlib's methods for the grant that succeeds would find it, for the two
+    this path takes: ``client_secret_basic`` (an ``Authorization`` header, no ``client_id`` in the form) and
+    ``none`` (a public client that names itself, no header); else None."""
     if authorization:
-        if not _REFRESH_FIELDS >= form.keys():
+        if not fields >= form.keys():
             return None
         credentials = grant.basic_credentials({"Authorization": authorization})
         return _basic_client(server, *credentials, "token") if credentials is not None else None
-    if not _PUBLIC_REFRESH_FIELDS >= form.keys() or "none" not in grant.TOKEN_ENDPOINT_AUTH_METHODS:
+    if not fields | {"client_id"} >= form.keys() or "none" not in grant.TOKEN_ENDPOINT_AUTH_METHODS:
         return None
     client = server.query_client(form.get("client_id"))
     if client is None or not client.public or not client.check_endpoint_auth_method("none", "token"):
@@ -245,16 +316,28 @@ def _basic_client(hooks, client_id: str, secret: str, endpoint_name: str):
 def _plain_grant(server, grant_type: str):
     """The grant class registered for ``grant_type``, if it is the provider's own with the provider's own
     extensions and nothing else (then the answer here is that grant's), else None."""
-    from idp.oidc.grants import (ClientCredentialsGrant, OpenIDRefreshExtension,
-                                 RefreshTokenGrant)
+    found = _registered(server, grant_type)
+    if found is None:
+        return None
+    grant_cls, extensions = found
+    return grant_cls if (grant_cls, tuple(type(e) for e in extensions)) == _PLAIN[grant_type] else None
 
-    expected = {_CLIENT_CREDENTIALS: (ClientCredentialsGrant, ()),
-                _REFRESH: (RefreshTokenGrant, (OpenIDRefreshExtension,))}[grant_type]
+
+def _extension(server, grant_type: str, kind: type):
+    """The extension of type ``kind`` registered with ``grant_type``'s grant (for its settings)."""
+    return next(e for e in _registered(server, grant_type)[1] if type(e) is kind)
+
+
+def _registered(server, grant_type: str):
     for grant_cls, extensions in server._token_grants:
         if grant_cls.GRANT_TYPE == grant_type:
-            found = (grant_cls, tuple(type(extension) for extension in extensions or ()))
-            return grant_cls if found == expected else None
+            return grant_cls, tuple(extensions or ())
     return None
+
+
+_PLAIN = {_CLIENT_CREDENTIALS: (ClientCredentialsGrant, ()),
+          _REFRESH: (RefreshTokenGrant, (OpenIDRefreshExtension,)),
+          _CODE: (AuthorizationCodeGrant, (OpenIDCodeExtension, S256CodeChallenge))}
 
 
 _URLENCODED = "application/x-www-form-urlencoded"

@@ -129,15 +129,19 @@ class ProviderHooks:
         now = self.now()
         if row.used_at is None and row.expires_at <= now:
             return None
+        if row.used_at is not None or not self.spend_code(row, client, now):
+            self._code_replayed(row, client, now)
+            return None
+        return row
 
+    def spend_code(self, row, client, now) -> bool:
+        """Spend the code ``row`` of ``client`` (see :func:`idp.oidc.tokens.spend_code`); if a concurrent
+        exchange of it wins, the alarm of a replay is raised when the spend is written."""
         def replayed():  # a concurrent exchange of the same code won (found when the spend is written)
             self._code_replayed(row, client, now)
             raise InvalidGrantError("Invalid 'code' in request.")  # what Authlib answers for no code
 
-        if row.used_at is not None or not tokens.spend_code(row, now=now, on_conflict=replayed):
-            self._code_replayed(row, client, now)
-            return None
-        return row
+        return tokens.spend_code(row, now=now, on_conflict=replayed)
 
     def _code_replayed(self, row, client, now):
         revoked = tokens.revoke_from_code(row.id, now=now)

@@ -597,3 +597,221 @@ def test_refresh_lost_race_raises_the_alarm_on_the_direct_path(app, refreshes, m
     rows = _family_rows(app, "rf-full-1")
     assert len(rows) == 1 and rows[0][10] is not None  # no successor; the family revoked
     assert [e[0] for e in _events_since(app, before)] == ["token.reuse"]
+
+
+# -- the token endpoint's authorization_code grant ------------------------------------------------------------
+# As for refresh: each case is sent with one of two identical codes, "<name>-1" with the direct answer on,
+# "<name>-2" with it off; the answers, logs, the rows written (the code's spend, the tokens issued from it)
+# and the audit events must be the same.
+
+VERIFIER = "v" * 20 + "-._~" + "A1b2C3d4E5f6G7h8I9j0K"  # 45 characters of RFC 7636 §4.1's alphabet
+
+
+def _challenge(verifier: str) -> str:
+    import hashlib
+
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+@pytest.fixture
+def codes(app, machines, make_account, clock):
+    """Pairs of identical authorization codes (see above) for the customer, at the clients of ``machines``."""
+    from idp.accounts import Account
+    from idp.clients import find_client
+    from idp.oidc.models import AuthorizationCode
+
+    services = app.extensions["idp"]
+    now = services.clock.now()
+    customer = make_account(email="code@example.com", phone="+79161112233", password="Polis2026")
+    unset = make_account(email="code-unset@example.com")
+    gone = make_account(email="code-gone@example.com", password="Polis2026")
+    with app.app_context():
+        db.session.get(Account, gone.id).disabled_at = now
+        db.session.get(Account, customer.id).email_verified = True
+        clients = {who: find_client(client_id) for who, (client_id, _) in machines.items()}
+        app.extensions["idp.keys"].signing_key()  # the development key, made now (it logs a warning once)
+
+        def pair(name, who="rp", account=customer, scope=FULL, challenge=_challenge(VERIFIER), **fields):
+            for n in (1, 2):
+                values = dict(code_hash=token_hash(f"{name}-{n}"), client_pk=clients[who].id, account_id=account.id,
+                              redirect_uri="https://rp.example/cb", scope=scope, nonce=None,
+                              code_challenge=challenge, code_challenge_method="S256" if challenge else None,
+                              auth_time=now - timedelta(seconds=20), amr="pwd", created_at=now - timedelta(seconds=5),
+                              expires_at=now + timedelta(seconds=55))
+                values.update(fields)
+                db.session.add(AuthorizationCode(**values))
+
+        pair("pkce")
+        pair("plain", challenge=None)
+        pair("nonce", nonce="n-0S6_WzA2Mj")
+        pair("noopenid", scope="profile offline_access")
+        pair("nocc", who="nocc", scope="openid")  # a client without the refresh grant
+        pair("public", who="public")
+        pair("public-plain", who="public", challenge=None)
+        pair("off", who="off")
+        pair("used", used_at=now - timedelta(seconds=1))
+        pair("expired", expires_at=now)
+        pair("unset", account=unset)
+        pair("gone", account=gone)
+        db.session.commit()
+    return machines
+
+
+def _code_rows(app, code_value: str) -> tuple:
+    """The code's spend mark and the token rows issued from it, without what differs between two issues."""
+    from sqlalchemy import select
+
+    from idp.oidc.models import AuthorizationCode, OAuthToken
+
+    with app.app_context():
+        code = db.session.execute(select(AuthorizationCode).where(AuthorizationCode.code_hash
+                                                                  == token_hash(code_value))).scalar_one()
+        rows = db.session.execute(select(OAuthToken).where(OAuthToken.code_id == code.id)
+                                  .order_by(OAuthToken.id)).scalars().all()
+        return code.used_at, [(r.client_pk, r.account_id, r.scope, r.grant_type, r.family_id is not None,
+                               r.issued_at, r.access_expires_at, r.refresh_token_hash is not None,
+                               r.refresh_expires_at, r.refresh_used_at, r.revoked_at, r.auth_time, r.amr)
+                              for r in rows]
+
+
+def _code_both(app, monkeypatch, caplog, *, name, headers=None, data=None):
+    """The code exchange of pair ``name`` sent as described above; returns the direct one's answer (status,
+    headers, body, logs, code rows, events) and whether the direct path answered it."""
+    answers, answered = [], []
+    real = direct.token
+
+    def spy(server):
+        response = real(server)
+        answered.append(response is not None)
+        return response
+
+    for n, on in ((1, True), (2, False)):
+        with monkeypatch.context() as patch:
+            patch.setattr(direct, "token", spy if on else (lambda server: None))
+            before = _last_event_id(app)
+            form = {"grant_type": "authorization_code", "code": f"{name}-{n}", "redirect_uri": "https://rp.example/cb",
+                    "code_verifier": VERIFIER, **(data or {})}
+            form = {k: v for k, v in form.items() if v is not None}
+            caplog.clear()
+            with caplog.at_level(logging.DEBUG):
+                response = app.test_client().post("/oauth/token", data=form,
+                                                  headers={"X-Request-ID": REQUEST_ID, **(headers or {})})
+            logs = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+            answers.append((response.status, list(response.headers.items()), _masked(response.get_data()), logs,
+                            _code_rows(app, f"{name}-{n}"), _events_since(app, before)))
+    direct_answer, authlib_answer = answers
+    assert direct_answer == authlib_answer
+    return direct_answer, answered == [True]
+
+
+CODE_CASES = [
+    # name, who, form fields changed (None: left out), status, answered directly
+    ("pkce", "rp", {}, 200, True),
+    ("plain", "rp", {"code_verifier": None}, 200, True),  # no PKCE: allowed for a confidential client
+    ("plain", "rp", {}, 400, False),  # a verifier without a challenge
+    ("pkce", "rp", {"code_verifier": None}, 400, False),
+    ("pkce", "rp", {"code_verifier": VERIFIER[:-1] + "x"}, 400, False),  # wrong: invalid_grant
+    ("pkce", "rp", {"code_verifier": "short"}, 400, False),
+    ("pkce", "rp", {"code_verifier": VERIFIER + "%"}, 400, False),
+    ("pkce", "rp", {"redirect_uri": "https://rp.example/other"}, 400, False),
+    ("pkce", "rp", {"redirect_uri": None}, 400, False),
+    ("pkce", "rp", {"code": None}, 400, False),
+    ("pkce", "rp", {"scope": "openid"}, 200, False),  # a field the grant does not read: Authlib's
+    ("pkce", "other", {}, 400, False),  # another client's code
+    ("nonce", "rp", {}, 200, True),
+    ("noopenid", "rp", {}, 200, True),
+    ("nocc", "nocc", {}, 200, True),  # no refresh token for a client without the grant
+    ("public", "public", {}, 200, True),
+    ("public-plain", "public", {"code_verifier": None}, 400, False),  # a public client must use PKCE
+    ("public", "public-basic", {}, 401, False),
+    ("off", "off", {}, 401, False),
+    ("used", "rp", {}, 400, False),  # a replay: the alarm
+    ("expired", "rp", {}, 400, False),
+    ("unset", "rp", {}, 400, False),
+    ("gone", "rp", {}, 400, False),
+    ("pkce", "rp-post", {}, 200, False),
+]
+
+
+@pytest.mark.parametrize("name, who, changed, status, answered", CODE_CASES)
+def test_code_exchange_answers_as_authlib_does(app, codes, monkeypatch, caplog, name, who, changed, status,
+                                              answered):
+    headers, data = {}, dict(changed)
+    if who == "public":
+        data["client_id"] = codes["public"][0]
+    elif who == "public-basic":
+        headers["Authorization"] = _basic(codes["public"][0], "x")
+    elif who == "rp-post":
+        data.update(client_id=codes["rp"][0], client_secret=codes["rp"][1])
+    else:
+        headers["Authorization"] = _basic(*codes[who])
+    answer, direct_answered = _code_both(app, monkeypatch, caplog, name=name, headers=headers, data=data)
+    assert int(answer[0].split()[0]) == status
+    assert direct_answered is answered
+    used_at, rows = answer[4]
+    events = answer[5]
+    if status == 200:
+        assert used_at is not None and len(rows) == 1
+        assert [e[0] for e in events] == ["token.issued"] and events[0][6]["grant_type"] == "authorization_code"
+        body = answer[2]
+        scopes = body["scope"].split()
+        assert ("id_token" in body) is ("openid" in scopes)
+        assert ("refresh_token" in body) is ("offline_access" in scopes and who != "nocc") is rows[0][7]
+        if "id_token" in body:
+            claims = body["id_token"][1]
+            assert claims.get("nonce") == ("n-0S6_WzA2Mj" if name == "nonce" else None)
+    elif name == "used":
+        assert [e[0] for e in events] == ["token.reuse"]
+    else:
+        assert rows == [] and events == [] and used_at is None  # nothing written
+
+
+def test_code_exchange_twice_in_a_form_is_authlib_s(app, codes, monkeypatch):
+    from werkzeug.datastructures import MultiDict
+
+    answers = []
+    for n, fn in ((1, direct.token), (2, lambda server: None)):
+        with monkeypatch.context() as patch:
+            patch.setattr(direct, "token", fn)
+            form = MultiDict([("grant_type", "authorization_code"), ("code", f"pkce-{n}"), ("code", "x"),
+                              ("redirect_uri", "https://rp.example/cb"), ("code_verifier", VERIFIER)])
+            response = app.test_client().post("/oauth/token", data=form,
+                                              headers={"Authorization": _basic(*codes["rp"])})
+            answers.append((response.status, _masked(response.get_data()), _code_rows(app, f"pkce-{n}")))
+    assert answers[0] == answers[1] and answers[0][0].startswith("200")  # the first value, as Authlib reads it
+
+
+def test_code_exchange_lost_race_raises_the_alarm_on_the_direct_path(app, codes, monkeypatch):
+    """A concurrent exchange of the same code that commits between the direct answer's lookup and its
+    writes: the spend finds the code spent, nothing of this request is written, the replay alarm is
+    recorded and the answer is invalid_grant."""
+    import json
+
+    from sqlalchemy import update
+
+    from idp.oidc.models import AuthorizationCode
+
+    real_token, real_run = direct.token, tokens.run_deferred
+    answered = []
+
+    def spy(server):
+        response = real_token(server)
+        answered.append(response is not None)
+        return response
+
+    def concurrent_exchange_first():
+        with db.engine.begin() as other:
+            other.execute(update(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash("pkce-1"))
+                          .values(used_at=app.extensions["idp"].clock.now()))
+        real_run()
+
+    monkeypatch.setattr(direct, "token", spy)
+    monkeypatch.setattr(tokens, "run_deferred", concurrent_exchange_first)
+    before = _last_event_id(app)
+    response = app.test_client().post("/oauth/token", headers={"Authorization": _basic(*codes["rp"])},
+                                      data={"grant_type": "authorization_code", "code": "pkce-1",
+                                            "redirect_uri": "https://rp.example/cb", "code_verifier": VERIFIER})
+    assert answered == [True]
+    assert response.status_code == 400 and json.loads(response.get_data())["error"] == "invalid_grant"
+    assert _code_rows(app, "pkce-1")[1] == []  # no token issued from it
+    assert [e[0] for e in _events_since(app, before)] == ["token.reuse"]
