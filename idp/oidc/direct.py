@@ -145,10 +145,11 @@ _CLIENT_CREDENTIALS = "client_credentials"
 
 
 def token(server):
-    """The token endpoint's response in the common case of the ``client_credentials`` and ``refresh_token``
-    grants, or None (see the module's documentation). Inside the endpoint's
-    :func:`idp.oidc.tokens.deferred_writes`: what the answer writes (the new token's row and audit event, a
-    spent refresh token) is queued for the view to write; nothing is queued unless the answer is a success."""
+    """The token endpoint's response in the common case of the ``client_credentials``, ``refresh_token``
+    and ``authorization_code`` grants, or None (see the module's documentation). Inside the endpoint's
+    :func:`idp.oidc.tokens.deferred_writes`: what the answer writes (the new token's row and audit event,
+    the spent code or refresh token) is queued for the view to write; nothing is queued unless the answer
+    is a success."""
     req = request._get_current_object()
     if req.environ.get("QUERY_STRING") or client_authenticated.receivers:
         return None
