@@ -350,21 +350,31 @@ def test_client_credentials_steps_aside_for_a_signal_listener(app, machines, mon
 FULL = "openid offline_access profile email phone"
 
 
-@pytest.fixture
-def refreshes(app, machines, make_account, clock):
-    """Pairs of identical refresh tokens (see above) for the customer, at the clients of ``machines``."""
+def _pair_accounts(make_account, prefix: str) -> tuple:
+    """The customer of a pair fixture, one who must set a password first, and one who will be disabled."""
+    return (make_account(email=f"{prefix}@example.com", password="Polis2026"),
+            make_account(email=f"{prefix}-unset@example.com"),
+            make_account(email=f"{prefix}-gone@example.com", password="Polis2026"))
+
+
+def _pair_setup(app, machines, gone, now) -> dict:
+    """Inside an app context: ``gone`` disabled, the development signing key made (it logs a warning once,
+    before any compared request), and the client records of ``machines`` by name."""
     from idp.accounts import Account
     from idp.clients import find_client
 
-    services = app.extensions["idp"]
-    now = services.clock.now()
-    customer = make_account(email="refresh@example.com", password="Polis2026")
-    unset = make_account(email="unset@example.com")  # must set a password first
-    gone = make_account(email="gone-refresh@example.com", password="Polis2026")
+    db.session.get(Account, gone.id).disabled_at = now
+    app.extensions["idp.keys"].signing_key()
+    return {who: find_client(client_id) for who, (client_id, _) in machines.items()}
+
+
+@pytest.fixture
+def refreshes(app, machines, make_account, clock):
+    """Pairs of identical refresh tokens (see above) for the customer, at the clients of ``machines``."""
+    now = app.extensions["idp"].clock.now()
+    customer, unset, gone = _pair_accounts(make_account, "refresh")
     with app.app_context():
-        db.session.get(Account, gone.id).disabled_at = now
-        clients = {who: find_client(client_id) for who, (client_id, _) in machines.items()}
-        app.extensions["idp.keys"].signing_key()  # the development key, made now (it logs a warning once)
+        clients = _pair_setup(app, machines, gone, now)
 
         def pair(name, who="rp", account=customer, scope=FULL, **marks):
             from sqlalchemy import update
@@ -407,9 +417,15 @@ def _family_rows(app, family: str) -> list:
     with app.app_context():
         rows = db.session.execute(select(OAuthToken).where(OAuthToken.family_id == family)
                                   .order_by(OAuthToken.id)).scalars().all()
-        return [(r.client_pk, r.account_id, r.scope, r.grant_type, r.code_id, r.issued_at, r.access_expires_at,
-                 r.refresh_token_hash is not None, r.refresh_expires_at, r.refresh_used_at, r.revoked_at,
-                 r.auth_time, r.amr) for r in rows]
+        return [_token_row(r) for r in rows]
+
+
+def _token_row(r) -> tuple:
+    """A token row without what differs between two issues of the same answer (ids, hashes, family names):
+    [7] whether it has a refresh token, [9] its spend, [10] its revocation."""
+    return (r.client_pk, r.account_id, r.scope, r.grant_type, r.code_id is not None, r.issued_at,
+            r.access_expires_at, r.refresh_token_hash is not None, r.refresh_expires_at, r.refresh_used_at,
+            r.revoked_at, r.auth_time, r.amr, r.family_id is not None)
 
 
 def _events_since(app, since_id: int) -> list:
@@ -439,7 +455,6 @@ def _masked(body: bytes) -> dict | bytes:
             assert len(payload[name]) == 43
             payload[name] = "<43>"
     if "id_token" in payload:
-        header, claims, _ = payload["id_token"].split(".")
         decoded = jws.extract_compact(payload["id_token"].encode())
         claims = json.loads(decoded.payload)
         assert len(claims.pop("at_hash")) == 22
@@ -447,9 +462,12 @@ def _masked(body: bytes) -> dict | bytes:
     return payload
 
 
-def _refresh_both(app, monkeypatch, caplog, *, name, headers=None, data=None, query="", as_json=False):
-    """The refresh request of pair ``name`` sent as described above; returns the direct one's answer
-    (status, headers, body, logs, family rows, events) and whether the direct path answered it."""
+def _pair_both(app, monkeypatch, caplog, *, name, base: dict, rows, headers=None, data=None, query="",
+               as_json=False):
+    """The request of pair ``name`` (form ``base`` with ``<name>-1``/``<name>-2`` in it, then ``data``; a
+    None value leaves a field out) sent as described above; ``rows(value)`` reads what the pair's item wrote.
+    Returns the direct one's answer (status, headers, body, logs, rows, events) and whether the direct path
+    answered it."""
     answers, answered = [], []
     real = direct.token
 
@@ -459,22 +477,29 @@ def _refresh_both(app, monkeypatch, caplog, *, name, headers=None, data=None, qu
         return response
 
     for n, on in ((1, True), (2, False)):
+        value = f"{name}-{n}"
         with monkeypatch.context() as patch:
             patch.setattr(direct, "token", spy if on else (lambda server: None))
             before = _last_event_id(app)
-            form = {"grant_type": "refresh_token", "refresh_token": f"{name}-{n}", **(data or {})}
-            form = {k: v for k, v in form.items() if v is not None}
+            form = {k: (value if v == "<item>" else v) for k, v in {**base, **(data or {})}.items() if v is not None}
             caplog.clear()
             with caplog.at_level(logging.DEBUG):
                 response = app.test_client().post("/oauth/token" + ("?" + query if query else ""),
                                                   headers={"X-Request-ID": REQUEST_ID, **(headers or {})},
                                                   **({"json": form} if as_json else {"data": form}))
-            logs = [(r.name, r.levelname, r.getMessage().replace(f"{name}-{n}", f"{name}-N")) for r in caplog.records]
+            logs = [(r.name, r.levelname, r.getMessage().replace(value, f"{name}-N")) for r in caplog.records]
             answers.append((response.status, list(response.headers.items()), _masked(response.get_data()), logs,
-                            _family_rows(app, f"rf-{name}-{n}"), _events_since(app, before)))
+                            rows(value), _events_since(app, before)))
     direct_answer, authlib_answer = answers
     assert direct_answer == authlib_answer
     return direct_answer, answered == [True]
+
+
+def _refresh_both(app, monkeypatch, caplog, *, name, **kwargs):
+    """A refresh request of pair ``name`` (see :func:`_pair_both`); its rows are the token's family."""
+    return _pair_both(app, monkeypatch, caplog, name=name, **kwargs,
+                      base={"grant_type": "refresh_token", "refresh_token": "<item>"},
+                      rows=lambda value: _family_rows(app, "rf-" + value))
 
 
 REFRESH_CASES = [
@@ -563,42 +588,6 @@ def test_refresh_unusual_requests_are_authlib_s(app, refreshes, monkeypatch, cap
     assert answer[0].startswith("200") and not direct_answered
 
 
-def test_refresh_lost_race_raises_the_alarm_on_the_direct_path(app, refreshes, monkeypatch):
-    """A concurrent use of the same refresh token that commits between the direct answer's lookup and its
-    writes: the spend finds the token spent, nothing of this request is written, the family is revoked and
-    the answer is invalid_grant."""
-    import json
-
-    from sqlalchemy import update
-
-    from idp.oidc.models import OAuthToken
-
-    real_token, real_run = direct.token, tokens.run_deferred
-    answered = []
-
-    def spy(server):
-        response = real_token(server)
-        answered.append(response is not None)
-        return response
-
-    def concurrent_use_first():
-        with db.engine.begin() as other:
-            other.execute(update(OAuthToken).where(OAuthToken.refresh_token_hash == token_hash("full-1"))
-                          .values(refresh_used_at=app.extensions["idp"].clock.now()))
-        real_run()
-
-    monkeypatch.setattr(direct, "token", spy)
-    monkeypatch.setattr(tokens, "run_deferred", concurrent_use_first)
-    before = _last_event_id(app)
-    response = app.test_client().post("/oauth/token", headers={"Authorization": _basic(*refreshes["rp"])},
-                                      data={"grant_type": "refresh_token", "refresh_token": "full-1"})
-    assert answered == [True]
-    assert response.status_code == 400 and json.loads(response.get_data())["error"] == "invalid_grant"
-    rows = _family_rows(app, "rf-full-1")
-    assert len(rows) == 1 and rows[0][10] is not None  # no successor; the family revoked
-    assert [e[0] for e in _events_since(app, before)] == ["token.reuse"]
-
-
 # -- the token endpoint's authorization_code grant ------------------------------------------------------------
 # As for refresh: each case is sent with one of two identical codes, "<name>-1" with the direct answer on,
 # "<name>-2" with it off; the answers, logs, the rows written (the code's spend, the tokens issued from it)
@@ -616,20 +605,12 @@ def _challenge(verifier: str) -> str:
 @pytest.fixture
 def codes(app, machines, make_account, clock):
     """Pairs of identical authorization codes (see above) for the customer, at the clients of ``machines``."""
-    from idp.accounts import Account
-    from idp.clients import find_client
     from idp.oidc.models import AuthorizationCode
 
-    services = app.extensions["idp"]
-    now = services.clock.now()
-    customer = make_account(email="code@example.com", phone="+79161112233", password="Polis2026")
-    unset = make_account(email="code-unset@example.com")
-    gone = make_account(email="code-gone@example.com", password="Polis2026")
+    now = app.extensions["idp"].clock.now()
+    customer, unset, gone = _pair_accounts(make_account, "code")
     with app.app_context():
-        db.session.get(Account, gone.id).disabled_at = now
-        db.session.get(Account, customer.id).email_verified = True
-        clients = {who: find_client(client_id) for who, (client_id, _) in machines.items()}
-        app.extensions["idp.keys"].signing_key()  # the development key, made now (it logs a warning once)
+        clients = _pair_setup(app, machines, gone, now)
 
         def pair(name, who="rp", account=customer, scope=FULL, challenge=_challenge(VERIFIER), **fields):
             for n in (1, 2):
@@ -668,40 +649,15 @@ def _code_rows(app, code_value: str) -> tuple:
                                                                   == token_hash(code_value))).scalar_one()
         rows = db.session.execute(select(OAuthToken).where(OAuthToken.code_id == code.id)
                                   .order_by(OAuthToken.id)).scalars().all()
-        return code.used_at, [(r.client_pk, r.account_id, r.scope, r.grant_type, r.family_id is not None,
-                               r.issued_at, r.access_expires_at, r.refresh_token_hash is not None,
-                               r.refresh_expires_at, r.refresh_used_at, r.revoked_at, r.auth_time, r.amr)
-                              for r in rows]
+        return code.used_at, [_token_row(r) for r in rows]
 
 
-def _code_both(app, monkeypatch, caplog, *, name, headers=None, data=None):
-    """The code exchange of pair ``name`` sent as described above; returns the direct one's answer (status,
-    headers, body, logs, code rows, events) and whether the direct path answered it."""
-    answers, answered = [], []
-    real = direct.token
-
-    def spy(server):
-        response = real(server)
-        answered.append(response is not None)
-        return response
-
-    for n, on in ((1, True), (2, False)):
-        with monkeypatch.context() as patch:
-            patch.setattr(direct, "token", spy if on else (lambda server: None))
-            before = _last_event_id(app)
-            form = {"grant_type": "authorization_code", "code": f"{name}-{n}", "redirect_uri": "https://rp.example/cb",
-                    "code_verifier": VERIFIER, **(data or {})}
-            form = {k: v for k, v in form.items() if v is not None}
-            caplog.clear()
-            with caplog.at_level(logging.DEBUG):
-                response = app.test_client().post("/oauth/token", data=form,
-                                                  headers={"X-Request-ID": REQUEST_ID, **(headers or {})})
-            logs = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
-            answers.append((response.status, list(response.headers.items()), _masked(response.get_data()), logs,
-                            _code_rows(app, f"{name}-{n}"), _events_since(app, before)))
-    direct_answer, authlib_answer = answers
-    assert direct_answer == authlib_answer
-    return direct_answer, answered == [True]
+def _code_both(app, monkeypatch, caplog, *, name, **kwargs):
+    """A code exchange of pair ``name`` (see :func:`_pair_both`); its rows are the code's spend and tokens."""
+    return _pair_both(app, monkeypatch, caplog, name=name, **kwargs,
+                      base={"grant_type": "authorization_code", "code": "<item>",
+                            "redirect_uri": "https://rp.example/cb", "code_verifier": VERIFIER},
+                      rows=lambda value: _code_rows(app, value))
 
 
 CODE_CASES = [
@@ -751,7 +707,7 @@ def test_code_exchange_answers_as_authlib_does(app, codes, monkeypatch, caplog, 
     used_at, rows = answer[4]
     events = answer[5]
     if status == 200:
-        assert used_at is not None and len(rows) == 1
+        assert used_at is not None and len(rows) == 1 and rows[0][13]  # a new family
         assert [e[0] for e in events] == ["token.issued"] and events[0][6]["grant_type"] == "authorization_code"
         body = answer[2]
         scopes = body["scope"].split()
@@ -781,15 +737,11 @@ def test_code_exchange_twice_in_a_form_is_authlib_s(app, codes, monkeypatch):
     assert answers[0] == answers[1] and answers[0][0].startswith("200")  # the first value, as Authlib reads it
 
 
-def test_code_exchange_lost_race_raises_the_alarm_on_the_direct_path(app, codes, monkeypatch):
-    """A concurrent exchange of the same code that commits between the direct answer's lookup and its
-    writes: the spend finds the code spent, nothing of this request is written, the replay alarm is
-    recorded and the answer is invalid_grant."""
+def _lost_race(app, monkeypatch, *, spend_first, headers: dict, data: dict):
+    """Send a token request with the direct path on while ``spend_first`` (an UPDATE) commits on another
+    connection between the direct answer's lookup and its writes; returns the response, after checking the
+    direct path answered it and that it failed as invalid_grant."""
     import json
-
-    from sqlalchemy import update
-
-    from idp.oidc.models import AuthorizationCode
 
     real_token, real_run = direct.token, tokens.run_deferred
     answered = []
@@ -799,19 +751,42 @@ def test_code_exchange_lost_race_raises_the_alarm_on_the_direct_path(app, codes,
         answered.append(response is not None)
         return response
 
-    def concurrent_exchange_first():
+    def other_use_first():
         with db.engine.begin() as other:
-            other.execute(update(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash("pkce-1"))
-                          .values(used_at=app.extensions["idp"].clock.now()))
+            other.execute(spend_first)
         real_run()
 
     monkeypatch.setattr(direct, "token", spy)
-    monkeypatch.setattr(tokens, "run_deferred", concurrent_exchange_first)
-    before = _last_event_id(app)
-    response = app.test_client().post("/oauth/token", headers={"Authorization": _basic(*codes["rp"])},
-                                      data={"grant_type": "authorization_code", "code": "pkce-1",
-                                            "redirect_uri": "https://rp.example/cb", "code_verifier": VERIFIER})
+    monkeypatch.setattr(tokens, "run_deferred", other_use_first)
+    response = app.test_client().post("/oauth/token", headers=headers, data=data)
     assert answered == [True]
     assert response.status_code == 400 and json.loads(response.get_data())["error"] == "invalid_grant"
+    return response
+
+
+def test_lost_races_raise_the_alarm_on_the_direct_path(app, refreshes, codes, monkeypatch):
+    """A concurrent use of the same refresh token, or exchange of the same code, that commits between the
+    direct answer's lookup and its writes: the spend finds it spent, nothing of this request is written, the
+    alarm is recorded (the refresh token's family revoked) and the answer is invalid_grant."""
+    from sqlalchemy import update
+
+    from idp.oidc.models import AuthorizationCode, OAuthToken
+
+    now = app.extensions["idp"].clock.now()
+    headers = {"Authorization": _basic(*codes["rp"])}
+    before = _last_event_id(app)
+    _lost_race(app, monkeypatch, headers=headers, data={"grant_type": "refresh_token", "refresh_token": "full-1"},
+               spend_first=update(OAuthToken).where(OAuthToken.refresh_token_hash == token_hash("full-1"))
+               .values(refresh_used_at=now))
+    rows = _family_rows(app, "rf-full-1")
+    assert len(rows) == 1 and rows[0][10] is not None  # no successor; the family revoked
+    assert [e[0] for e in _events_since(app, before)] == ["token.reuse"]
+
+    before = _last_event_id(app)
+    _lost_race(app, monkeypatch, headers=headers,
+               data={"grant_type": "authorization_code", "code": "pkce-1", "redirect_uri": "https://rp.example/cb",
+                     "code_verifier": VERIFIER},
+               spend_first=update(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash("pkce-1"))
+               .values(used_at=now))
     assert _code_rows(app, "pkce-1")[1] == []  # no token issued from it
     assert [e[0] for e in _events_since(app, before)] == ["token.reuse"]
