@@ -58,13 +58,13 @@ What the direct path answers:
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 from urllib.parse import parse_qsl
 
 from authlib.consts import default_json_headers
 from authlib.integrations.flask_oauth2.signals import client_authenticated, token_authenticated
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.util import scope_to_list
-from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from authlib.oidc.core.grants.util import is_openid_scope
 from flask import g, request
 
@@ -206,9 +206,8 @@ def refresh(server, environ, form: dict[str, str]):
         if client is None or not client.check_grant_type(_REFRESH):
             return None  # invalid_client, unauthorized_client
         previous = tokens.find_token(value, tokens.REFRESH, now=server.now())
-    if (previous is None or not previous.check_client(client) or previous.row.refresh_used_at is not None
-            or previous.is_expired() or previous.is_revoked()):
-        return None  # invalid_grant; a spent one's reuse alarm is raised on Authlib's path
+    if previous is None or not previous.check_client(client) or previous.is_expired() or previous.is_revoked():
+        return None  # invalid_grant (is_revoked: spent too; a spent one's reuse alarm is Authlib's path's)
     scope = form.get("scope")
     if scope and not set(scope_to_list(previous.get_scope()) or ()).issuperset(scope_to_list(scope)):
         return None  # invalid_scope: more than was granted
@@ -251,7 +250,7 @@ def code_exchange(server, environ, form: dict[str, str]):
     original_redirect_uri = code.get_redirect_uri()
     if original_redirect_uri and form.get("redirect_uri") != original_redirect_uri:
         return None  # invalid_grant
-    if not _code_verified(_extension(server, _CODE, S256CodeChallenge), code, form.get("code_verifier"),
+    if not _code_verified(_extension(server, _CODE, S256CodeChallenge), code, form,
                           public=not environ.get("HTTP_AUTHORIZATION")):
         return None  # PKCE (RFC 7636 §4.6): invalid_request or invalid_grant
     try:
@@ -267,19 +266,16 @@ def code_exchange(server, environ, form: dict[str, str]):
     return server.handle_response(200, token, grant.TOKEN_RESPONSE_HEADER)
 
 
-def _code_verified(pkce, code, verifier: str | None, *, public: bool) -> bool:
-    """Whether the exchange passes the PKCE extension's check (``S256CodeChallenge.validate_code_verifier``,
-    by the same rules and the same comparison), public clients authenticated by ``none`` included."""
-    if pkce.required and public and not verifier:
+def _code_verified(pkce, code, form: dict[str, str], *, public: bool) -> bool:
+    """Whether the exchange passes the PKCE extension's own check (``validate_code_verifier``, handed the
+    parts of the grant's request it reads), public clients authenticated by ``none`` included."""
+    grant = SimpleNamespace(request=SimpleNamespace(form=form, authorization_code=code,
+                                                    auth_method="none" if public else "client_secret_basic"))
+    try:
+        pkce.validate_code_verifier(grant, None)
+    except OAuth2Error:
         return False
-    challenge = pkce.get_authorization_code_challenge(code)
-    if not challenge:
-        return not verifier
-    if not verifier or not CODE_VERIFIER_PATTERN.match(verifier):
-        return False
-    method = pkce.get_authorization_code_challenge_method(code) or pkce.DEFAULT_CODE_CHALLENGE_METHOD
-    compare = pkce.CODE_CHALLENGE_METHODS.get(method)
-    return compare is not None and bool(compare(verifier, challenge))
+    return True
 
 
 _TOKEN_GRANTS = {_CLIENT_CREDENTIALS: client_credentials, _REFRESH: refresh, _CODE: code_exchange}
