@@ -38,6 +38,7 @@ from sqlalchemy import JSON, Text, cast
 from sqlalchemy import exc as sa_exc
 
 from idp.extensions import db
+from idp.oidc import autocommit
 
 #: The connection of :func:`read_only` and :func:`reads_apart` (a :class:`_Reader`); None outside.
 _reader: ContextVar["_Reader | None"] = ContextVar("idp_oidc_reader", default=None)
@@ -156,31 +157,30 @@ def _arguments(compiled: tuple, params: dict):
 
 
 class _Reader:
-    """The connection of :func:`read_only` or :func:`reads_apart`: taken from the pool at the first
-    statement, in autocommit mode. ``writes``: whether writes (:meth:`Statement.run`) go there too."""
+    """The connection of :func:`read_only` or :func:`reads_apart`, in autocommit mode, taken at the first
+    statement: on PostgreSQL one kept in autocommit mode beside the pool (:mod:`idp.oidc.autocommit`), on
+    SQLite one from the pool. ``writes``: whether writes (:meth:`Statement.run`) go there too."""
 
-    __slots__ = ("writes", "connection", "restore")
+    __slots__ = ("writes", "connection")
 
     def __init__(self, *, writes: bool):
-        self.writes, self.connection, self.restore = writes, None, None
+        self.writes, self.connection = writes, None
 
     def take(self, engine):
         if self.connection is None:
-            connection = engine.raw_connection()
-            if engine.dialect.name != "sqlite":  # pysqlite begins no transaction for a SELECT; psycopg would
-                driver = connection.driver_connection
-                self.restore, driver.autocommit = driver.autocommit, True
-            self.connection = connection
+            if engine.dialect.name == "sqlite":  # pysqlite begins no transaction for a SELECT
+                self.connection = engine.raw_connection()
+            else:
+                self.connection = autocommit.take(engine)
         return self.connection
 
     def give_back(self) -> None:
         connection, self.connection = self.connection, None
         if connection is None:
             return
-        try:
-            if self.restore is not None and connection.dbapi_connection is not None:
-                connection.driver_connection.autocommit = self.restore
-        finally:
+        if type(connection) is autocommit.AutocommitConnection:
+            autocommit.give_back(connection)  # a spare again
+        else:
             connection.close()  # back to the pool
 
 
@@ -192,6 +192,10 @@ def _execute(engine, compiled: tuple, params: dict, *, fetch: bool):
     apart = reader is not None and (fetch or reader.writes)
     if apart:
         connection = reader.take(engine)
+        if fetch and type(connection) is autocommit.AutocommitConnection:
+            row = connection.first(sql, arguments)
+            if row is not autocommit.FAILED:
+                return row  # else the cursor runs it again, and raises what went wrong
     else:
         connection = db.session.connection().connection  # the DBAPI connection of the session's transaction
     reuse = dialect.name != "sqlite"
