@@ -13,17 +13,19 @@ Where a statement runs:
 * by default on the DBAPI connection of the ORM session's transaction: what it writes is committed or
   rolled back with everything else the request did (``db.session.commit()``/``rollback()``), and what it
   reads sees the transaction's own writes;
-* inside :func:`read_only` (endpoints that write nothing: UserInfo, introspection) on a pooled connection
-  of its own in autocommit mode: no BEGIN and no COMMIT (on PostgreSQL one round trip per lookup instead
-  of three), no ORM session at all;
+* inside :func:`read_only` (endpoints that write nothing: UserInfo, introspection) on a connection of
+  its own in autocommit mode: no BEGIN and no COMMIT (on PostgreSQL one round trip per lookup instead of
+  three), no ORM session at all. On SQLite a pooled connection; on PostgreSQL one kept in autocommit mode
+  beside the pool, where a lookup is libpq's own prepared-statement call (:mod:`idp.oidc.autocommit`);
 * inside :func:`reads_apart` (the token endpoint): the lookups as in :func:`read_only`, and the request's
   writes, once it succeeded, in one transaction on that same connection (:func:`transaction`: on
   PostgreSQL one or two round trips for all of them, on SQLite straight on the DBAPI connection, without
   the ORM session's transaction machinery); other writes stay with the session.
 
-On PostgreSQL the statements run on one psycopg cursor kept with each pooled connection rather than a new
-cursor per statement (:func:`_kept_cursor`); psycopg prepares a statement run often on a connection by
-itself (its ``prepare_threshold``).
+On PostgreSQL the statements that go through psycopg (every write, and the lookups in the session's
+transaction) run on one psycopg cursor kept with each connection rather than a new cursor per statement
+(:func:`_kept_cursor`); psycopg prepares a statement run often on a connection by itself (its
+``prepare_threshold``).
 """
 from __future__ import annotations
 
@@ -199,8 +201,9 @@ def _execute(engine, compiled: tuple, params: dict, *, fetch: bool):
     else:
         connection = db.session.connection().connection  # the DBAPI connection of the session's transaction
     reuse = dialect.name != "sqlite"
-    cursor = _kept_cursor(connection) if reuse else connection.cursor()
-    try:
+    cursor = None
+    try:  # making the cursor may fail too (psycopg refuses a connection it knows is lost)
+        cursor = _kept_cursor(connection) if reuse else connection.cursor()
         cursor.execute(sql, arguments)
         return cursor.fetchone() if fetch else cursor.rowcount
     except dialect.loaded_dbapi.Error as exc:
@@ -214,21 +217,21 @@ def _execute(engine, compiled: tuple, params: dict, *, fetch: bool):
                                          connection_invalidated=apart and disconnected,
                                          dialect=dialect) from exc
     finally:
-        if not reuse:
+        if not reuse and cursor is not None:
             cursor.close()
 
 
-#: Key of a DBAPI connection's kept cursor in its pool record's ``info`` (see :func:`_kept_cursor`).
+#: Key of a connection's kept cursor in its ``info`` (a pool record's, or an autocommit connection's).
 _CURSOR = "idp_oidc_cursor"
 
 
 def _kept_cursor(connection):
-    """The cursor kept with a pooled DBAPI connection for the statements here (PostgreSQL).
+    """The cursor kept with a DBAPI connection for the statements here (PostgreSQL).
 
     Making and closing a psycopg cursor for every statement cost about as much as a fifth of the lookup
     (its adapters map, its state) and made nothing different: psycopg fetches a result whole, so a cursor
-    holds nothing on the server between statements, and its next ``execute`` replaces what it kept. The
-    pool record's ``info`` lives as long as the DBAPI connection; the cursor is kept with the connection
+    holds nothing on the server between statements, and its next ``execute`` replaces what it kept. A
+    pool record's ``info`` lives as long as the DBAPI connection (an autocommit connection's is its own); the cursor is kept with the connection
     it belongs to (checked by identity: a connection replaced after an invalidation gets its own) and
     dropped after an error. SQLite's cursors are cheap, and one left unclosed would keep its statement,
     and the read snapshot, open: they are made and closed every time."""
@@ -241,7 +244,7 @@ def _kept_cursor(connection):
 
 @contextmanager
 def read_only():
-    """Run the statements of a request that writes nothing on a pooled connection of their own, in
+    """Run the statements of a request that writes nothing on a connection of their own, in
     autocommit mode (no BEGIN, no COMMIT), taken at the first statement and given back at the end."""
     with _apart(writes=True):
         yield
@@ -249,8 +252,8 @@ def read_only():
 
 @contextmanager
 def reads_apart():
-    """The token endpoint's connection: its lookups (:meth:`Statement.first`) run on a pooled connection of
-    their own outside any transaction, as in :func:`read_only`, and :func:`transaction` writes there what
+    """The token endpoint's connection: its lookups (:meth:`Statement.first`) run on a connection of their
+    own outside any transaction, as in :func:`read_only`, and :func:`transaction` writes there what
     the request issues; writes made otherwise (:meth:`Statement.run`, the ORM session) stay on the
     session's transaction, as outside. A SQLite database in memory (one connection per thread, shared
     with the session) is left as it is: nothing changes there.

@@ -124,7 +124,8 @@ def test_a_record_asks_its_entity_for_what_it_lacks(app, make_account):
 
 
 def test_read_only_connection_goes_back_as_it_came(app, make_account):
-    """Autocommit is switched back before the connection returns to the pool (PostgreSQL)."""
+    """The pool's connections are never left in autocommit mode (PostgreSQL: read_only's own is kept
+    beside the pool, tests/oidc/test_autocommit.py)."""
     _, _, client_id, _ = _setup(app, make_account)
     with app.app_context():
         with sql.read_only():
