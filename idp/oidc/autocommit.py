@@ -107,9 +107,12 @@ class AutocommitConnection:
     ``info`` and ``invalidate()``."""
 
     def __init__(self, engine, spares: _Spares):
+        from psycopg import pq
         from psycopg.adapt import Transformer
 
         from idp.app import PING_AFTER_IDLE
+
+        self.prepared_ok, self.rows_ok = pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK
 
         fairy = engine.raw_connection()  # the pool's connect events, and its test of an idle connection
         fairy.detach()  # ours now: the pool makes another in its place when it needs one
@@ -161,8 +164,6 @@ class AutocommitConnection:
     def first(self, sql: str, arguments: dict):
         """The first row of the SELECT ``sql`` (SQLAlchemy's pyformat) for ``arguments``, or None; or
         :data:`FAILED` if the server did not answer with rows (the caller runs it through a cursor)."""
-        from psycopg import pq
-
         query, names = _numbered(sql)
         transformer = self.transformer
         values = transformer.dump_sequence([arguments[name] for name in names], _auto(len(names)))
@@ -173,11 +174,11 @@ class AutocommitConnection:
         if name is None:
             self.numbered += 1
             name = b"idp_%d" % self.numbered
-            if pgconn.prepare(name, query, types).status != pq.ExecStatus.COMMAND_OK:
+            if pgconn.prepare(name, query, types).status != self.prepared_ok:
                 return FAILED
             self.prepared[key] = name
         result = pgconn.exec_prepared(name, values, transformer.formats)
-        if result.status != pq.ExecStatus.TUPLES_OK:
+        if result.status != self.rows_ok:
             self.prepared.clear()  # whatever happened, prepare afresh (under new names) next time
             return FAILED
         if result.ntuples == 0:
