@@ -55,7 +55,7 @@ _forked: list = []  # connections made in another process: kept referenced, so n
 class _Spares:
     """An engine's spare connections in this process, and its generation (counts ``dispose()`` calls)."""
 
-    __slots__ = ("connections", "generation", "__weakref__")
+    __slots__ = ("connections", "generation")
 
     def __init__(self):
         self.connections: list = []

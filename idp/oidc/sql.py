@@ -231,10 +231,11 @@ def _kept_cursor(connection):
     Making and closing a psycopg cursor for every statement cost about as much as a fifth of the lookup
     (its adapters map, its state) and made nothing different: psycopg fetches a result whole, so a cursor
     holds nothing on the server between statements, and its next ``execute`` replaces what it kept. A
-    pool record's ``info`` lives as long as the DBAPI connection (an autocommit connection's is its own); the cursor is kept with the connection
-    it belongs to (checked by identity: a connection replaced after an invalidation gets its own) and
-    dropped after an error. SQLite's cursors are cheap, and one left unclosed would keep its statement,
-    and the read snapshot, open: they are made and closed every time."""
+    pool record's ``info`` lives as long as the DBAPI connection (an autocommit connection's is its own);
+    the cursor is kept with the connection it belongs to (checked by identity: a connection replaced
+    after an invalidation gets its own) and dropped after an error. SQLite's cursors are cheap, and one
+    left unclosed would keep its statement, and the read snapshot, open: they are made and closed every
+    time."""
     dbapi_connection = connection.dbapi_connection
     kept = connection.info.get(_CURSOR)
     if kept is None or kept[0] is not dbapi_connection or kept[1].closed:

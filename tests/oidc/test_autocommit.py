@@ -224,3 +224,8 @@ def test_a_connection_from_another_process_is_neither_used_nor_closed(app, make_
         autocommit._forked.remove(inherited)
         inherited.pid = os.getpid()
         inherited.invalidate()
+
+
+def test_placeholders_are_numbered_in_the_order_of_first_use():
+    numbered = autocommit._numbered("SELECT %(b)s, %(a)s, %(b)s FROM t WHERE name LIKE 'x%%' AND id = %(id)s")
+    assert numbered == (b"SELECT $1, $2, $1 FROM t WHERE name LIKE 'x%' AND id = $3", ("b", "a", "id"))
