@@ -23,6 +23,8 @@ import pytest
 import requests
 from sqlalchemy.engine import make_url
 
+from tests.postgres import admin_connection, server_url
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 #: The public base URL a load balancer would answer on; the tests talk to each instance directly.
@@ -30,25 +32,6 @@ ISSUER = "https://idp.example.test"
 REDIRECT_URI = "https://portal.example.test/callback"
 SECRET_KEY = "multi-instance-secret-" + "k" * 32
 PASSWORD = "Polis2026"
-
-
-def _server_url() -> str:
-    explicit = os.environ.get("IDP_TEST_POSTGRES_URL")
-    if explicit:
-        return explicit
-    test_url = os.environ.get("IDP_TEST_DATABASE_URL", "")
-    if test_url.startswith("postgresql"):
-        return make_url(test_url).set(database="postgres").render_as_string(hide_password=False)
-    return "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def _connect(url):
-    import psycopg
-
-    url = make_url(url)
-    return psycopg.connect(host=url.host or "127.0.0.1", port=url.port or 5432,
-                           user=url.username or "postgres", password=url.password,
-                           dbname=url.database or "postgres", autocommit=True, connect_timeout=3)
 
 
 def free_port() -> int:
@@ -160,15 +143,8 @@ def _with_password(settings_env: dict, folder: Path, logins: dict[str, str]) -> 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    server = _server_url()
-    try:
-        admin = _connect(server)
-    except Exception as exc:  # psycopg.OperationalError and friends: no server to test against
-        message = f"PostgreSQL at {make_url(server).render_as_string()} is not reachable ({exc}); " \
-                  f"set IDP_TEST_POSTGRES_URL"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    server = server_url()
+    admin = admin_connection(server)
     name = f"idp_multi_{os.getpid()}_{secrets.token_hex(4)}"
     admin.execute(f'CREATE DATABASE "{name}"')
     folder = tmp_path_factory.mktemp("multi_instance")

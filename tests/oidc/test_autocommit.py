@@ -1,9 +1,8 @@
 """The PostgreSQL connections kept beside the pool for the statements apart (idp.oidc.autocommit).
 
 Always on PostgreSQL: the database of IDP_TEST_DATABASE_URL when that is PostgreSQL, else a scratch
-database made for this module on the server of IDP_TEST_POSTGRES_URL (default
-``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``) and dropped afterwards. Without a reachable
-server the tests are skipped, except under ``CI=true``, where they fail. That the rows read this way are
+database made for this module on the server of :func:`tests.postgres.server_url` and dropped afterwards
+(without a reachable server: skipped, or failed under ``CI=true``). That the rows read this way are
 SQLAlchemy's own is tests/oidc/test_records.py's (on PostgreSQL).
 """
 from __future__ import annotations
@@ -12,7 +11,6 @@ import os
 import secrets
 import threading
 
-import psycopg
 import pytest
 from sqlalchemy import Integer, String, bindparam, cast, insert, select
 from sqlalchemy import exc as sa_exc
@@ -23,13 +21,7 @@ from idp.oidc import autocommit, records, sql
 from idp.oidc.models import OAuthToken
 from tests.conftest import TEST_DATABASE_URL, create_schema, empty_database
 from tests.oidc.test_records import _setup, _token_values
-
-
-def _connect(url: str):
-    url = make_url(url)
-    return psycopg.connect(host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
-                           password=url.password, dbname=url.database or "postgres", autocommit=True,
-                           connect_timeout=3)
+from tests.postgres import admin_connection, connect, server_url
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +29,8 @@ def postgres_url():
     if TEST_DATABASE_URL.startswith("postgresql"):
         yield TEST_DATABASE_URL
         return
-    server = os.environ.get("IDP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    try:
-        admin = _connect(server)
-    except psycopg.Error as exc:
-        message = f"PostgreSQL at {make_url(server).render_as_string()} is not reachable ({exc}); " \
-                  f"set IDP_TEST_POSTGRES_URL"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    server = server_url()
+    admin = admin_connection(server)
     name = f"idp_autocommit_{os.getpid()}_{secrets.token_hex(4)}"
     admin.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -70,7 +55,7 @@ def app(make_app, postgres_url):
 @pytest.fixture
 def admin(postgres_url):
     """A connection of the test's own, to look at and end the provider's sessions."""
-    with _connect(postgres_url) as connection:
+    with connect(postgres_url) as connection:
         yield connection
 
 
