@@ -2,9 +2,8 @@
 one keys directory, one public issuer; each instance is a real gunicorn process on its own loopback port.
 
 The database is a scratch database made for the module on the PostgreSQL server of
-``IDP_TEST_POSTGRES_URL`` (default: the server of ``IDP_TEST_DATABASE_URL`` when that is PostgreSQL, else
-``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``), migrated with ``idp init`` and dropped
-afterwards. Without a reachable server the tests are skipped, except under ``CI=true``, where they fail.
+:func:`tests.postgres.server_url`, migrated with ``idp init`` and dropped afterwards (without a reachable
+server: skipped, or failed under ``CI=true``).
 """
 from __future__ import annotations
 

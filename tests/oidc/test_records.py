@@ -123,7 +123,7 @@ def test_a_record_asks_its_entity_for_what_it_lacks(app, make_account):
         assert code.get_amr() == ["pwd"] and code.get_nonce() is None
 
 
-def test_read_only_connection_goes_back_as_it_came(app, make_account):
+def test_read_only_leaves_the_pools_connections_as_they_were(app, make_account):
     """The pool's connections are never left in autocommit mode (PostgreSQL: read_only's own is kept
     beside the pool, tests/oidc/test_autocommit.py)."""
     _, _, client_id, _ = _setup(app, make_account)
