@@ -37,6 +37,8 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--profile", help="scenario to profile with cProfile")
+    parser.add_argument("--only", help="comma-separated scenarios to run (no cProfile: for a sampling profiler "
+                                       "such as py-spy, whose figures cProfile's overhead does not distort)")
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--lines", type=int, default=45)
     parser.add_argument("--dump", help="also write the cProfile statistics to this file (pstats)")
@@ -102,7 +104,7 @@ def main() -> None:
         }
         expected = {"signin": "302"}
         for name, (app, distinct, make) in scenarios.items():
-            if args.profile and name != args.profile:
+            if (args.profile and name != args.profile) or (args.only and name not in args.only.split(",")):
                 continue
             count = n if name != "signin" else min(n, 300)
             requests = [_prepared(make(i)) for i in range(min(distinct, count + 5))]

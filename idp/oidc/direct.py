@@ -30,9 +30,10 @@ What the direct path answers:
   confidential client authenticated by ``client_secret_basic`` that may use the grant, a scope it may
   have (or none): the token, made and stored by the same hooks (``generate_token``,
   :meth:`idp.oidc.hooks.ProviderHooks.store_token`: its row and its audit event, written by the view
-  with the request's other writes). It steps aside when something listens to Authlib's
-  ``client_authenticated`` signal or the grant registered for ``client_credentials`` is not the plain
-  :class:`idp.oidc.grants.ClientCredentialsGrant` (an extension, a hook). Authlib's own path for it was
+  (or the WSGI-level fast path, :mod:`idp.oidc.fastpath`) with the request's other writes). It steps
+  aside when something listens to Authlib's ``client_authenticated`` signal or the grant registered for
+  ``client_credentials`` is not the plain :class:`idp.oidc.grants.ClientCredentialsGrant` (an extension,
+  a hook). Authlib's own path for it was
   most of the endpoint's CPU: its request object, the grant lookup, the client-authentication registry,
   Werkzeug's form parser;
 * the ``refresh_token`` grant (what every relying party sends when an access token runs out): the same
@@ -55,6 +56,9 @@ What the direct path answers:
   is only read until the answer is certain; a replayed or expired code, a wrong verifier and every other
   error are Authlib's path's (which raises a replay's alarm). It steps aside unless the grant is the plain
   :class:`idp.oidc.grants.AuthorizationCodeGrant` with those two extensions.
+
+The token answers are computed by :func:`token_payload` (an app context is enough), which both the view
+(:func:`token`) and the WSGI-level fast path in front of Flask call.
 """
 from __future__ import annotations
 
@@ -151,15 +155,29 @@ def token(server):
     the spent code or refresh token) is queued for the view to write; nothing is queued unless the answer
     is a success."""
     req = request._get_current_object()
-    if req.environ.get("QUERY_STRING") or client_authenticated.receivers:
+    if req.environ.get("QUERY_STRING"):
         return None
     form = _form_values(req, unique=True)
-    answer = _TOKEN_GRANTS.get(form.get("grant_type")) if form is not None else None
-    return answer(server, req.environ, form) if answer is not None else None
+    payload = token_payload(server, req.environ, form) if form is not None else None
+    return None if payload is None else server.handle_response(200, payload, TOKEN_HEADERS)
 
 
-def client_credentials(server, environ, form: dict[str, str]):
-    """A ``client_credentials`` grant's token response (see :func:`token`), or None."""
+#: The headers of a token response (RFC 6749 §5.1: no caching), as every grant of Authlib's sends them.
+TOKEN_HEADERS = default_json_headers
+
+
+def token_payload(server, environ, form: dict[str, str]) -> dict | None:
+    """The token response :func:`token` answers with for the request of ``environ`` whose form-encoded body
+    is ``form`` (:func:`parse_form` with ``unique``), or None; its writes queued as :func:`token` says.
+    Needs an app context only, like :func:`userinfo_claims`: the WSGI-level fast path calls it too."""
+    if client_authenticated.receivers:
+        return None
+    answer = _TOKEN_GRANTS.get(form.get("grant_type"))
+    return answer(server, environ, form) if answer is not None else None
+
+
+def client_credentials(server, environ, form: dict[str, str]) -> dict | None:
+    """A ``client_credentials`` grant's token response (see :func:`token_payload`), or None."""
     if not _CLIENT_CREDENTIALS_FIELDS >= form.keys():
         return None
     grant = _plain_grant(server, _CLIENT_CREDENTIALS)
@@ -183,7 +201,7 @@ def client_credentials(server, environ, form: dict[str, str]):
     token = server.generate_token(grant_type=_CLIENT_CREDENTIALS, client=client, user=None, scope=scope,
                                   expires_in=None, include_refresh_token=False)
     server.store_token(token, client=client, user=None, grant_type=_CLIENT_CREDENTIALS)
-    return server.handle_response(200, token, grant.TOKEN_RESPONSE_HEADER)
+    return token
 
 
 #: The fields the direct refresh answer accepts: with HTTP Basic, and from a public client (``none``).
@@ -191,8 +209,8 @@ _REFRESH_FIELDS = frozenset(("grant_type", "refresh_token", "scope"))
 _REFRESH = "refresh_token"
 
 
-def refresh(server, environ, form: dict[str, str]):
-    """A ``refresh_token`` grant's token response (see :func:`token`), or None. The spend of the presented
+def refresh(server, environ, form: dict[str, str]) -> dict | None:
+    """A ``refresh_token`` grant's token response (see :func:`token_payload`), or None. The spend of the presented
     refresh token is queued with the new token's writes: if a concurrent use of it won, the view's write
     finds it spent and answers with the reuse alarm, as on Authlib's path."""
     if "refresh_token" not in form:
@@ -222,7 +240,7 @@ def refresh(server, environ, form: dict[str, str]):
     server.revoke_old_credential(previous)
     if is_openid_scope(token.get("scope")):  # OpenIDRefreshExtension's process_token
         token["id_token"] = server.id_token(token, client=client, user=user, previous=previous)
-    return server.handle_response(200, token, grant.TOKEN_RESPONSE_HEADER)
+    return token
 
 
 #: The fields the direct code exchange accepts (and ``client_id`` from a public client).
@@ -230,8 +248,8 @@ _CODE_FIELDS = frozenset(("grant_type", "code", "redirect_uri", "code_verifier")
 _CODE = "authorization_code"
 
 
-def code_exchange(server, environ, form: dict[str, str]):
-    """An ``authorization_code`` grant's token response (see :func:`token`), or None. The code is looked up
+def code_exchange(server, environ, form: dict[str, str]) -> dict | None:
+    """An ``authorization_code`` grant's token response (see :func:`token_payload`), or None. The code is looked up
     without being spent; only an exchange that succeeds spends it, queued with the new tokens' writes (a
     concurrent exchange of the same code that won makes the spend find it spent: the view then answers
     with the replay alarm, as on Authlib's path). A code used already, or expired, is Authlib's path's."""
@@ -263,7 +281,7 @@ def code_exchange(server, environ, form: dict[str, str]):
     server.store_token(token, client=client, user=user, grant_type=_CODE, code=code)
     if is_openid_scope(token.get("scope")):  # OpenIDCodeExtension's process_token
         token["id_token"] = server.id_token(token, client=client, user=user, code=code)
-    return server.handle_response(200, token, grant.TOKEN_RESPONSE_HEADER)
+    return token
 
 
 def _code_verified(pkce, code, form: dict[str, str], *, public: bool) -> bool:

@@ -15,7 +15,7 @@ from datetime import timedelta
 from urllib.parse import unquote
 
 from authlib.oauth2.rfc6749 import InvalidGrantError
-from flask import current_app, has_request_context, session
+from flask import current_app, g, has_app_context, has_request_context, session
 from flask import request as flask_request
 from sqlalchemy import select
 
@@ -318,7 +318,12 @@ class ProviderHooks:
 
 
 def _origin() -> Origin:
-    """The address and user agent of the request being served (the relying party's, at the token endpoint)."""
-    if not has_request_context():
-        return Origin()
-    return Origin(ip=flask_request.remote_addr, user_agent=flask_request.user_agent.string[:300] or None)
+    """The address and user agent of the request being served (the relying party's, at the token endpoint):
+    Flask's request, or the environ the WSGI-level fast path (:mod:`idp.oidc.fastpath`) serves."""
+    if has_request_context():
+        environ = flask_request.environ
+    else:
+        environ = g.get("fast_environ") if has_app_context() else None
+        if environ is None:
+            return Origin()
+    return Origin(ip=environ.get("REMOTE_ADDR"), user_agent=environ.get("HTTP_USER_AGENT", "")[:300] or None)

@@ -81,10 +81,15 @@ def token():
     right before the commit (:func:`idp.oidc.tokens.deferred_writes`); on PostgreSQL its lookups and
     those writes share a connection of their own and few round trips (:func:`idp.oidc.sql.reads_apart`)."""
     server = _server()
+    environ = request.environ
     with tokens.deferred_writes(), sql.reads_apart():
         try:
-            response = direct.token(server)  # the grants' common cases, without Authlib's request
-            if response is None:             # machinery; anything else is Authlib's
+            if fastpath.WRITES_FAILED in environ:  # the fast path's writes raised: raised here, as ours would
+                raise environ[fastpath.WRITES_FAILED]
+            # The grants' common cases without Authlib's request machinery (unless the WSGI-level fast path
+            # looked at the request already); anything else is Authlib's.
+            response = direct.token(server) if fastpath.DECLINED not in environ else None
+            if response is None:
                 response = server.create_token_response()
             if response is not None and 200 <= response.status_code < 300:
                 with sql.writing():

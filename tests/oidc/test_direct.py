@@ -1,8 +1,12 @@
-"""UserInfo and introspection answered directly (idp.oidc.direct) answer byte for byte as Authlib's endpoints do:
-every case below is sent twice, once with the direct path (and the WSGI-level fast path in front of Flask,
-idp.oidc.fastpath) and once with both switched off, and the two answers (status, every header in order,
-body) and log lines must be the same. Runs on SQLite, and on PostgreSQL with IDP_TEST_DATABASE_URL.
-tests/oidc/test_fastpath.py sends the same cases through raw WSGI calls, the fast path on and off."""
+"""The machine endpoints answered directly (idp.oidc.direct) answer byte for byte as Authlib's endpoints do.
+
+UserInfo and introspection: every case is sent twice, once with the direct path (and the WSGI-level fast
+path in front of Flask, idp.oidc.fastpath) and once with both switched off, and the two answers (status,
+every header in order, body) and log lines must be the same; tests/oidc/test_fastpath.py sends the same
+cases through raw WSGI calls, the fast path on and off. The token endpoint: every case is sent the three
+ways of TOKEN_WAYS (fast path, Flask's view with the direct answer, Authlib's path), and the answers, log
+lines, rows written and audit events must be the same. Runs on SQLite, and on PostgreSQL with
+IDP_TEST_DATABASE_URL."""
 from __future__ import annotations
 
 import base64
@@ -212,23 +216,69 @@ def _last_event_id(app) -> int:
         return db.session.execute(select(func.coalesce(func.max(AuditEvent.id), 0))).scalar()
 
 
+#: The three ways a token request is sent: the WSGI-level fast path in front of Flask (idp.oidc.fastpath) with
+#: the direct answer; Flask's view with the direct answer (the fast path off); Authlib's path (both off).
+TOKEN_WAYS = ("fast", "flask", "authlib")
+
+
+class _TokenWay:
+    """Inside ``with``: the token endpoint set up to answer the ``way`` it was made with (see TOKEN_WAYS).
+    Then ``answered``: whether the direct answer was given, and by whom: the fast path, not reaching Flask
+    ("fast"), or Flask's view ("flask"); always False for "authlib"."""
+
+    def __init__(self, app, monkeypatch, way: str):
+        self.app, self.monkeypatch, self.way = app, monkeypatch, way
+        self.payloads, self.reached = [], []
+
+    def __enter__(self):
+        self._context = self.monkeypatch.context()
+        self.patch = self._context.__enter__()
+        fast = self.app.extensions["idp.oidc.fastpath"]
+        real_payload, flask_app = direct.token_payload, fast.wsgi_app
+
+        def spy(server, environ, form):
+            payload = real_payload(server, environ, form)
+            self.payloads.append(payload is not None)
+            return payload
+
+        def to_flask(environ, start_response):
+            self.reached.append(environ["PATH_INFO"])
+            return flask_app(environ, start_response)
+
+        self.patch.setattr(fast, "wsgi_app", to_flask)
+        if self.way != "fast":
+            self.patch.setattr(fast, "enabled", False)
+        self.patch.setattr(direct, "token_payload", spy if self.way != "authlib" else lambda *args: None)
+        return self
+
+    def __exit__(self, *exc):
+        return self._context.__exit__(*exc)
+
+    @property
+    def answered(self) -> bool:
+        if self.way == "fast":
+            return self.payloads == [True] and not self.reached
+        return self.payloads == [True] and bool(self.reached)
+
+
+def _three_agree(answers: list, ways: list) -> bool:
+    """The three ways' answers are the same; returns whether the direct answer was given (fast path and
+    Flask's view alike)."""
+    assert answers[0] == answers[1] == answers[2]
+    assert ways[0].answered is ways[1].answered and not ways[2].answered
+    return ways[0].answered
+
+
 def _token_both(app, monkeypatch, caplog, *, headers, data, path="/oauth/token", **kwargs):
-    """The token request sent with the direct client_credentials answer on, then off: status, headers,
-    body (the new access token's value masked: each issue makes its own), log lines and the rows written
-    must be the same. Returns the direct one's answer and whether the direct path answered it."""
+    """The token request sent the three ways of TOKEN_WAYS: status, headers, body (the new access token's
+    value masked: each issue makes its own), log lines and the rows written must be the same. Returns the
+    answer and whether the direct answer was given."""
     import json
 
-    answers, answered = [], []
-    real = direct.token
-
-    def spy(server):
-        response = real(server)
-        answered.append(response is not None)
-        return response
-
-    for on in (True, False):
-        with monkeypatch.context() as patch:
-            patch.setattr(direct, "token", spy if on else (lambda server: None))
+    answers, ways = [], []
+    for name in TOKEN_WAYS:
+        with _TokenWay(app, monkeypatch, name) as way:
+            ways.append(way)
             before = _last_event_id(app)
             tokens_before = _machine_rows(app, before)[0]
             caplog.clear()
@@ -244,9 +294,7 @@ def _token_both(app, monkeypatch, caplog, *, headers, data, path="/oauth/token",
             rows, events = _machine_rows(app, before)
             answers.append((response.status, list(response.headers.items()), body, logs,
                             rows[len(tokens_before):], events))
-    direct_answer, authlib_answer = answers
-    assert direct_answer == authlib_answer
-    return direct_answer, answered == [True]
+    return answers[0], _three_agree(answers, ways)
 
 
 @pytest.fixture
@@ -338,14 +386,15 @@ def test_client_credentials_steps_aside_for_a_signal_listener(app, machines, mon
     finally:
         client_authenticated.disconnect(listener)
     assert answer[0].startswith("200") and not direct_answered
-    assert heard == [client_id, client_id]
+    assert heard == [client_id] * 3  # one request each way, every one Authlib's
 
 
 # -- the token endpoint's refresh_token grant ---------------------------------------------------------------
-# A refresh token is single use, so each case is sent with one of two identical tokens: "<name>-1" with the
-# direct answer on, "<name>-2" with it off. Both answers (status, headers, body with the new values masked
-# and the ID token's claims but at_hash compared), their log lines, the rows they wrote (the new token, the
-# presented one's marks) and their audit events must be the same, each in its own family.
+# A refresh token is single use, so each case is sent with one of three identical tokens, one for each of
+# TOKEN_WAYS: "<name>-1" through the fast path, "<name>-2" through Flask's direct answer, "<name>-3" through
+# Authlib's path. The answers (status, headers, body with the new values masked and the ID token's claims
+# but at_hash compared), their log lines, the rows they wrote (the new token, the presented one's marks) and
+# their audit events must be the same, each in its own family.
 
 FULL = "openid offline_access profile email phone"
 
@@ -381,7 +430,7 @@ def refreshes(app, machines, make_account, clock):
 
             from idp.oidc.models import OAuthToken
 
-            for n in (1, 2):
+            for n in (1, 2, 3):
                 tokens.add_token(access_token_hash=token_hash(f"ra-{name}-{n}"),
                                  refresh_token_hash=token_hash(f"{name}-{n}"), client_pk=clients[who].id,
                                  account_id=account.id, scope=scope, grant_type="authorization_code",
@@ -464,22 +513,14 @@ def _masked(body: bytes) -> dict | bytes:
 
 def _pair_both(app, monkeypatch, caplog, *, name, base: dict, rows, headers=None, data=None, query="",
                as_json=False):
-    """The request of pair ``name`` (form ``base`` with ``<name>-1``/``<name>-2`` in it, then ``data``; a
+    """The request of pair ``name`` (form ``base`` with ``<name>-1``/``-2``/``-3`` in it, then ``data``; a
     None value leaves a field out) sent as described above; ``rows(value)`` reads what the pair's item wrote.
-    Returns the direct one's answer (status, headers, body, logs, rows, events) and whether the direct path
-    answered it."""
-    answers, answered = [], []
-    real = direct.token
-
-    def spy(server):
-        response = real(server)
-        answered.append(response is not None)
-        return response
-
-    for n, on in ((1, True), (2, False)):
+    Returns the answer (status, headers, body, logs, rows, events) and whether the direct answer was given."""
+    answers, ways = [], []
+    for n, name_of_way in enumerate(TOKEN_WAYS, start=1):
         value = f"{name}-{n}"
-        with monkeypatch.context() as patch:
-            patch.setattr(direct, "token", spy if on else (lambda server: None))
+        with _TokenWay(app, monkeypatch, name_of_way) as way:
+            ways.append(way)
             before = _last_event_id(app)
             form = {k: (value if v == "<item>" else v) for k, v in {**base, **(data or {})}.items() if v is not None}
             caplog.clear()
@@ -490,9 +531,7 @@ def _pair_both(app, monkeypatch, caplog, *, name, base: dict, rows, headers=None
             logs = [(r.name, r.levelname, r.getMessage().replace(value, f"{name}-N")) for r in caplog.records]
             answers.append((response.status, list(response.headers.items()), _masked(response.get_data()), logs,
                             rows(value), _events_since(app, before)))
-    direct_answer, authlib_answer = answers
-    assert direct_answer == authlib_answer
-    return direct_answer, answered == [True]
+    return answers[0], _three_agree(answers, ways)
 
 
 def _refresh_both(app, monkeypatch, caplog, *, name, **kwargs):
@@ -573,14 +612,14 @@ def test_refresh_unusual_requests_are_authlib_s(app, refreshes, monkeypatch, cap
         return
     if case == "twice":
         answers = []
-        for n, fn in ((1, direct.token), (2, lambda server: None)):
-            with monkeypatch.context() as patch:
-                patch.setattr(direct, "token", fn)
+        for n, way in enumerate(TOKEN_WAYS, start=1):
+            with _TokenWay(app, monkeypatch, way) as taken:
                 form = MultiDict([("grant_type", "refresh_token"), ("refresh_token", f"full-{n}"),
                                   ("scope", "openid"), ("scope", "profile")])
                 response = app.test_client().post("/oauth/token", headers=headers, data=form)
                 answers.append((response.status, _masked(response.get_data()), _family_rows(app, f"rf-full-{n}")))
-        assert answers[0] == answers[1] and answers[0][0].startswith("200")
+            assert not taken.answered  # a field named twice: Authlib's path
+        assert answers[0] == answers[1] == answers[2] and answers[0][0].startswith("200")
         assert answers[0][1]["scope"] == "openid"  # the first value, as Authlib reads the form
         return
     answer, direct_answered = _refresh_both(app, monkeypatch, caplog, name="full", headers=headers,
@@ -589,9 +628,9 @@ def test_refresh_unusual_requests_are_authlib_s(app, refreshes, monkeypatch, cap
 
 
 # -- the token endpoint's authorization_code grant ------------------------------------------------------------
-# As for refresh: each case is sent with one of two identical codes, "<name>-1" with the direct answer on,
-# "<name>-2" with it off; the answers, logs, the rows written (the code's spend, the tokens issued from it)
-# and the audit events must be the same.
+# As for refresh: each case is sent with one of three identical codes, "<name>-1" through the fast path,
+# "<name>-2" through Flask's direct answer, "<name>-3" through Authlib's path; the answers, logs, the rows
+# written (the code's spend, the tokens issued from it) and the audit events must be the same.
 
 VERIFIER = "v" * 20 + "-._~" + "A1b2C3d4E5f6G7h8I9j0K"  # 45 characters of RFC 7636 §4.1's alphabet
 
@@ -613,7 +652,7 @@ def codes(app, machines, make_account, clock):
         clients = _pair_setup(app, machines, gone, now)
 
         def pair(name, who="rp", account=customer, scope=FULL, challenge=_challenge(VERIFIER), **fields):
-            for n in (1, 2):
+            for n in (1, 2, 3):
                 values = dict(code_hash=token_hash(f"{name}-{n}"), client_pk=clients[who].id, account_id=account.id,
                               redirect_uri="https://rp.example/cb", scope=scope, nonce=None,
                               code_challenge=challenge, code_challenge_method="S256" if challenge else None,
@@ -726,48 +765,55 @@ def test_code_exchange_twice_in_a_form_is_authlib_s(app, codes, monkeypatch):
     from werkzeug.datastructures import MultiDict
 
     answers = []
-    for n, fn in ((1, direct.token), (2, lambda server: None)):
-        with monkeypatch.context() as patch:
-            patch.setattr(direct, "token", fn)
+    for n, way in enumerate(TOKEN_WAYS, start=1):
+        with _TokenWay(app, monkeypatch, way) as taken:
             form = MultiDict([("grant_type", "authorization_code"), ("code", f"pkce-{n}"), ("code", "x"),
                               ("redirect_uri", "https://rp.example/cb"), ("code_verifier", VERIFIER)])
             response = app.test_client().post("/oauth/token", data=form,
                                               headers={"Authorization": _basic(*codes["rp"])})
             answers.append((response.status, _masked(response.get_data()), _code_rows(app, f"pkce-{n}")))
-    assert answers[0] == answers[1] and answers[0][0].startswith("200")  # the first value, as Authlib reads it
+        assert not taken.answered  # a field named twice: Authlib's path
+    assert answers[0] == answers[1] == answers[2] and answers[0][0].startswith("200")  # the first value, as Authlib reads it
 
 
-def _lost_race(app, monkeypatch, *, spend_first, headers: dict, data: dict):
-    """Send a token request with the direct path on while ``spend_first`` (an UPDATE) commits on another
-    connection between the direct answer's lookup and its writes; returns the response, after checking the
-    direct path answered it and that it failed as invalid_grant."""
+def _lost_race(app, monkeypatch, caplog, way: str, *, spend_first, headers: dict, data: dict):
+    """Send a token request the ``way`` of TOKEN_WAYS while ``spend_first`` (an UPDATE) commits on another
+    connection between the direct answer's lookup and its writes; returns the response and the request ids of
+    its log records, after checking the direct answer was given, that it failed as invalid_grant, and that
+    Flask's view answered the error (the fast path hands on a request whose writes raised: they commit the
+    alarm, so nothing may answer it again from the start)."""
     import json
 
-    real_token, real_run = direct.token, tokens.run_deferred
-    answered = []
+    from idp.ops.logs import RequestIdFilter
 
-    def spy(server):
-        response = real_token(server)
-        answered.append(response is not None)
-        return response
+    real_run = tokens.run_deferred
 
     def other_use_first():
         with db.engine.begin() as other:
             other.execute(spend_first)
         real_run()
 
-    monkeypatch.setattr(direct, "token", spy)
-    monkeypatch.setattr(tokens, "run_deferred", other_use_first)
-    response = app.test_client().post("/oauth/token", headers=headers, data=data)
-    assert answered == [True]
+    with _TokenWay(app, monkeypatch, way) as taken:
+        monkeypatch.setattr(tokens, "run_deferred", other_use_first)
+        caplog.clear()
+        caplog.handler.addFilter(RequestIdFilter())
+        try:
+            with caplog.at_level(logging.INFO):
+                response = app.test_client().post("/oauth/token", headers=headers, data=data)
+        finally:
+            caplog.handler.filters.clear()
+            monkeypatch.setattr(tokens, "run_deferred", real_run)
+    assert taken.payloads == [True] and taken.reached == ["/oauth/token"]
     assert response.status_code == 400 and json.loads(response.get_data())["error"] == "invalid_grant"
-    return response
+    return response, [r.request_id for r in caplog.records]
 
 
-def test_lost_races_raise_the_alarm_on_the_direct_path(app, refreshes, codes, monkeypatch):
+@pytest.mark.parametrize("way", TOKEN_WAYS[:2])
+def test_lost_races_raise_the_alarm_on_the_direct_path(app, refreshes, codes, monkeypatch, caplog, way):
     """A concurrent use of the same refresh token, or exchange of the same code, that commits between the
     direct answer's lookup and its writes: the spend finds it spent, nothing of this request is written, the
-    alarm is recorded (the refresh token's family revoked) and the answer is invalid_grant."""
+    alarm is recorded once (the refresh token's family revoked) and the answer is invalid_grant, with the
+    headers of every token error; its log lines carry the request id the answer gives."""
     from sqlalchemy import update
 
     from idp.oidc.models import AuthorizationCode, OAuthToken
@@ -775,18 +821,24 @@ def test_lost_races_raise_the_alarm_on_the_direct_path(app, refreshes, codes, mo
     now = app.extensions["idp"].clock.now()
     headers = {"Authorization": _basic(*codes["rp"])}
     before = _last_event_id(app)
-    _lost_race(app, monkeypatch, headers=headers, data={"grant_type": "refresh_token", "refresh_token": "full-1"},
-               spend_first=update(OAuthToken).where(OAuthToken.refresh_token_hash == token_hash("full-1"))
-               .values(refresh_used_at=now))
+    response, ids = _lost_race(app, monkeypatch, caplog, way, headers=headers,
+                               data={"grant_type": "refresh_token", "refresh_token": "full-1"},
+                               spend_first=update(OAuthToken).where(OAuthToken.refresh_token_hash
+                                                                    == token_hash("full-1")).values(refresh_used_at=now))
     rows = _family_rows(app, "rf-full-1")
     assert len(rows) == 1 and rows[0][10] is not None  # no successor; the family revoked
     assert [e[0] for e in _events_since(app, before)] == ["token.reuse"]
+    assert [name for name, _ in response.headers.items()] == [
+        "Content-Type", "Cache-Control", "Pragma", "Content-Length", "X-Content-Type-Options", "Referrer-Policy",
+        "X-Request-ID"]
+    assert ids and set(ids) == {response.headers["X-Request-ID"]}  # a new id, the same in the logs and the answer
 
     before = _last_event_id(app)
-    _lost_race(app, monkeypatch, headers=headers,
-               data={"grant_type": "authorization_code", "code": "pkce-1", "redirect_uri": "https://rp.example/cb",
-                     "code_verifier": VERIFIER},
-               spend_first=update(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash("pkce-1"))
-               .values(used_at=now))
+    response, ids = _lost_race(app, monkeypatch, caplog, way, headers={**headers, "X-Request-ID": REQUEST_ID},
+                               data={"grant_type": "authorization_code", "code": "pkce-1",
+                                     "redirect_uri": "https://rp.example/cb", "code_verifier": VERIFIER},
+                               spend_first=update(AuthorizationCode).where(AuthorizationCode.code_hash
+                                                                           == token_hash("pkce-1")).values(used_at=now))
     assert _code_rows(app, "pkce-1")[1] == []  # no token issued from it
     assert [e[0] for e in _events_since(app, before)] == ["token.reuse"]
+    assert ids and set(ids) == {REQUEST_ID} and response.headers["X-Request-ID"] == REQUEST_ID

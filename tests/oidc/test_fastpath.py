@@ -1,4 +1,5 @@
-"""The WSGI-level fast path of UserInfo and introspection (idp.oidc.fastpath) answers as Flask does.
+"""The WSGI-level fast path of UserInfo, introspection and the token endpoint (idp.oidc.fastpath) answers as
+Flask does.
 
 Every case is a raw WSGI call (an environ from Werkzeug's EnvironBuilder, ``app(environ, start_response)``)
 made three times: fast path on; fast path off (Flask's route with its direct answer, idp.oidc.direct);
@@ -7,6 +8,9 @@ in order, body, the log records, and the requests counted by the ``idp_request_s
 (by label set). Development and production mode (HSTS), and behind ProxyFix (IDP_TRUSTED_PROXIES).
 Whether the fast path answered itself or handed the request to Flask is checked too: it answers the
 successes, and nothing else. Runs on SQLite, and on PostgreSQL with IDP_TEST_DATABASE_URL.
+
+The token endpoint's grants are compared the three ways case by case in tests/oidc/test_direct.py (through the
+test client); here: production mode, a proxy, request ids and database errors, through raw WSGI calls.
 """
 from __future__ import annotations
 
@@ -304,3 +308,153 @@ def test_switched_off_it_only_hands_on(make_app):
     fast.wsgi_app = lambda environ, start_response: calls.append(environ) or [b""]
     env = EnvironBuilder(path="/oauth/userinfo", headers={"Authorization": "Bearer a"}).get_environ()
     assert fast(env, None) == [b""] and calls == [env]
+
+
+# -- the token endpoint ---------------------------------------------------------------------------------------
+
+def _token_events(app, since_id: int) -> list:
+    from sqlalchemy import select
+
+    from idp.audit import AuditEvent
+    from idp.extensions import db
+
+    with app.app_context():
+        return [(e.event, e.client_id, e.ip, e.user_agent, e.details) for e in db.session.execute(
+            select(AuditEvent).where(AuditEvent.id > since_id).order_by(AuditEvent.id)).scalars()]
+
+
+def _token_three(app, monkeypatch, caplog, *, headers, data, environ=None):
+    """A client_credentials request sent the three ways (fast path; Flask's view with the direct answer;
+    Authlib's path): status, headers (in order), body but the new token's value, log lines, the histogram's
+    counts and the audit events written must be the same. Returns the fast path's answer and whether Flask
+    was reached."""
+    import json
+
+    from tests.oidc.test_direct import _last_event_id
+
+    fast = app.extensions["idp.oidc.fastpath"]
+    flask_app, reached = fast.wsgi_app, []
+
+    def to_flask(env, start_response):
+        reached.append(env["PATH_INFO"])
+        return flask_app(env, start_response)
+
+    monkeypatch.setattr(fast, "wsgi_app", to_flask)
+    answers = {}
+    for way in ("fast", "flask", "authlib"):
+        with monkeypatch.context() as patch:
+            if way != "fast":
+                patch.setattr(fast, "enabled", False)
+            if way == "authlib":
+                patch.setattr(direct, "token_payload", lambda *args: None)
+            reached.clear()
+            caplog.clear()
+            before, since = _counts(), _last_event_id(app)
+            with caplog.at_level(logging.DEBUG):
+                status, response_headers, body = _call(app, "POST", "/oauth/token", headers=headers, data=data,
+                                                       environ=environ)
+            if status.startswith("200"):
+                payload = json.loads(body)
+                assert len(payload.pop("access_token")) == 43
+                body = payload
+            logs = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+            answers[way] = (status, response_headers, body, logs, _observed(before, _counts()),
+                            _token_events(app, since), bool(reached))
+    assert answers["fast"][:6] == answers["flask"][:6] == answers["authlib"][:6]
+    assert answers["flask"][6] and answers["authlib"][6]
+    return answers["fast"]
+
+
+@pytest.mark.parametrize("mode", ["development", "production", "proxied"])
+def test_token(app, mode, world, monkeypatch, caplog):
+    """client_credentials through the fast path: the response of Flask's view byte for byte (HSTS in
+    production), the token.issued event with the client's address and user agent (behind a proxy: the
+    forwarded address, as ProxyFix makes it), one observation of the endpoint's latency."""
+    client_id, secret = world["rp"]
+    forwarded = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"} if mode == "proxied" else {}
+    answer = _token_three(app, monkeypatch, caplog, data={"grant_type": "client_credentials"},
+                          headers={"Authorization": _basic(client_id, secret), "X-Request-ID": REQUEST_ID,
+                                   "User-Agent": "api-client/1.0", **forwarded},
+                          environ={"REMOTE_ADDR": "198.51.100.4"})
+    status, headers, body, logs, observed, events, reached = answer
+    assert status == "200 OK" and not reached and body["token_type"] == "Bearer"
+    assert [name for name, _ in headers] == [
+        "Content-Type", "Cache-Control", "Pragma", "Content-Length", "X-Content-Type-Options", "Referrer-Policy",
+        *(["Strict-Transport-Security"] if mode == "production" else []), "X-Request-ID"]
+    assert (HSTS in headers) is (mode == "production") and ("X-Request-ID", REQUEST_ID) in headers
+    assert [(e[0], e[1], e[2], e[3]) for e in events] == [
+        ("token.issued", client_id, "203.0.113.7" if mode == "proxied" else "198.51.100.4", "api-client/1.0")]
+    assert [m for _, _, m in logs] and all(name == "idp.audit" for name, _, _ in logs)
+    assert observed == {(("endpoint", "oidc.token"), ("method", "POST")): 1}
+
+
+@pytest.mark.parametrize("how", ["wrong-secret", "query", "charset", "json", "twice", "no-length"])
+def test_token_other_requests_are_flasks(app, world, monkeypatch, caplog, how):
+    from werkzeug.datastructures import MultiDict
+
+    client_id, secret = world["rp"]
+    headers, data, environ = {"Authorization": _basic(client_id, secret)}, {"grant_type": "client_credentials"}, None
+    fast = app.extensions["idp.oidc.fastpath"]
+    if how == "wrong-secret":
+        headers["Authorization"] = _basic(client_id, "wrong")
+    elif how == "query":
+        environ = {"QUERY_STRING": "scope=bench.api"}
+    elif how == "charset":
+        environ = {"CONTENT_TYPE": URLENCODED + "; charset=utf-8"}
+    elif how == "json":
+        environ = {"CONTENT_TYPE": "application/json"}
+    elif how == "twice":
+        data = MultiDict([("grant_type", "client_credentials"), ("grant_type", "client_credentials")])
+    else:
+        environ = {"CONTENT_LENGTH": ""}
+    answers = []
+    for enabled in (True, False):
+        with monkeypatch.context() as patch:
+            patch.setattr(fast, "enabled", enabled)
+            reached = []
+            flask_app = fast.wsgi_app
+            patch.setattr(fast, "wsgi_app", lambda env, sr: reached.append(1) or flask_app(env, sr))
+            status, headers_, body = _call(app, "POST", "/oauth/token", headers=headers, data=data, environ=environ)
+            answers.append((status, [h for h in headers_ if h[0] != "X-Request-ID"],
+                            body if not status.startswith("200") else b"", bool(reached)))
+    assert answers[0] == answers[1] and answers[0][3]  # Flask answered, as with the fast path off
+    assert answers[0][0].startswith({"wrong-secret": "401", "json": "400", "no-length": "400"}.get(how, "200"))
+
+
+@pytest.mark.parametrize("stage", ["lookup", "writes"])
+def test_token_database_error(app, world, monkeypatch, caplog, stage):
+    """A database error before anything is written: Flask's path answers the request from the start. One
+    in the writes: Flask's view raises that very error where its own writes would have (no second attempt,
+    no second log of it), so the answer is the same error page either way."""
+    from idp.oidc import sql
+
+    client_id, secret = world["rp"]
+    calls = []
+    if stage == "lookup":
+        def broken(self, params, *, lazy=False):
+            calls.append(stage)
+            raise sa_exc.OperationalError("SELECT …", {}, Exception("the database went away"))
+
+        monkeypatch.setattr(type(records._CLIENT_BY_CLIENT_ID), "first", broken)
+    else:
+        def broken(checked, rest):
+            calls.append(stage)
+            raise sa_exc.OperationalError("INSERT …", {}, Exception("the database went away"))
+
+        monkeypatch.setattr(sql, "transaction", broken)
+        monkeypatch.setattr(sql, "can_batch", lambda: True)
+    fast = app.extensions["idp.oidc.fastpath"]
+    answers = []
+    for enabled in (True, False):
+        fast.enabled = enabled
+        calls.clear()
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            status, headers, body = _call(app, "POST", "/oauth/token", data={"grant_type": "client_credentials"},
+                                          headers={"Authorization": _basic(client_id, secret),
+                                                   "X-Request-ID": REQUEST_ID})
+        answers.append((status, headers, body, [(r.name, r.getMessage()) for r in caplog.records], list(calls)))
+    assert answers[0][:4] == answers[1][:4]
+    assert answers[0][0].startswith("500") and len(answers[0][3]) == 1
+    # Before writing, the fast path's attempt is followed by Flask's; the writes are attempted once.
+    assert answers[0][4] == (["lookup", "lookup"] if stage == "lookup" else ["writes"])
