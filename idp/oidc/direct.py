@@ -258,11 +258,13 @@ def code_exchange(server, environ, form: dict[str, str]) -> dict | None:
     grant = _plain_grant(server, _CODE)
     if grant is None:
         return None
-    client = _token_client(server, grant, environ.get("HTTP_AUTHORIZATION"), form, _CODE_FIELDS)
-    if client is None or not client.check_grant_type(_CODE):
-        return None  # invalid_client, unauthorized_client
+    value = form["code"]
+    with records.expecting_code(tokens.hash_of(value)):  # the client, the code and its customer: one query
+        client = _token_client(server, grant, environ.get("HTTP_AUTHORIZATION"), form, _CODE_FIELDS)
+        if client is None or not client.check_grant_type(_CODE):
+            return None  # invalid_client, unauthorized_client
+        code = tokens.find_code(value)
     now = server.now()
-    code = tokens.find_code(form["code"])
     if code is None or code.client_pk != client.id or code.used_at is not None or code.expires_at <= now:
         return None  # invalid_grant (and a replay's alarm)
     original_redirect_uri = code.get_redirect_uri()

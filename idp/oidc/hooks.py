@@ -157,8 +157,9 @@ class ProviderHooks:
 
     def authenticate_user(self, credential):
         """The customer behind a code or refresh token, if they may still receive tokens."""
-        if isinstance(credential, records.CodeRecord):
-            account = records.find_account(credential.account_id)
+        if isinstance(credential, records.CodeRecord):  # its customer came with it, or is looked up now
+            account = (credential.__dict__["account"] if "account" in credential.__dict__
+                       else records.find_account(credential.account_id))
         else:  # a refresh token: its customer came with it
             account = credential.row.account
         if account is None or not account.active or account.password_hash is None:

@@ -121,6 +121,17 @@ def _client_and_token(token_hash_column) -> Statement:
 _CLIENT_AND_ACCESS = _client_and_token(_tokens.c.access_token_hash)
 _CLIENT_AND_REFRESH = _client_and_token(_tokens.c.refresh_token_hash)
 _K = len(_CLIENT)
+# The client asking (the code exchange) and the code it presents, with the code's customer (see
+# :func:`expecting_code`): the code's own client is not joined, as for a token (the asking client is checked
+# against ``client_pk``).
+_codes = AuthorizationCode.__table__
+_CODE = _columns(AuthorizationCode)
+_CLIENT_AND_CODE = Statement(
+    select(*_CLIENT, *_CODE, *_ACCOUNT)
+    .select_from(_clients.outerjoin(_codes, _codes.c.code_hash == bindparam("hash"))
+                 .outerjoin(_accounts, _codes.c.account_id == _accounts.c.id))
+    .where(_clients.c.client_id == bindparam("client_id")))
+_D = len(_CODE)
 _CLIENT_BY_ID = Statement(select(*_CLIENT).where(_clients.c.id == bindparam("id")))
 
 
@@ -155,11 +166,30 @@ def expecting_token(token_hash: str | None, *, refresh: bool):
         _expected.reset(reset)
 
 
+@contextmanager
+def expecting_code(code_hash: str | None):
+    """As :func:`expecting_token`, for the code exchange: the first client lookup inside also fetches the
+    code hashing to ``code_hash`` and its customer (``code.account``, for ``authenticate_user``), and the
+    lookup of that code that follows takes it from there: one query instead of three."""
+    reset = _expected.set({"hash": code_hash, "code": True} if code_hash else None)
+    try:
+        yield
+    finally:
+        _expected.reset(reset)
+
+
 def find_client(client_id: str | None) -> ClientRecord | None:
     """The client with this ``client_id``, enabled or not (see :func:`idp.clients.find_client`)."""
     if not isinstance(client_id, str) or not client_id or len(client_id) > 64 or "\x00" in client_id:
         return None  # PostgreSQL refuses NUL in text: never let one reach the query
     expected = _expected.get()
+    if expected is not None and "token" not in expected and expected.get("code"):
+        row = _CLIENT_AND_CODE.first({"client_id": client_id, "hash": expected["hash"]}, lazy=True)
+        if row is None:
+            expected["token"] = None
+            return None
+        expected["token"] = _code_of(row[_K:_K + _D], row[_K + _D:])
+        return ClientRecord(row[:_K])
     if expected is not None and "token" not in expected:
         statement = _CLIENT_AND_REFRESH if expected["refresh"] else _CLIENT_AND_ACCESS
         row = statement.first({"client_id": client_id, "hash": expected["hash"]}, lazy=True)
@@ -185,8 +215,24 @@ def find_account(account_id: int) -> AccountRecord | None:
 
 
 def find_code(code_hash: str) -> CodeRecord | None:
+    """The code whose value hashes to ``code_hash``; fetched with its client (:func:`expecting_code`), it has
+    its customer as ``account`` too."""
+    expected = _expected.get()
+    if expected is not None and "token" in expected and expected["hash"] == code_hash and expected.get("code"):
+        _expected.set(None)  # taken once; a later lookup asks the database again
+        return expected["token"]
     row = _CODE_BY_HASH.first({"hash": code_hash}, lazy=True)
     return CodeRecord(row) if row is not None else None
+
+
+def _code_of(code_row, account) -> CodeRecord | None:
+    """The code of a joined row (None if the join found none), its ``account`` the joined customer (None if
+    the row has none)."""
+    if code_row[0] is None:
+        return None
+    code = CodeRecord(code_row)
+    code.account = AccountRecord(account) if account[0] is not None else None
+    return code
 
 
 def find_token(token_hash: str, *, refresh: bool) -> TokenRecord | None:

@@ -114,6 +114,41 @@ def test_records_behave_like_their_models(app, make_account):
         assert records.find_active_client(client_id) is None  # no caching: the next lookup sees it
 
 
+def test_a_client_fetches_the_code_it_presents_in_the_same_query(app, make_account, monkeypatch):
+    """expecting_code: the client lookup brings the code and its customer (one query, counted where every
+    lookup runs, ``sql._execute``), equal to what the lookups one by one find; with no code, no code; with no
+    client, nothing (the caller stops there)."""
+    account_id, client_pk, client_id, now = _setup(app, make_account)
+    with app.app_context():
+        _insert_code(client_pk, account_id, now)
+        db.session.commit()
+        alone = (records.find_client(client_id), records.find_code(token_hash("c")), records.find_account(account_id))
+        queries, real = [], sql._execute
+
+        def counted(engine, compiled, params, *, fetch):
+            queries.append(compiled[0])
+            return real(engine, compiled, params, fetch=fetch)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(sql, "_execute", counted)
+            with records.expecting_code(token_hash("c")):
+                client = records.find_client(client_id)
+                code = records.find_code(token_hash("c"))
+        assert len(queries) == 1 and "oauth_codes" in queries[0] and "accounts" in queries[0]
+        values = lambda record: {k: getattr(record, k) for k in record._keys}  # noqa: E731 - JSON decoded
+        assert values(client) == values(alone[0]) and values(code) == values(alone[1])
+        assert values(code.__dict__["account"]) == values(alone[2])
+        hooks = app.extensions["idp.oidc"]
+        assert hooks.authenticate_user(code).id == account_id  # the customer that came with it
+        with records.expecting_code(token_hash("not-a-code")):
+            assert records.find_client(client_id).id == client_pk
+            assert records.find_code(token_hash("not-a-code")) is None
+        with records.expecting_code(token_hash("c")):
+            assert records.find_client("nobody") is None
+            assert records.find_code(token_hash("c")) is None  # the joined query found no row (as for a token)
+            assert records.find_code(token_hash("c")).id == code.id  # asked again: the database answers
+
+
 def test_a_record_asks_its_entity_for_what_it_lacks(app, make_account):
     account_id, client_pk, _, now = _setup(app, make_account)
     with app.app_context():
