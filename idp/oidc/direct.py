@@ -33,9 +33,8 @@ What the direct path answers:
   (or the WSGI-level fast path, :mod:`idp.oidc.fastpath`) with the request's other writes). It steps
   aside when something listens to Authlib's ``client_authenticated`` signal or the grant registered for
   ``client_credentials`` is not the plain :class:`idp.oidc.grants.ClientCredentialsGrant` (an extension,
-  a hook). Authlib's own path for it was
-  most of the endpoint's CPU: its request object, the grant lookup, the client-authentication registry,
-  Werkzeug's form parser;
+  a hook). Authlib's own path for it was most of the endpoint's CPU: its request object, the grant lookup,
+  the client-authentication registry, Werkzeug's form parser;
 * the ``refresh_token`` grant (what every relying party sends when an access token runs out): the same
   kind of form (``grant_type``, ``refresh_token``, at most ``scope``; ``client_id`` too from a public
   client), a client authenticated by ``client_secret_basic`` or a public client (``none``) that may use
@@ -210,9 +209,9 @@ _REFRESH = "refresh_token"
 
 
 def refresh(server, environ, form: dict[str, str]) -> dict | None:
-    """A ``refresh_token`` grant's token response (see :func:`token_payload`), or None. The spend of the presented
-    refresh token is queued with the new token's writes: if a concurrent use of it won, the view's write
-    finds it spent and answers with the reuse alarm, as on Authlib's path."""
+    """A ``refresh_token`` grant's token response (see :func:`token_payload`), or None. The spend of the
+    presented refresh token is queued with the new token's writes: if a concurrent use of it won, the view's
+    write finds it spent and answers with the reuse alarm, as on Authlib's path."""
     if "refresh_token" not in form:
         return None
     grant = _plain_grant(server, _REFRESH)
@@ -249,10 +248,11 @@ _CODE = "authorization_code"
 
 
 def code_exchange(server, environ, form: dict[str, str]) -> dict | None:
-    """An ``authorization_code`` grant's token response (see :func:`token_payload`), or None. The code is looked up
-    without being spent; only an exchange that succeeds spends it, queued with the new tokens' writes (a
-    concurrent exchange of the same code that won makes the spend find it spent: the view then answers
-    with the replay alarm, as on Authlib's path). A code used already, or expired, is Authlib's path's."""
+    """An ``authorization_code`` grant's token response (see :func:`token_payload`), or None. The code is
+    looked up (with the client, in one query: :func:`idp.oidc.records.expecting_code`) without being spent;
+    only an exchange that succeeds spends it, queued with the new tokens' writes (a concurrent exchange of
+    the same code that won makes the spend find it spent: the view then answers with the replay alarm, as
+    on Authlib's path). A code used already, or expired, is Authlib's path's."""
     if "code" not in form:
         return None
     grant = _plain_grant(server, _CODE)

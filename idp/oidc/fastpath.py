@@ -175,7 +175,8 @@ class FastPath:
         ) if bad]
         if problems:
             self.enabled = False
-            log.warning("UserInfo/introspection/token fast path off: the app's %s changed", ", ".join(problems))
+            log.warning("UserInfo/introspection/token fast path off: the app's %s changed",
+                        ", ".join(problems))
         self._checked = True
 
 
