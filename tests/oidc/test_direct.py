@@ -269,7 +269,7 @@ def _three_agree(answers: list, ways: list) -> bool:
     return ways[0].answered
 
 
-def _token_both(app, monkeypatch, caplog, *, headers, data, path="/oauth/token", **kwargs):
+def _token_three_ways(app, monkeypatch, caplog, *, headers, data, path="/oauth/token", **kwargs):
     """The token request sent the three ways of TOKEN_WAYS: status, headers, body (the new access token's
     value masked: each issue makes its own), log lines and the rows written must be the same. Returns the
     answer and whether the direct answer was given."""
@@ -338,9 +338,9 @@ def test_client_credentials_answers_as_authlib_does(app, machines, monkeypatch, 
 
     client_id, secret = machines[who]
     form = MultiDict(form) if isinstance(form, list) else form  # a field named twice
-    answer, direct_answered = _token_both(app, monkeypatch, caplog, headers={"Authorization": _basic(client_id,
-                                                                                                    secret or "x")},
-                                          data=form, path="/oauth/token" + ("?" + query if query else ""))
+    answer, direct_answered = _token_three_ways(app, monkeypatch, caplog,
+                                                headers={"Authorization": _basic(client_id, secret or "x")},
+                                                data=form, path="/oauth/token" + ("?" + query if query else ""))
     assert int(answer[0].split()[0]) == status
     assert direct_answered is answered
     if status == 200:
@@ -356,16 +356,16 @@ def test_client_credentials_answers_as_authlib_does(app, machines, monkeypatch, 
 def test_client_credentials_client_failures_answer_as_authlib_does(app, machines, monkeypatch, caplog, auth):
     headers, data = client_auth(machines, auth)
     data = {**CC, **{k: v for k, v in data.items() if k != "token"}}
-    answer, direct_answered = _token_both(app, monkeypatch, caplog, headers=headers, data=data)
+    answer, direct_answered = _token_three_ways(app, monkeypatch, caplog, headers=headers, data=data)
     assert answer[0].startswith("200" if auth == "post" else "401")
     assert not direct_answered  # client_secret_post is Authlib's, as every failure
 
 
 def test_client_credentials_json_body_is_authlib_s(app, machines, monkeypatch, caplog):
     client_id, secret = machines["rp"]
-    answer, direct_answered = _token_both(app, monkeypatch, caplog, headers={"Authorization": _basic(client_id,
-                                                                                                    secret)},
-                                          data=None, json=CC)
+    answer, direct_answered = _token_three_ways(app, monkeypatch, caplog,
+                                                headers={"Authorization": _basic(client_id, secret)},
+                                                data=None, json=CC)
     assert not answer[0].startswith("200") and not direct_answered
 
 
@@ -381,8 +381,8 @@ def test_client_credentials_steps_aside_for_a_signal_listener(app, machines, mon
     client_id, secret = machines["rp"]
     client_authenticated.connect(listener)
     try:
-        answer, direct_answered = _token_both(app, monkeypatch, caplog,
-                                              headers={"Authorization": _basic(client_id, secret)}, data=CC)
+        answer, direct_answered = _token_three_ways(app, monkeypatch, caplog,
+                                                    headers={"Authorization": _basic(client_id, secret)}, data=CC)
     finally:
         client_authenticated.disconnect(listener)
     assert answer[0].startswith("200") and not direct_answered
@@ -511,8 +511,8 @@ def _masked(body: bytes) -> dict | bytes:
     return payload
 
 
-def _pair_both(app, monkeypatch, caplog, *, name, base: dict, rows, headers=None, data=None, query="",
-               as_json=False):
+def _pair_three_ways(app, monkeypatch, caplog, *, name, base: dict, rows, headers=None, data=None, query="",
+                     as_json=False):
     """The request of pair ``name`` (form ``base`` with ``<name>-1``/``-2``/``-3`` in it, then ``data``; a
     None value leaves a field out) sent as described above; ``rows(value)`` reads what the pair's item wrote.
     Returns the answer (status, headers, body, logs, rows, events) and whether the direct answer was given."""
@@ -534,11 +534,11 @@ def _pair_both(app, monkeypatch, caplog, *, name, base: dict, rows, headers=None
     return answers[0], _three_agree(answers, ways)
 
 
-def _refresh_both(app, monkeypatch, caplog, *, name, **kwargs):
-    """A refresh request of pair ``name`` (see :func:`_pair_both`); its rows are the token's family."""
-    return _pair_both(app, monkeypatch, caplog, name=name, **kwargs,
-                      base={"grant_type": "refresh_token", "refresh_token": "<item>"},
-                      rows=lambda value: _family_rows(app, "rf-" + value))
+def _refresh_three_ways(app, monkeypatch, caplog, *, name, **kwargs):
+    """A refresh request of pair ``name`` (see :func:`_pair_three_ways`); its rows are the token's family."""
+    return _pair_three_ways(app, monkeypatch, caplog, name=name, **kwargs,
+                            base={"grant_type": "refresh_token", "refresh_token": "<item>"},
+                            rows=lambda value: _family_rows(app, "rf-" + value))
 
 
 REFRESH_CASES = [
@@ -583,7 +583,8 @@ def test_refresh_answers_as_authlib_does(app, refreshes, monkeypatch, caplog, na
         headers["Authorization"] = _basic(*refreshes[who])
     if data.get("client_id") == "rp-itself":
         data["client_id"] = refreshes["rp"][0]
-    answer, direct_answered = _refresh_both(app, monkeypatch, caplog, name=name, headers=headers, data=data)
+    answer, direct_answered = _refresh_three_ways(app, monkeypatch, caplog, name=name, headers=headers,
+                                                  data=data)
     assert int(answer[0].split()[0]) == status
     assert direct_answered is answered
     rows, events = answer[4], answer[5]
@@ -607,7 +608,8 @@ def test_refresh_unusual_requests_are_authlib_s(app, refreshes, monkeypatch, cap
 
     headers = {"Authorization": _basic(*refreshes["rp"])}
     if case == "json":
-        answer, direct_answered = _refresh_both(app, monkeypatch, caplog, name="full", headers=headers, as_json=True)
+        answer, direct_answered = _refresh_three_ways(app, monkeypatch, caplog, name="full", headers=headers,
+                                                      as_json=True)
         assert answer[0].startswith("400") and not direct_answered
         return
     if case == "twice":
@@ -622,8 +624,8 @@ def test_refresh_unusual_requests_are_authlib_s(app, refreshes, monkeypatch, cap
         assert answers[0] == answers[1] == answers[2] and answers[0][0].startswith("200")
         assert answers[0][1]["scope"] == "openid"  # the first value, as Authlib reads the form
         return
-    answer, direct_answered = _refresh_both(app, monkeypatch, caplog, name="full", headers=headers,
-                                            query="scope=openid")
+    answer, direct_answered = _refresh_three_ways(app, monkeypatch, caplog, name="full", headers=headers,
+                                                  query="scope=openid")
     assert answer[0].startswith("200") and not direct_answered
 
 
@@ -691,12 +693,13 @@ def _code_rows(app, code_value: str) -> tuple:
         return code.used_at, [_token_row(r) for r in rows]
 
 
-def _code_both(app, monkeypatch, caplog, *, name, **kwargs):
-    """A code exchange of pair ``name`` (see :func:`_pair_both`); its rows are the code's spend and tokens."""
-    return _pair_both(app, monkeypatch, caplog, name=name, **kwargs,
-                      base={"grant_type": "authorization_code", "code": "<item>",
-                            "redirect_uri": "https://rp.example/cb", "code_verifier": VERIFIER},
-                      rows=lambda value: _code_rows(app, value))
+def _code_three_ways(app, monkeypatch, caplog, *, name, **kwargs):
+    """A code exchange of pair ``name`` (see :func:`_pair_three_ways`); its rows are the code's spend and
+    tokens."""
+    return _pair_three_ways(app, monkeypatch, caplog, name=name, **kwargs,
+                            base={"grant_type": "authorization_code", "code": "<item>",
+                                  "redirect_uri": "https://rp.example/cb", "code_verifier": VERIFIER},
+                            rows=lambda value: _code_rows(app, value))
 
 
 CODE_CASES = [
@@ -740,7 +743,8 @@ def test_code_exchange_answers_as_authlib_does(app, codes, monkeypatch, caplog, 
         data.update(client_id=codes["rp"][0], client_secret=codes["rp"][1])
     else:
         headers["Authorization"] = _basic(*codes[who])
-    answer, direct_answered = _code_both(app, monkeypatch, caplog, name=name, headers=headers, data=data)
+    answer, direct_answered = _code_three_ways(app, monkeypatch, caplog, name=name, headers=headers,
+                                               data=data)
     assert int(answer[0].split()[0]) == status
     assert direct_answered is answered
     used_at, rows = answer[4]
