@@ -345,9 +345,10 @@ def test_token(app, mode, world, monkeypatch, caplog):
     forwarded address, as ProxyFix makes it), one observation of the endpoint's latency."""
     client_id, secret = world["rp"]
     forwarded = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"} if mode == "proxied" else {}
+    headers = {"Authorization": _basic(client_id, secret), "User-Agent": "api-client/1.0", **forwarded}
     answer = _three(app, monkeypatch, caplog, "POST", "/oauth/token", data={"grant_type": "client_credentials"},
-                    headers={"Authorization": _basic(client_id, secret), "User-Agent": "api-client/1.0", **forwarded},
-                    environ={"REMOTE_ADDR": "198.51.100.4"}, written=lambda since: _token_events(app, since))
+                    headers=headers, environ={"REMOTE_ADDR": "198.51.100.4"},
+                    written=lambda since: _token_events(app, since))
     status, headers, body, logs, observed, reached, events = answer
     assert status == "200 OK" and not reached and body["token_type"] == "Bearer"
     assert [name for name, _ in headers] == [
