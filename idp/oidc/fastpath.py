@@ -216,9 +216,8 @@ def _token(app: Flask, environ) -> dict | None:
                 if sql.session_began():
                     db.session.commit()
             tokens.committed()
-        except Exception as error:  # noqa: BLE001 - the view raises it again (see Written)
-            db.session.rollback()
-            raise Written() from error
+        except Exception as error:  # noqa: BLE001 - the view raises it again (see Written); the session
+            raise Written() from error  # is rolled back as the app context ends, as after the view's error
     return payload
 
 

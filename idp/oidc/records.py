@@ -132,6 +132,8 @@ _CLIENT_AND_CODE = Statement(
                  .outerjoin(_accounts, _codes.c.account_id == _accounts.c.id))
     .where(_clients.c.client_id == bindparam("client_id")))
 _D = len(_CODE)
+#: The client with what a request names, by its kind (see :func:`_expecting`).
+_CLIENT_AND = {"access": _CLIENT_AND_ACCESS, "refresh": _CLIENT_AND_REFRESH, "code": _CLIENT_AND_CODE}
 _CLIENT_BY_ID = Statement(select(*_CLIENT).where(_clients.c.id == bindparam("id")))
 
 
@@ -149,33 +151,43 @@ class _ClientOfToken:
 
 TokenRecord.client = _ClientOfToken()  # a non-data descriptor: a client set on the record wins
 
-#: The token a request names, to fetch with its client (see :func:`expecting_token`); None outside.
+#: What a request names (a token or a code), to fetch with its client (see :func:`expecting_token`): its
+#: ``kind`` (``access``, ``refresh`` or ``code``), its ``hash``, and once fetched, ``found``; None outside.
 _expected: ContextVar[dict | None] = ContextVar("idp_oidc_expected_token", default=None)
 
 
 @contextmanager
+def _expecting(kind: str, value_hash: str | None):
+    reset = _expected.set({"kind": kind, "hash": value_hash} if value_hash else None)
+    try:
+        yield
+    finally:
+        _expected.reset(reset)
+
+
 def expecting_token(token_hash: str | None, *, refresh: bool):
     """Inside, the first client lookup also fetches the token whose access (``refresh``: refresh) token
     hashes to ``token_hash``, and the lookup of that token that follows takes it from there: one query
     instead of two for an endpoint that authenticates a client and then reads the token it names
     (introspection). The token is as the lookup would have found it: same query, same transaction."""
-    reset = _expected.set({"hash": token_hash, "refresh": refresh} if token_hash else None)
-    try:
-        yield
-    finally:
-        _expected.reset(reset)
+    return _expecting("refresh" if refresh else "access", token_hash)
 
 
-@contextmanager
 def expecting_code(code_hash: str | None):
     """As :func:`expecting_token`, for the code exchange: the first client lookup inside also fetches the
     code hashing to ``code_hash`` and its customer (``code.account``, for ``authenticate_user``), and the
     lookup of that code that follows takes it from there: one query instead of three."""
-    reset = _expected.set({"hash": code_hash, "code": True} if code_hash else None)
-    try:
-        yield
-    finally:
-        _expected.reset(reset)
+    return _expecting("code", code_hash)
+
+
+def _take(kind: str, value_hash: str):
+    """``(True, what was fetched)`` if the client lookup fetched this ``kind`` of value hashing to
+    ``value_hash`` (taken once: a later lookup asks the database again), else ``(False, None)``."""
+    expected = _expected.get()
+    if expected is None or "found" not in expected or expected["kind"] != kind or expected["hash"] != value_hash:
+        return False, None
+    _expected.set(None)
+    return True, expected["found"]
 
 
 def find_client(client_id: str | None) -> ClientRecord | None:
@@ -183,21 +195,15 @@ def find_client(client_id: str | None) -> ClientRecord | None:
     if not isinstance(client_id, str) or not client_id or len(client_id) > 64 or "\x00" in client_id:
         return None  # PostgreSQL refuses NUL in text: never let one reach the query
     expected = _expected.get()
-    if expected is not None and "token" not in expected and expected.get("code"):
-        row = _CLIENT_AND_CODE.first({"client_id": client_id, "hash": expected["hash"]}, lazy=True)
+    if expected is not None and "found" not in expected:
+        code = expected["kind"] == "code"
+        row = _CLIENT_AND[expected["kind"]].first({"client_id": client_id, "hash": expected["hash"]}, lazy=True)
         if row is None:
-            expected["token"] = None
-            return None
-        expected["token"] = _code_of(row[_K:_K + _D], row[_K + _D:])
-        return ClientRecord(row[:_K])
-    if expected is not None and "token" not in expected:
-        statement = _CLIENT_AND_REFRESH if expected["refresh"] else _CLIENT_AND_ACCESS
-        row = statement.first({"client_id": client_id, "hash": expected["hash"]}, lazy=True)
-        if row is None:
-            expected["token"] = None
+            expected["found"] = None
             return None
         client = ClientRecord(row[:_K])
-        expected["token"] = _token_of(row[_K:_K + _T], None, row[_K + _T:], asking=client)
+        expected["found"] = (_code_of(row[_K:_K + _D], row[_K + _D:]) if code
+                             else _token_of(row[_K:_K + _T], None, row[_K + _T:], asking=client))
         return client
     row = _CLIENT_BY_CLIENT_ID.first({"client_id": client_id}, lazy=True)
     return ClientRecord(row) if row is not None else None
@@ -217,10 +223,9 @@ def find_account(account_id: int) -> AccountRecord | None:
 def find_code(code_hash: str) -> CodeRecord | None:
     """The code whose value hashes to ``code_hash``; fetched with its client (:func:`expecting_code`), it has
     its customer as ``account`` too."""
-    expected = _expected.get()
-    if expected is not None and "token" in expected and expected["hash"] == code_hash and expected.get("code"):
-        _expected.set(None)  # taken once; a later lookup asks the database again
-        return expected["token"]
+    taken, code = _take("code", code_hash)
+    if taken:
+        return code
     row = _CODE_BY_HASH.first({"hash": code_hash}, lazy=True)
     return CodeRecord(row) if row is not None else None
 
@@ -238,11 +243,9 @@ def _code_of(code_row, account) -> CodeRecord | None:
 def find_token(token_hash: str, *, refresh: bool) -> TokenRecord | None:
     """The token row whose access (or refresh) token hashes to ``token_hash``; its ``client`` and
     ``account`` (None for a machine's token) are records too."""
-    expected = _expected.get()
-    if (expected is not None and "token" in expected and expected["hash"] == token_hash
-            and expected["refresh"] == refresh):
-        _expected.set(None)  # taken once; a later lookup asks the database again
-        return expected["token"]  # fetched with the client (see expecting_token)
+    taken, token = _take("refresh" if refresh else "access", token_hash)
+    if taken:
+        return token  # fetched with the client (see expecting_token)
     row = (_TOKEN_BY_REFRESH_HASH if refresh else _TOKEN_BY_ACCESS_HASH).first({"hash": token_hash}, lazy=True)
     return _token_of(row[:_T], row[_T:_C], row[_C:]) if row is not None else None
 
