@@ -59,6 +59,13 @@ class Store:
         self._ids: list[int] = []
         self._password_hash: str | None = None
 
+    def copy(self, env: dict) -> "Store":
+        """This store's state over a copy of its database (``env`` names the copy)."""
+        other = Store(env)
+        other.client_pk, other.accounts = self.client_pk, self.accounts
+        other._ids, other._password_hash = list(self._ids), self._password_hash
+        return other
+
     def now(self):
         return self.app.extensions["idp"].clock.now()
 
