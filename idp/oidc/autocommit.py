@@ -1,15 +1,20 @@
-"""The PostgreSQL connections of the hot paths' statements apart (:mod:`idp.oidc.sql`), kept beside the pool.
+"""The connections of the hot paths' statements apart (:mod:`idp.oidc.sql`), kept beside the pool.
 
 Inside :func:`idp.oidc.sql.read_only` (UserInfo, introspection) and :func:`idp.oidc.sql.reads_apart` (the
-token endpoint) the statements run outside the ORM session, in autocommit mode. On PostgreSQL they run on
-a connection that stays in autocommit mode from a short list of spare ones per engine and process
-(:func:`take`, :func:`give_back`), not one checked out of the engine's pool and back for each request; and
-a lookup is sent as libpq's own ``PQexecPrepared`` (:meth:`AutocommitConnection.first`), not through a
-psycopg cursor.
+token endpoint) the statements run outside the ORM session, with no transaction open between them. They
+run on a connection from a short list of spare ones per engine and process (:func:`take`,
+:func:`give_back`), not one checked out of the engine's pool and back for each request. On PostgreSQL
+(:class:`AutocommitConnection`) it stays in autocommit mode, and a lookup is sent as libpq's own
+``PQexecPrepared`` (:meth:`AutocommitConnection.first`), not through a psycopg cursor. A SQLite file's
+(:class:`SqliteConnection`) is as the pool made it: pysqlite begins no transaction for a SELECT, and the
+token endpoint's writes are one transaction committed or rolled back before the connection is given back
+(:func:`idp.oidc.sql.transaction`); a SQLite database in memory keeps its pool (its connection is the
+database).
 
 Why: the pool's checkout and checkin around a request (its lock and queue, its events, autocommit
 switched on and back, the rollback a pool makes of every connection given back) cost about 25 µs of
-CPU, and psycopg's ``cursor.execute`` + ``fetchone`` of a prepared statement about 30 µs more than the
+CPU on PostgreSQL (about 10 µs on SQLite, a tenth of an introspection request there), and psycopg's
+``cursor.execute`` + ``fetchone`` of a prepared statement about 30 µs more than the
 libpq call and the row's conversion (``bench/profile_endpoints.py`` on the development machine):
 together about a third of a UserInfo or introspection request, whose whole work is one indexed lookup.
 Taking a spare connection is a ``list.pop()``, giving it back an ``append()`` (atomic under the GIL).
@@ -23,16 +28,17 @@ What stays the same:
 * errors: a lookup that does not answer with rows (an error, a connection lost) is run once more through
   psycopg's cursor, which raises as before (a lookup changes nothing, so the second run is harmless); a
   connection lost is closed (:meth:`AutocommitConnection.invalidate`), never given back;
-* an idle connection is tested before use, as the pool's are (``idp.app.PING_AFTER_IDLE``): one that sat
-  unused longer and no longer answers is replaced before the request uses it;
+* an idle PostgreSQL connection is tested before use, as the pool's are (``idp.app.PING_AFTER_IDLE``): one
+  that sat unused longer and no longer answers is replaced before the request uses it;
+* nothing stays open between requests: a connection given back with a transaction open (something
+  interrupted the request) is closed, not kept, where the pool would have rolled it back;
 * a connection is made by the engine's pool and detached from it, so the engine's and dialect's
   connect-time settings apply; one made in another process (before a fork) is neither used nor closed
   (closing it would end the parent's session); ``engine.dispose()`` closes the spare ones and retires
   those in use when they come back.
 
 The cost: a process keeps as many of these open as it has served such requests at once (at most its
-threads) besides the pool's own (README, "Deployment": ``max_connections``). SQLite keeps its pool: its
-connections are cheap, and nothing there is worth keeping apart.
+threads) besides the pool's own (README, "Deployment": ``max_connections``).
 """
 from __future__ import annotations
 
@@ -62,8 +68,8 @@ class _Spares:
         self.generation = 0
 
 
-def take(engine) -> "AutocommitConnection":
-    """A connection to ``engine``'s database in autocommit mode: a spare one, or a new one."""
+def take(engine) -> "KeptConnection":
+    """A connection to ``engine``'s database outside any transaction: a spare one, or a new one."""
     spares = _spares.get(engine)
     if spares is None:
         spares = _spares_of(engine)
@@ -71,18 +77,18 @@ def take(engine) -> "AutocommitConnection":
         try:
             connection = spares.connections.pop()
         except IndexError:
-            return AutocommitConnection(engine, spares)
+            kind = SqliteConnection if engine.dialect.name == "sqlite" else AutocommitConnection
+            return kind(engine, spares)
         if connection.usable():
             return connection
 
 
-def give_back(connection: "AutocommitConnection") -> None:
+def give_back(connection: "KeptConnection") -> None:
     """The request is done with ``connection``: a spare again, unless it was closed or its engine disposed."""
     spares = connection.spares
-    driver = connection.driver_connection
-    if driver is None:
+    if connection.driver_connection is None:
         return
-    if connection.made_in != spares.generation or driver.pgconn.transaction_status != _IDLE:
+    if connection.made_in != spares.generation or connection.in_transaction():
         connection.invalidate()  # its engine disposed, or something interrupted left a transaction open
         return
     connection.last_used = time.monotonic()
@@ -101,24 +107,20 @@ def _spares_of(engine) -> _Spares:
     return spares
 
 
-class AutocommitConnection:
-    """A DBAPI connection in autocommit mode (see the module's documentation). It has what :mod:`idp.oidc.sql`
-    uses of a pooled connection: ``dbapi_connection`` and ``driver_connection`` (None once closed),
-    ``info`` and ``invalidate()``."""
+class KeptConnection:
+    """A DBAPI connection kept beside the pool (see the module's documentation). It has what
+    :mod:`idp.oidc.sql` uses of a pooled connection: ``dbapi_connection`` and ``driver_connection`` (None
+    once closed), ``cursor()``, ``info`` and ``invalidate()``."""
+
+    #: Seconds unused after which a spare connection is tested before use.
+    ping_after = float("inf")
 
     def __init__(self, engine, spares: _Spares):
-        from psycopg import pq
-        from psycopg.adapt import Transformer
-
-        from idp.app import PING_AFTER_IDLE
-
-        self.prepared_ok, self.rows_ok = pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK
-
         fairy = engine.raw_connection()  # the pool's connect events, and its test of an idle connection
         fairy.detach()  # ours now: the pool makes another in its place when it needs one
         driver = fairy.dbapi_connection
         try:
-            driver.autocommit = True
+            self._prepare(driver)
         except Exception:
             driver.close()
             raise
@@ -128,11 +130,20 @@ class AutocommitConnection:
         self.pid = os.getpid()
         self.spares = spares
         self.made_in = spares.generation
-        self.ping_after = PING_AFTER_IDLE
         self.last_used = time.monotonic()
-        self.transformer = Transformer(driver)
-        self.prepared: dict = {}  # (statement, parameter types) → name of the server's prepared statement
-        self.numbered = 0
+
+    def _prepare(self, driver) -> None:
+        """Set up a new DBAPI connection for its use here."""
+
+    def in_transaction(self) -> bool:
+        raise NotImplementedError
+
+    def _closed(self) -> bool:
+        """Whether the driver knows the connection closed (lost)."""
+        return False
+
+    def cursor(self):
+        return self.driver_connection.cursor()
 
     def usable(self) -> bool:
         """Whether a spare connection can serve a request; if not, it is closed (or, made in another
@@ -140,7 +151,7 @@ class AutocommitConnection:
         if self.pid != os.getpid():
             _forked.append(self)
             return False
-        if self.driver_connection.closed or self.made_in != self.spares.generation:
+        if self.made_in != self.spares.generation or self._closed():
             self.invalidate()
             return False
         if time.monotonic() - self.last_used > self.ping_after:
@@ -160,6 +171,41 @@ class AutocommitConnection:
                 driver.close()
             except Exception:  # noqa: BLE001 - it is of no further use either way
                 pass
+
+
+class SqliteConnection(KeptConnection):
+    """A SQLite file's connection (pysqlite begins a transaction before a write, never before a SELECT):
+    a file on this machine, nothing to test after a while."""
+
+    def in_transaction(self) -> bool:
+        return self.driver_connection.in_transaction
+
+
+class AutocommitConnection(KeptConnection):
+    """A PostgreSQL connection in autocommit mode, its lookups sent as libpq's prepared statements."""
+
+    def __init__(self, engine, spares: _Spares):
+        from psycopg import pq
+
+        from idp.app import PING_AFTER_IDLE
+
+        super().__init__(engine, spares)
+        self.prepared_ok, self.rows_ok = pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK
+        self.ping_after = PING_AFTER_IDLE
+        self.prepared: dict = {}  # (statement, parameter types) → name of the server's prepared statement
+        self.numbered = 0
+
+    def _prepare(self, driver) -> None:
+        from psycopg.adapt import Transformer
+
+        driver.autocommit = True
+        self.transformer = Transformer(driver)
+
+    def in_transaction(self) -> bool:
+        return self.driver_connection.pgconn.transaction_status != _IDLE
+
+    def _closed(self) -> bool:
+        return self.driver_connection.closed
 
     def first(self, sql: str, arguments: dict):
         """The first row of the SELECT ``sql`` (SQLAlchemy's pyformat) for ``arguments``, or None; or

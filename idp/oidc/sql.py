@@ -15,8 +15,8 @@ Where a statement runs:
   reads sees the transaction's own writes;
 * inside :func:`read_only` (endpoints that write nothing: UserInfo, introspection) on a connection of
   its own in autocommit mode: no BEGIN and no COMMIT (on PostgreSQL one round trip per lookup instead of
-  three), no ORM session at all. On SQLite a pooled connection; on PostgreSQL one kept in autocommit mode
-  beside the pool, where a lookup is libpq's own prepared-statement call (:mod:`idp.oidc.autocommit`);
+  three), no ORM session at all: one kept beside the pool (:mod:`idp.oidc.autocommit`), on PostgreSQL in
+  autocommit mode, where a lookup is libpq's own prepared-statement call;
 * inside :func:`reads_apart` (the token endpoint): the lookups as in :func:`read_only`, and the request's
   writes, once it succeeded, in one transaction on that same connection (:func:`transaction`: on
   PostgreSQL one or two round trips for all of them, on SQLite straight on the DBAPI connection, without
@@ -159,9 +159,10 @@ def _arguments(compiled: tuple, params: dict):
 
 
 class _Reader:
-    """The connection of :func:`read_only` or :func:`reads_apart`, in autocommit mode, taken at the first
-    statement: on PostgreSQL one kept in autocommit mode beside the pool (:mod:`idp.oidc.autocommit`), on
-    SQLite one from the pool. ``writes``: whether writes (:meth:`Statement.run`) go there too."""
+    """The connection of :func:`read_only` or :func:`reads_apart`, outside any transaction, taken at the
+    first statement: one kept beside the pool (:mod:`idp.oidc.autocommit`; on PostgreSQL in autocommit
+    mode), or for a SQLite database in memory the pool's own. ``writes``: whether writes
+    (:meth:`Statement.run`) go there too."""
 
     __slots__ = ("writes", "connection")
 
@@ -170,8 +171,8 @@ class _Reader:
 
     def take(self, engine):
         if self.connection is None:
-            if engine.dialect.name == "sqlite":  # pysqlite begins no transaction for a SELECT
-                self.connection = engine.raw_connection()
+            if engine.dialect.name == "sqlite" and not _sqlite_file(engine.url.database):
+                self.connection = engine.raw_connection()  # memory: the pool's connection is the database
             else:
                 self.connection = autocommit.take(engine)
         return self.connection
@@ -180,7 +181,7 @@ class _Reader:
         connection, self.connection = self.connection, None
         if connection is None:
             return
-        if type(connection) is autocommit.AutocommitConnection:
+        if isinstance(connection, autocommit.KeptConnection):
             autocommit.give_back(connection)  # a spare again
         else:
             connection.close()  # back to the pool
@@ -381,7 +382,7 @@ def transaction(checked: list[tuple[Statement, dict]], rest: list[tuple[Statemen
 
 
 def _sqlite_transaction(connection, dialect, checked, rest) -> int | None:
-    """:func:`transaction` on SQLite's DBAPI connection ``connection`` (a pooled one)."""
+    """:func:`transaction` on SQLite's DBAPI connection ``connection`` (one kept beside the pool)."""
     driver = connection.driver_connection
     cursor = driver.cursor()
     sql = "BEGIN"  # what an error names: the statement with its placeholders, never the values

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, text
 from idp.accounts import Account
 from idp.clients import OAuthClient, create_client
 from idp.extensions import db
-from idp.oidc import records, sql, tokens
+from idp.oidc import autocommit, records, sql, tokens
 from idp.oidc.models import AuthorizationCode, OAuthToken, token_hash
 
 
@@ -310,8 +310,8 @@ def test_a_lost_spend_apart_writes_nothing_and_the_alarm_answers(app, make_accou
 
 def test_a_failed_write_apart_rolls_back_and_names_no_value(app, make_account):
     """A database error in the batch (here a duplicate token hash) leaves nothing of the batch written, is
-    raised as SQLAlchemy's exception without the values sent (addresses, user agents), and the connection goes
-    back to the pool idle and out of autocommit, ready for the next request."""
+    raised as SQLAlchemy's exception without the values sent (addresses, user agents), and the connection is
+    given back idle (on PostgreSQL still in autocommit mode) and kept, ready for the next request."""
     import pytest
     from sqlalchemy.exc import IntegrityError
 
@@ -330,15 +330,11 @@ def test_a_failed_write_apart_rolls_back_and_names_no_value(app, make_account):
         # The values sent are not in it (PostgreSQL's own DETAIL names the duplicate key, as for any statement).
         assert "203.0.113.7" not in message and "agent-x" not in message and "bench.api" not in message
         assert db.session.execute(issued).scalar() == 0
-        raw = db.engine.raw_connection()
-        try:
-            if _is_postgres():
-                assert raw.driver_connection.autocommit is False
-                assert raw.driver_connection.info.transaction_status == 0  # idle
-            else:
-                assert not raw.driver_connection.in_transaction
-        finally:
-            raw.close()
+        [kept] = autocommit._spares[db.engine].connections  # given back, and kept: nothing left open
+        assert not kept.in_transaction()
+        if _is_postgres():
+            assert kept.driver_connection.autocommit is True
+            assert kept.driver_connection.info.transaction_status == 0  # idle
         with sql.reads_apart():  # and the next batch goes through
             assert sql.transaction([], [(tokens._INSERT_EVENT, _event(now, "agent-y"))]) is None
         assert db.session.execute(issued).scalar() == 1
