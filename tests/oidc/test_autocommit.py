@@ -87,24 +87,28 @@ def test_lookups_take_a_spare_autocommit_connection_and_leave_the_pool_alone(app
             assert pooled.driver_connection.info.backend_pid != backend
         finally:
             pooled.close()
-        # Requests at once each take their own; all become spares.
-        inside, release = threading.Barrier(3), threading.Event()
+        two_requests_at_once(app, client_id, spare)
 
-        def hold():
-            with app.app_context(), sql.read_only():
-                records.find_client(client_id)
-                inside.wait(5)
-                release.wait(5)
 
-        threads = [threading.Thread(target=hold) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        inside.wait(5)
-        assert _spares() == []  # the two requests hold one each: the spare, and a new one
-        release.set()
-        for thread in threads:
-            thread.join(5)
-        assert len(_spares()) == 2 and spare in _spares()
+def two_requests_at_once(app, client_id: str, spare) -> None:
+    """Requests at once each take their own connection (the one ``spare``, and a new one); all become spares."""
+    inside, release = threading.Barrier(3), threading.Event()
+
+    def hold():
+        with app.app_context(), sql.read_only():
+            records.find_client(client_id)
+            inside.wait(5)
+            release.wait(5)
+
+    threads = [threading.Thread(target=hold) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    inside.wait(5)
+    assert _spares() == []  # the two requests hold one each: the spare, and a new one
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert len(_spares()) == 2 and spare in _spares()
 
 
 def test_a_lookup_the_server_refuses_raises_as_through_a_cursor(app, make_account):
@@ -167,20 +171,26 @@ def test_userinfo_answers_after_its_connection_was_lost(app, make_account, admin
 def test_dispose_closes_the_spares_and_retires_those_in_use(app, make_account):
     _, _, client_id, _ = _setup(app, make_account)
     with app.app_context():
-        _lookup(client_id)
-        [spare] = _spares()
-        driver = spare.driver_connection
-        with sql.read_only():
-            records.find_client(client_id)
-            in_use = sql._reader.get().connection
-            assert in_use is spare and _spares() == []
-            db.engine.dispose()
-        assert driver.closed and _spares() == []  # given back after the dispose: closed, not kept
-        _lookup(client_id)
-        [fresh] = _spares()
-        assert fresh is not spare
+        dispose_retires_spares(client_id, closed=lambda driver: driver.closed)
+
+
+def dispose_retires_spares(client_id: str, *, closed) -> None:
+    """``engine.dispose()`` closes the spare connections, and one in use when it comes back; ``closed``:
+    whether a DBAPI connection is closed."""
+    _lookup(client_id)
+    [spare] = _spares()
+    driver = spare.driver_connection
+    with sql.read_only():
+        records.find_client(client_id)
+        assert sql._reader.get().connection is spare and _spares() == []
         db.engine.dispose()
-        assert fresh.driver_connection is None and _spares() == []
+    assert closed(driver) and _spares() == []  # given back after the dispose: closed, not kept
+    _lookup(client_id)
+    [fresh] = _spares()
+    assert fresh is not spare
+    fresh_driver = fresh.driver_connection
+    db.engine.dispose()
+    assert fresh.driver_connection is None and closed(fresh_driver) and _spares() == []
 
 
 def test_a_transaction_left_open_is_never_given_back(app, make_account):
@@ -198,17 +208,22 @@ def test_a_connection_from_another_process_is_neither_used_nor_closed(app, make_
     would end the parent's session)."""
     _, _, client_id, _ = _setup(app, make_account)
     with app.app_context():
-        _lookup(client_id)
-        [inherited] = _spares()
-        inherited.pid = -1  # as if made by the parent of this process
-        _lookup(client_id)
-        [own] = _spares()
-        assert own is not inherited
-        assert inherited.driver_connection is not None and not inherited.driver_connection.closed
-        assert inherited in autocommit._forked
-        autocommit._forked.remove(inherited)
-        inherited.pid = os.getpid()
-        inherited.invalidate()
+        forked_connection_left_alone(client_id, closed=lambda driver: driver.closed)
+
+
+def forked_connection_left_alone(client_id: str, *, closed) -> None:
+    """A spare made by another process (the pid it carries) is neither used nor closed here."""
+    _lookup(client_id)
+    [inherited] = _spares()
+    inherited.pid = -1  # as if made by the parent of this process
+    _lookup(client_id)
+    [own] = _spares()
+    assert own is not inherited
+    assert inherited.driver_connection is not None and not closed(inherited.driver_connection)
+    assert inherited in autocommit._forked
+    autocommit._forked.remove(inherited)
+    inherited.pid = os.getpid()
+    inherited.invalidate()
 
 
 def test_placeholders_are_numbered_in_the_order_of_first_use():

@@ -6,30 +6,21 @@ tests/oidc/test_records.py's.
 """
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
 
 import pytest
 from sqlalchemy import text
 
 from idp.extensions import db
 from idp.oidc import autocommit, records, sql, tokens
+from tests.oidc.test_autocommit import (_lookup, _spares, dispose_retires_spares, forked_connection_left_alone,
+                                        two_requests_at_once)
 from tests.oidc.test_records import _setup, _token_values
 
 
 @pytest.fixture
 def app(make_app, tmp_path):
     return make_app(database_url=f"sqlite:///{tmp_path / 'kept.sqlite3'}")
-
-
-def _spares() -> list:
-    return autocommit._spares[db.engine].connections
-
-
-def _lookup(client_id: str):
-    with sql.read_only():
-        return records.find_client(client_id)
 
 
 def _closed(driver: sqlite3.Connection) -> bool:
@@ -53,24 +44,7 @@ def test_lookups_take_a_spare_connection_and_leave_the_pool_alone(app, make_acco
         assert _spares() == [spare] and spare.driver_connection is driver  # the same connection, given back
         assert pool.checkedout() == checked_out  # the pool was not asked
         assert not driver.in_transaction  # no read snapshot held between requests
-        # Requests at once each take their own; all become spares.
-        inside, release = threading.Barrier(3), threading.Event()
-
-        def hold():
-            with app.app_context(), sql.read_only():
-                records.find_client(client_id)
-                inside.wait(5)
-                release.wait(5)
-
-        threads = [threading.Thread(target=hold) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        inside.wait(5)
-        assert _spares() == []  # the two requests hold one each: the spare, and a new one
-        release.set()
-        for thread in threads:
-            thread.join(5)
-        assert len(_spares()) == 2 and spare in _spares()
+        two_requests_at_once(app, client_id, spare)
 
 
 def test_a_spare_sees_what_others_committed_since(app, make_account):
@@ -118,34 +92,11 @@ def test_a_transaction_left_open_is_never_given_back(app, make_account):
 def test_dispose_closes_the_spares_and_retires_those_in_use(app, make_account):
     _, _, client_id, _ = _setup(app, make_account)
     with app.app_context():
-        _lookup(client_id)
-        [spare] = _spares()
-        driver = spare.driver_connection
-        with sql.read_only():
-            records.find_client(client_id)
-            assert sql._reader.get().connection is spare and _spares() == []
-            db.engine.dispose()
-        assert _closed(driver) and _spares() == []  # given back after the dispose: closed, not kept
-        _lookup(client_id)
-        [fresh] = _spares()
-        assert fresh is not spare
-        fresh_driver = fresh.driver_connection
-        db.engine.dispose()
-        assert fresh.driver_connection is None and _closed(fresh_driver) and _spares() == []
+        dispose_retires_spares(client_id, closed=_closed)
 
 
 def test_a_connection_from_another_process_is_neither_used_nor_closed(app, make_account):
     """After a fork the child must not touch the parent's connection (SQLite's locks are the process's)."""
     _, _, client_id, _ = _setup(app, make_account)
     with app.app_context():
-        _lookup(client_id)
-        [inherited] = _spares()
-        inherited.pid = -1  # as if made by the parent of this process
-        _lookup(client_id)
-        [own] = _spares()
-        assert own is not inherited
-        assert inherited.driver_connection is not None and not _closed(inherited.driver_connection)
-        assert inherited in autocommit._forked
-        autocommit._forked.remove(inherited)
-        inherited.pid = os.getpid()
-        inherited.invalidate()
+        forked_connection_left_alone(client_id, closed=_closed)
