@@ -13,7 +13,7 @@ database).
 
 Why: the pool's checkout and checkin around a request (its lock and queue, its events, autocommit
 switched on and back, the rollback a pool makes of every connection given back) cost about 25 µs of
-CPU on PostgreSQL (about 10 µs on SQLite, a tenth of an introspection request there), and psycopg's
+CPU on PostgreSQL (15–20 µs on SQLite, a sixth of a UserInfo or introspection request there), and psycopg's
 ``cursor.execute`` + ``fetchone`` of a prepared statement about 30 µs more than the
 libpq call and the row's conversion (``bench/profile_endpoints.py`` on the development machine):
 together about a third of a UserInfo or introspection request, whose whole work is one indexed lookup.
