@@ -171,8 +171,8 @@ class _Reader:
 
     def take(self, engine):
         if self.connection is None:
-            if engine.dialect.name == "sqlite" and not _sqlite_file(engine.url.database):
-                self.connection = engine.raw_connection()  # memory: the pool's connection is the database
+            if _sqlite_in_memory(engine):
+                self.connection = engine.raw_connection()  # the pool's connection is the database
             else:
                 self.connection = autocommit.take(engine)
         return self.connection
@@ -268,16 +268,20 @@ def reads_apart():
     see what they would inside one: PostgreSQL's READ COMMITTED takes a fresh snapshot for every
     statement anyway, SQLite's autocommit reads see every committed write, and spending a code or
     refresh token stays a conditional UPDATE inside the writing transaction."""
-    engine = db.engine
-    if engine.dialect.name == "sqlite" and not _sqlite_file(engine.url.database):
+    if _sqlite_in_memory(db.engine):
         yield
         return
     with _apart(writes=False):
         yield
 
 
+def _sqlite_in_memory(engine) -> bool:
+    """Whether ``engine`` is a SQLite database in memory: its pool's connection is the database."""
+    return engine.dialect.name == "sqlite" and not _sqlite_file(engine.url.database)
+
+
 def _sqlite_file(database: str | None) -> bool:
-    """Whether a SQLite URL's database is a file (each pooled connection its own), not memory."""
+    """Whether a SQLite URL's database is a file (each connection its own), not memory."""
     return bool(database) and database != ":memory:" and not database.startswith("file:")
 
 
