@@ -56,6 +56,15 @@ FAILED = object()
 
 _spares: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # engine → its _Spares
 _forked: list = []  # connections made in another process: kept referenced, so never closed here
+_pid = os.getpid()  # this process's (asking the kernel on every request cost a system call)
+
+
+def _forked_child() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked_child)
 
 
 class _Spares:
@@ -127,7 +136,7 @@ class KeptConnection:
         self.dbapi_connection = self.driver_connection = driver
         self.info: dict = {}
         self.dialect = engine.dialect
-        self.pid = os.getpid()
+        self.pid = _pid
         self.spares = spares
         self.made_in = spares.generation
         self.last_used = time.monotonic()
@@ -148,7 +157,7 @@ class KeptConnection:
     def usable(self) -> bool:
         """Whether a spare connection can serve a request; if not, it is closed (or, made in another
         process, left alone)."""
-        if self.pid != os.getpid():
+        if self.pid != _pid:
             _forked.append(self)
             return False
         if self.made_in != self.spares.generation or self._closed():
@@ -166,7 +175,7 @@ class KeptConnection:
         """Close it for good (a connection lost, or its engine disposed)."""
         driver, self.dbapi_connection, self.driver_connection = self.driver_connection, None, None
         self.info.clear()
-        if driver is not None and self.pid == os.getpid():
+        if driver is not None and self.pid == _pid:
             try:
                 driver.close()
             except Exception:  # noqa: BLE001 - it is of no further use either way

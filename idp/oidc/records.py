@@ -24,7 +24,6 @@ connection of their own in autocommit mode inside :func:`idp.oidc.sql.read_only`
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from contextvars import ContextVar
 from types import FunctionType
 
@@ -156,13 +155,20 @@ TokenRecord.client = _ClientOfToken()  # a non-data descriptor: a client set on 
 _expected: ContextVar[dict | None] = ContextVar("idp_oidc_expected_token", default=None)
 
 
-@contextmanager
-def _expecting(kind: str, value_hash: str | None):
-    reset = _expected.set({"kind": kind, "hash": value_hash} if value_hash else None)
-    try:
-        yield
-    finally:
-        _expected.reset(reset)
+class _expecting:
+    """The block expects ``kind`` of value hashing to ``value_hash`` (see :func:`expecting_token`); a class
+    rather than a generator-based context manager, which costs three times as much on every request."""
+
+    __slots__ = ("expected", "reset")
+
+    def __init__(self, kind: str, value_hash: str | None):
+        self.expected = {"kind": kind, "hash": value_hash} if value_hash else None
+
+    def __enter__(self) -> None:
+        self.reset = _expected.set(self.expected)
+
+    def __exit__(self, *exc_info) -> None:
+        _expected.reset(self.reset)
 
 
 def expecting_token(token_hash: str | None, *, refresh: bool):

@@ -201,7 +201,7 @@ def test_introspection_client_failures_are_flasks(app, world, monkeypatch, caplo
 
 
 @pytest.mark.parametrize("how", ["charset", "query", "not-utf8", "too-large", "no-length", "gunicorn",
-                                 "gunicorn-chunked", "short-body", "json", "get"])
+                                 "gunicorn-chunked", "gunicorn-past-length", "short-body", "json", "get"])
 def test_introspection_other_requests(app, world, monkeypatch, caplog, how):
     """Everything but a plain form post with a length goes to Flask; a body read here reaches it intact."""
     client_id, secret = world["rp"]
@@ -227,6 +227,8 @@ def test_introspection_other_requests(app, world, monkeypatch, caplog, how):
     elif how == "gunicorn-chunked":
         kwargs["environ"] = {"wsgi.input_terminated": True, "CONTENT_LENGTH": "",
                              "wsgi.input": b"token=a-full"}
+    elif how == "gunicorn-past-length":  # a server's stream longer than Content-Length: Flask reads it all
+        kwargs["environ"] = {"wsgi.input_terminated": True, "CONTENT_LENGTH": "5"}
     elif how == "short-body":  # the client went away before sending all of it
         kwargs["environ"] = {"CONTENT_LENGTH": "100"}
         status = "400"
