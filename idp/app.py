@@ -6,7 +6,7 @@ import logging
 import time
 from datetime import timedelta
 from pathlib import Path
-from types import FunctionType
+from types import FunctionType, MethodType
 
 from flask import Flask, g, request, session
 from flask.sessions import NullSession, SecureCookieSession, SecureCookieSessionInterface
@@ -41,18 +41,20 @@ def is_machine_path(path: str) -> bool:
 
 class IdpFlask(Flask):
     """Flask, asking once per function body (not on every request, for every hook and view) whether it is a
-    coroutine function. Keyed by the code object, so closures made per request share one entry."""
+    coroutine function. Keyed by the code object, so closures made per request share one entry; a bound
+    method (Flask-SQLAlchemy's teardown, on every request) by its function's."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._coroutine_code: dict = {}
 
     def ensure_sync(self, func):
-        if type(func) is not FunctionType or hasattr(func, "_is_coroutine_marker"):
-            return super().ensure_sync(func)  # methods, partials, marked functions: Flask's own check
-        known = self._coroutine_code.get(func.__code__)
+        function = func.__func__ if type(func) is MethodType else func
+        if type(function) is not FunctionType or hasattr(function, "_is_coroutine_marker"):
+            return super().ensure_sync(func)  # partials, callables, marked functions: Flask's own check
+        known = self._coroutine_code.get(function.__code__)
         if known is None:
-            known = self._coroutine_code[func.__code__] = inspect.iscoroutinefunction(func)
+            known = self._coroutine_code[function.__code__] = inspect.iscoroutinefunction(func)
         return self.async_to_sync(func) if known else func
 
 
