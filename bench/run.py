@@ -513,6 +513,12 @@ class Bench:
             for name in names:
                 self.measure(name, duration=cfg.signin_duration if name == "signin" else cfg.duration,
                              bucket=self.results)
+        # The scenarios whose target is a ratio to the trivial endpoint, in further rounds (see RATIO_SCENARIOS).
+        ratio_names = [n for n in names if n in RATIO_SCENARIOS]
+        for round_ in range(cfg.repeats, cfg.ratio_repeats if len(ratio_names) > 1 else 0):
+            log(f"[{self.kind}] ratio round {round_ + 1}/{cfg.ratio_repeats}: {', '.join(ratio_names)}")
+            for name in ratio_names:
+                self.measure(name, duration=cfg.duration, bucket=self.results)
         if cfg.only:
             return {"database": self.kind, "runs": self.results}
         counts_small = self.store.table_counts()
@@ -563,6 +569,13 @@ class Bench:
 
 
 SCALE_SCENARIOS = ("signin", "code_exchange", "refresh", "userinfo")
+#: The scenarios whose target is a fraction of the trivial endpoint's, and the trivial endpoint: after the
+#: repeats they run in further rounds (``--ratio-repeats`` runs each in all), one right after another. Their
+#: check is the median of the ratios pair by pair, and on this shared machine a few-second disturbance now
+#: and then halves one run of a pair (the 2026-12-03 19:23 run: one PostgreSQL trivial run at 2,130 req/CPU-s
+#: between runs at 4,185-4,473, one introspection run at 1,534 between 2,278-2,740): with three pairs two
+#: such runs decide the median, with seven they cannot.
+RATIO_SCENARIOS = ("userinfo", "trivial", "introspection")
 #: The order of the runs in every repeat. The trivial endpoint sits between UserInfo and introspection,
 #: the two scenarios whose target is a fraction of it: each of their runs is compared with the trivial run
 #: of the same repeat, made a few seconds before or after, under the same conditions (the speed of a core
@@ -675,9 +688,14 @@ def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("PASS" if ok else "FAIL")
 
 
+def pair_ratios(pairs: list[tuple[dict, dict]], key: str) -> list[float]:
+    """Over (base run, other run) pairs measured close together, other ÷ base for ``key``, pair by pair."""
+    return [round(other[key] / base[key], 3) for base, other in pairs if base[key] and other[key]]
+
+
 def paired_ratio(pairs: list[tuple[dict, dict]], key: str) -> float | None:
-    """The median over (base run, other run) pairs, measured close together, of other ÷ base for ``key``."""
-    ratios = [other[key] / base[key] for base, other in pairs if base[key] and other[key]]
+    """The median of :func:`pair_ratios`."""
+    ratios = pair_ratios(pairs, key)
     return round(statistics.median(ratios), 3) if ratios else None
 
 
@@ -699,7 +717,9 @@ def evaluate(db: dict) -> dict:
     for name, row in s.items():
         # Each run against the trivial run of the same repeat (see RUN_ORDER), the median of those ratios; the
         # ratio of the two medians beside it, for reference.
-        row["vs_trivial"] = paired_ratio(list(zip(db["runs"]["trivial"], db["runs"][name])), "per_cpu_second")
+        pairs = list(zip(db["runs"]["trivial"], db["runs"][name]))
+        row["vs_trivial"] = paired_ratio(pairs, "per_cpu_second")
+        row["vs_trivial_runs"] = pair_ratios(pairs, "per_cpu_second")
         row["vs_trivial_of_medians"] = (round(row["per_cpu_second"] / trivial, 3)
                                         if trivial and row["per_cpu_second"] else None)
     cc = s["client_credentials"]
@@ -819,7 +839,10 @@ def write_report(report: dict, out: Path) -> None:
         f"({m['elapsed_minutes']} min){' of commit ' + m['code'] if m.get('code') else ''}. "
         f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
         f"{m['load_generator']}. Every figure is the **median of {m['repeats']} runs** of {m['duration']} s "
-        f"(sign-in {m['signin_duration']} s) at **{m['connections']} connections** on loopback, after a warm-up. "
+        f"(sign-in {m['signin_duration']} s"
+        + (f"; UserInfo, introspection and the trivial endpoint, whose targets are ratios: **{m['ratio_repeats']} "
+           "runs**" if m.get("ratio_repeats", m["repeats"]) > m["repeats"] else "") +
+        f") at **{m['connections']} connections** on loopback, after a warm-up. "
         f"gunicorn: the project's `gunicorn.conf.py` ({m['gunicorn']}); bcrypt cost {m['bcrypt_rounds']}. "
         "**req/CPU-s** = successful requests ÷ user+sys CPU-seconds of the gunicorn master and workers in the "
         "measured window (the load generator runs on the same cores, so wall-clock rates understate the server); "
@@ -849,6 +872,11 @@ def write_report(report: dict, out: Path) -> None:
                 f"| {LABELS[name]} | {fmt(r['per_cpu_second'])} | {fmt(r['vs_trivial'], 2)} | {fmt(r['rps'])} | "
                 f"{fmt(r['rps_per_core'])} | {fmt(r['p50_ms'], 2)} | {fmt(r['p99_ms'], 2)} | {kc if kc else ''} | "
                 f"{r['other_cpu_share']:.0%} | {TARGETS.get(name, '')} | {scenario_verdict(name, ev)} |")
+        pairs = [(LABELS[name], s[name].get("vs_trivial_runs")) for name in RATIO_SCENARIOS if name != "trivial"]
+        if all(runs for _, runs in pairs):
+            lines += ["", "**× trivial, pair by pair** (each run's req/CPU-s ÷ that of the trivial run measured right "
+                      "beside it; the table gives their median): "
+                      + "; ".join(f"{label} {', '.join(f'{r:.2f}' for r in runs)}" for label, runs in pairs) + "."]
         sg = ev["signin"]
         lines += ["", f"**Sign-in vs the bcrypt bound.** One check at cost {sg['bcrypt_cost']} takes "
                   f"{sg['bcrypt_median_ms']} ms (median, measured in this run beside the sign-in runs), so "
@@ -940,6 +968,9 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--out", default=str(BENCH / "results"))
     parser.add_argument("--repeats", type=int, help="runs per scenario (default 3; --quick 2)")
+    parser.add_argument("--ratio-repeats", type=int,
+                        help="runs in all of UserInfo, the trivial endpoint and introspection, whose targets are "
+                             "ratios (default 7; --quick 3; with --only, --repeats)")
     parser.add_argument("--duration", type=float, help="seconds per run (default 8; --quick 4)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
@@ -960,6 +991,7 @@ def main() -> None:
     if cfg.only and not cfg.only <= set(RUN_ORDER):
         parser.error(f"--only: unknown scenario(s) {', '.join(sorted(cfg.only - set(RUN_ORDER)))}")
     cfg.repeats = cfg.repeats or (2 if cfg.quick else 3)
+    cfg.ratio_repeats = max(cfg.repeats, cfg.ratio_repeats or (cfg.repeats if cfg.only else 3 if cfg.quick else 7))
     cfg.duration = cfg.duration or (4 if cfg.quick else 8)
     cfg.signin_duration = max(cfg.duration, 6 if cfg.quick else 12)
     cfg.small_accounts = 1_000
@@ -977,7 +1009,8 @@ def main() -> None:
     log(f"machine speed: {speed}")
     report = {"meta": {
         "started": started.strftime("%Y-%m-%d %H:%M UTC"), "quick": cfg.quick, "cores": CORES, "cpu": cpu_model(),
-        "python": platform.python_version(), "repeats": cfg.repeats, "duration": cfg.duration,
+        "python": platform.python_version(), "repeats": cfg.repeats, "ratio_repeats": cfg.ratio_repeats,
+        "duration": cfg.duration,
         "signin_duration": cfg.signin_duration, "connections": cfg.connections, "bcrypt_rounds": rounds,
         "load_generator": f"{wrk_version}, {cfg.threads} threads, on the same {CORES} cores",
         "gunicorn": f"gunicorn {gunicorn.__version__}, {CORES} gthread workers × 4 threads, preload",
@@ -1018,9 +1051,8 @@ def log_medians(result: dict) -> None:
     """A developer's run (--only): each scenario's medians, and its runs against the trivial runs beside them."""
     runs = result["runs"]
     for name, row in runs.items():
-        pairs = [r["per_cpu_second"] / t["per_cpu_second"] for r, t in zip(row, runs["trivial"])
-                 if r["per_cpu_second"] and t["per_cpu_second"]]
-        ratio = f"{statistics.median(pairs):.2f}" if pairs else "n/a"
+        pairs = pair_ratios(list(zip(runs["trivial"], row)), "per_cpu_second")
+        ratio = f"{statistics.median(pairs):.2f} ({', '.join(f'{r:.2f}' for r in pairs)})" if pairs else "n/a"
         log(f"[{result['database']}] median {name:<19} {median_of(row, 'per_cpu_second'):>9} req/CPU-s  "
             f"p99 {median_of(row, 'p99_ms'):7.2f} ms  × trivial {ratio}")
 
@@ -1035,7 +1067,9 @@ NOTES = [
     "× trivial is the median, over the repeats, of each run's req/CPU-s divided by the trivial endpoint's in "
     "the same repeat (UserInfo and introspection are measured right before and right after it): a core of "
     "this shared machine is up to ±40% faster or slower from one minute to the next, with other tenants' "
-    "load. report.json also keeps the ratio of the two medians (vs_trivial_of_medians).",
+    "load. UserInfo, introspection and the trivial endpoint run in further rounds after the repeats "
+    "(--ratio-repeats), so that a disturbed run now and then cannot decide their median. report.json also "
+    "keeps every pair's ratio (vs_trivial_runs) and the ratio of the two medians (vs_trivial_of_medians).",
     "Codes and refresh tokens are single use: each run spends freshly minted ones (bench/data.py); a run "
     "that ran out would be flagged.",
     "Keycloak's sizing figures are per vCPU of a whole deployment; they are shown beside req/s per core.",
