@@ -131,7 +131,7 @@ _CLIENT_AND_CODE = Statement(
                  .outerjoin(_accounts, _codes.c.account_id == _accounts.c.id))
     .where(_clients.c.client_id == bindparam("client_id")))
 _D = len(_CODE)
-#: The client with what a request names, by its kind (see :func:`_expecting`).
+#: The client with what a request names, by its kind (see :class:`_Expecting`).
 _CLIENT_AND = {"access": _CLIENT_AND_ACCESS, "refresh": _CLIENT_AND_REFRESH, "code": _CLIENT_AND_CODE}
 _CLIENT_BY_ID = Statement(select(*_CLIENT).where(_clients.c.id == bindparam("id")))
 
@@ -155,7 +155,7 @@ TokenRecord.client = _ClientOfToken()  # a non-data descriptor: a client set on 
 _expected: ContextVar[dict | None] = ContextVar("idp_oidc_expected_token", default=None)
 
 
-class _expecting:
+class _Expecting:
     """The block expects ``kind`` of value hashing to ``value_hash`` (see :func:`expecting_token`); a class
     rather than a generator-based context manager, which costs three times as much on every request."""
 
@@ -176,14 +176,14 @@ def expecting_token(token_hash: str | None, *, refresh: bool):
     hashes to ``token_hash``, and the lookup of that token that follows takes it from there: one query
     instead of two for an endpoint that authenticates a client and then reads the token it names
     (introspection). The token is as the lookup would have found it: same query, same transaction."""
-    return _expecting("refresh" if refresh else "access", token_hash)
+    return _Expecting("refresh" if refresh else "access", token_hash)
 
 
 def expecting_code(code_hash: str | None):
     """As :func:`expecting_token`, for the code exchange: the first client lookup inside also fetches the
     code hashing to ``code_hash`` and its customer (``code.account``, for ``authenticate_user``), and the
     lookup of that code that follows takes it from there: one query instead of three."""
-    return _expecting("code", code_hash)
+    return _Expecting("code", code_hash)
 
 
 def _take(kind: str, value_hash: str):

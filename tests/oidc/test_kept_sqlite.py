@@ -100,3 +100,25 @@ def test_a_connection_from_another_process_is_neither_used_nor_closed(app, make_
     _, _, client_id, _ = _setup(app, make_account)
     with app.app_context():
         forked_connection_left_alone(client_id, closed=_closed)
+
+
+def test_a_forked_child_knows_its_own_process_id():
+    """The kept connections' fork check compares with a process id kept by an at-fork hook (not asked of the
+    kernel on every request): in a real child it is the child's."""
+    import os
+
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: report, and leave without running the parent's test machinery
+        try:
+            os.write(write, b"1" if autocommit._pid == os.getpid() != os.getppid() else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    try:
+        answer = os.read(read, 1)
+    finally:
+        os.close(read)
+        os.waitpid(child, 0)
+    assert answer == b"1"
+    assert autocommit._pid == os.getpid()  # and the parent's is still its own
