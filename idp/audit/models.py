@@ -6,19 +6,25 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp.extensions import db
+from idp.extensions import db, not_null
 
 
 class AuditEvent(db.Model):
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_event_at", "event", "at"),)
+    # Events without a customer or a client (a machine's token, a sign-in from no portal) add no entry to
+    # those two indexes: partial, as the token table's (see idp.oidc.models.OAuthToken).
+    __table_args__ = (
+        Index("ix_audit_events_event_at", "event", "at"),
+        Index("ix_audit_events_account_id", "account_id", **not_null("account_id")),
+        Index("ix_audit_events_client_id", "client_id", **not_null("client_id")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
     #: A stable event name, see :data:`idp.audit.events.EVENTS`.
     event: Mapped[str] = mapped_column(String(50), nullable=False)
-    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
-    client_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    client_id: Mapped[str | None] = mapped_column(String(100))
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(300))
     #: Small, non-secret facts: the reason of a failure, the channel, the grant type…

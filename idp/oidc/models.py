@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.accounts import Account
 from idp.clients import OAuthClient
-from idp.extensions import db
+from idp.extensions import db, not_null
 
 
 def token_hash(value: str) -> str:
@@ -77,7 +77,14 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):
 
 class OAuthToken(db.Model):
     __tablename__ = "oauth_tokens"
-    __table_args__ = (Index("ix_oauth_tokens_account_client", "account_id", "client_pk"),)
+    # The indexes of columns a machine's token (client_credentials) leaves empty are partial: its row adds no
+    # entry to them (less written with every token, smaller indexes). Every query on these columns is an
+    # equality, which implies IS NOT NULL, so SQLite and PostgreSQL use them as before.
+    __table_args__ = (
+        Index("ix_oauth_tokens_account_client", "account_id", "client_pk", **not_null("account_id")),
+        Index("ix_oauth_tokens_family_id", "family_id", **not_null("family_id")),
+        Index("ix_oauth_tokens_code_id", "code_id", **not_null("code_id")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     access_token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
@@ -88,8 +95,8 @@ class OAuthToken(db.Model):
     scope: Mapped[str] = mapped_column(Text, nullable=False, default="")
     grant_type: Mapped[str] = mapped_column(String(40), nullable=False)
     #: Every row descending from one code exchange shares a family (refresh rotation keeps it).
-    family_id: Mapped[str | None] = mapped_column(String(32), index=True)
-    code_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    family_id: Mapped[str | None] = mapped_column(String(32))
+    code_id: Mapped[int | None] = mapped_column(Integer)
     issued_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     access_expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     refresh_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
