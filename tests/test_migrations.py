@@ -63,7 +63,8 @@ def assert_partial_indexes_serve_equality_lookups():
         for name, (table, column) in PARTIAL.items():
             definition = connection.execute(
                 text("SELECT indexdef FROM pg_indexes WHERE indexname = :n") if postgres
-                else text("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :n"), {"n": name}).scalar()
+                else text("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :n"),
+                {"n": name}).scalar()
             bare = (definition or "").replace("(", "").replace(")", "")  # PostgreSQL's: WHERE (x IS NOT NULL)
             assert bare.endswith(f"WHERE {column} IS NOT NULL"), (name, definition)
             value = "'x'" if column in ("family_id", "client_id") else "7"
@@ -74,7 +75,8 @@ def assert_partial_indexes_serve_equality_lookups():
                 # The hot paths' statements are prepared: the generic plan (a parameter, not a value) too.
                 connection.execute(text(f"PREPARE partial_check AS {query.replace(value, '$1')}"))
                 connection.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
-                plan += "\n".join(connection.execute(text(f"EXPLAIN EXECUTE partial_check({value})")).scalars())
+                generic = connection.execute(text(f"EXPLAIN EXECUTE partial_check({value})")).scalars()
+                plan += "\n" + "\n".join(generic)
                 connection.execute(text("DEALLOCATE partial_check"))
                 assert plan.count(name) == 2, (name, plan)
             else:
@@ -89,7 +91,8 @@ def test_token_and_audit_indexes_leave_out_empty_columns_and_still_serve_lookups
         empty_database()
         schema.upgrade("7c1e2f4a9b3d")  # before the partial indexes: full ones
         with db.engine.begin() as connection:
-            connection.execute(text("INSERT INTO audit_events (at, event, details) VALUES ('2026-12-06', 'x', '{}')"))
+            connection.execute(text("INSERT INTO audit_events (at, event, details) "
+                                    "VALUES ('2026-12-06', 'x', '{}')"))
         schema.upgrade()  # the migration's, with the rows already there
         assert_partial_indexes_serve_equality_lookups()
         assert schema.differences() == []

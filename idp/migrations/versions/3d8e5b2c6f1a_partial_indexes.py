@@ -3,6 +3,10 @@
 Revision ID: 3d8e5b2c6f1a
 Revises: 7c1e2f4a9b3d
 Create Date: 2026-12-06 18:40:00
+
+The five indexes are dropped and built again in the upgrade's transaction: on PostgreSQL each build holds
+off writes to its table while it runs (seconds for a table of millions of rows), so upgrade a large
+database when few tokens are being issued.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -27,7 +31,8 @@ def upgrade() -> None:
     for table, name, columns, column in INDEXES:
         op.drop_index(name, table_name=table)
         condition = sa.text(f'{column} IS NOT NULL')
-        op.create_index(name, table, columns, unique=False, sqlite_where=condition, postgresql_where=condition)
+        op.create_index(name, table, columns, unique=False,
+                        sqlite_where=condition, postgresql_where=condition)
 
 
 def downgrade() -> None:
