@@ -11,8 +11,8 @@ from idp.extensions import db, not_null
 
 class AuditEvent(db.Model):
     __tablename__ = "audit_events"
-    # Events without a customer or a client (a machine's token, a sign-in from no portal) add no entry to
-    # those two indexes: partial, as the token table's (see idp.oidc.models.OAuthToken).
+    # An event without a customer (a machine's token) or without a client (sign-ins and most other events
+    # name none) adds no entry to those two indexes: partial, as the token table's (see OAuthToken).
     __table_args__ = (
         Index("ix_audit_events_event_at", "event", "at"),
         Index("ix_audit_events_account_id", "account_id", **not_null("account_id")),
