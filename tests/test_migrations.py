@@ -68,19 +68,20 @@ def assert_partial_indexes_serve_equality_lookups():
             bare = (definition or "").replace("(", "").replace(")", "")  # PostgreSQL's: WHERE (x IS NOT NULL)
             assert bare.endswith(f"WHERE {column} IS NOT NULL"), (name, definition)
             value = "'x'" if column in ("family_id", "client_id") else "7"
-            query = f"SELECT id FROM {table} WHERE {column} = {value}"
+            query = f"SELECT id FROM {table} WHERE {column} = {{}}".format
             if postgres:
                 connection.execute(text("SET LOCAL enable_seqscan = off"))
-                plan = "\n".join(connection.execute(text(f"EXPLAIN {query}")).scalars())
+                plan = "\n".join(connection.execute(text(f"EXPLAIN {query(value)}")).scalars())
                 # The hot paths' statements are prepared: the generic plan (a parameter, not a value) too.
-                connection.execute(text(f"PREPARE partial_check AS {query.replace(value, '$1')}"))
+                connection.execute(text(f"PREPARE partial_check AS {query('$1')}"))
                 connection.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
                 generic = connection.execute(text(f"EXPLAIN EXECUTE partial_check({value})")).scalars()
                 plan += "\n" + "\n".join(generic)
                 connection.execute(text("DEALLOCATE partial_check"))
                 assert plan.count(name) == 2, (name, plan)
             else:
-                plan = " ".join(row[-1] for row in connection.execute(text(f"EXPLAIN QUERY PLAN {query}")))
+                rows = connection.execute(text(f"EXPLAIN QUERY PLAN {query(value)}"))
+                plan = " ".join(row[-1] for row in rows)
                 assert f"USING INDEX {name}" in plan or f"USING COVERING INDEX {name}" in plan, (name, plan)
         connection.rollback()
 
