@@ -61,8 +61,13 @@ PG_URL_LARGE = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB_LARGE}"
 #: Keycloak's published sizing, per vCPU and second (its "Concepts for sizing CPU and memory resources").
 KEYCLOAK = {"signin": 15, "client_credentials": 120, "refresh": 120}
 TARGET_CC = 1000           # client_credentials, requests per CPU-second
-TARGET_CC_P99_MS = 50
 TARGET_CODE_REFRESH = 500  # code exchange and refresh, requests per CPU-second
+#: Issue 6's targets for the token endpoint, every grant, at 16 connections: requests per second per core
+#: (wall clock: client, server and database on the same cores) and p99 latency. DESIGN.md's per-CPU-second
+#: targets above are the stricter measure of the server; these are what a client of this machine sees.
+TOKEN_GRANTS = ("client_credentials", "code_exchange", "refresh")
+TARGET_TOKEN_RPS_PER_CORE = 300
+TARGET_TOKEN_P99_MS = 50
 TARGET_VS_TRIVIAL = 0.60   # UserInfo and introspection, fraction of the trivial endpoint per CPU-second
 TARGET_SIGNIN_OVERHEAD = 0.10
 TARGET_RSS_MB = 100
@@ -699,8 +704,9 @@ def paired_ratio(pairs: list[tuple[dict, dict]], key: str) -> float | None:
     return round(statistics.median(ratios), 3) if ratios else None
 
 
-def evaluate(db: dict) -> dict:
-    """Medians per scenario, and every target of shared/DESIGN.md with PASS/FAIL."""
+def evaluate(db: dict, cores: int = CORES) -> dict:
+    """Medians per scenario, and every target of shared/DESIGN.md and issue 6 with PASS/FAIL; ``cores``: the
+    measuring machine's (the sign-in's bcrypt bound)."""
     s = {name: summarise(runs) for name, runs in db["runs"].items()}
     small = {name: summarise(runs) for name, runs in db["scale_runs"]["small"].items()}
     large = {name: summarise(runs) for name, runs in db["scale_runs"]["large"].items()}
@@ -725,10 +731,14 @@ def evaluate(db: dict) -> dict:
     cc = s["client_credentials"]
     check("client_credentials per CPU-second", cc["per_cpu_second"], f"≥ {TARGET_CC}",
           cc["per_cpu_second"] >= TARGET_CC and clean("client_credentials"), "req/CPU-s")
-    check("client_credentials p99 latency", cc["p99_ms"], f"≤ {TARGET_CC_P99_MS}", cc["p99_ms"] <= TARGET_CC_P99_MS, "ms")
     for name in ("code_exchange", "refresh"):
         check(f"{name} per CPU-second", s[name]["per_cpu_second"], f"≥ {TARGET_CODE_REFRESH}",
               s[name]["per_cpu_second"] >= TARGET_CODE_REFRESH and clean(name), "req/CPU-s")
+    for name in TOKEN_GRANTS:
+        check(f"{name} requests/s per core (wall clock)", s[name]["rps_per_core"], f"≥ {TARGET_TOKEN_RPS_PER_CORE}",
+              s[name]["rps_per_core"] >= TARGET_TOKEN_RPS_PER_CORE and clean(name), "req/s")
+        check(f"{name} p99 latency", s[name]["p99_ms"], f"≤ {TARGET_TOKEN_P99_MS}",
+              s[name]["p99_ms"] <= TARGET_TOKEN_P99_MS, "ms")
     for name in ("userinfo", "introspection"):
         check(f"{name} vs trivial endpoint", s[name]["vs_trivial"], f"≥ {TARGET_VS_TRIVIAL:.2f}",
               s[name]["vs_trivial"] >= TARGET_VS_TRIVIAL and clean(name), "× trivial")
@@ -736,7 +746,7 @@ def evaluate(db: dict) -> dict:
     # Sign-in against the bcrypt bound: cores ÷ one check's median time.
     t_hash = statistics.median(db["bcrypt_seconds"])
     signin = s["signin"]
-    bound_wall = CORES / t_hash
+    bound_wall = cores / t_hash
     signin_runs = db["runs"]["signin"]
     cpu_per_signin = statistics.median(r["server_cpu_seconds"] / r["window_ok"] for r in signin_runs
                                        if r["window_ok"])
@@ -785,9 +795,11 @@ LABELS = {
     "code_exchange": "token: code exchange (+ID token)", "refresh": "token: refresh (+ID token)",
     "userinfo": "UserInfo", "introspection": "introspection", "signin": "password sign-in (POST /login)",
 }
+_TOKEN_WALL = f"≥ {TARGET_TOKEN_RPS_PER_CORE}/s per core, p99 ≤ {TARGET_TOKEN_P99_MS} ms"
 TARGETS = {
-    "client_credentials": f"≥ {TARGET_CC}/CPU-s, p99 ≤ {TARGET_CC_P99_MS} ms",
-    "code_exchange": f"≥ {TARGET_CODE_REFRESH}/CPU-s", "refresh": f"≥ {TARGET_CODE_REFRESH}/CPU-s",
+    "client_credentials": f"≥ {TARGET_CC}/CPU-s, {_TOKEN_WALL}",
+    "code_exchange": f"≥ {TARGET_CODE_REFRESH}/CPU-s, {_TOKEN_WALL}",
+    "refresh": f"≥ {TARGET_CODE_REFRESH}/CPU-s, {_TOKEN_WALL}",
     "userinfo": f"≥ {TARGET_VS_TRIVIAL:.0%} of trivial", "introspection": f"≥ {TARGET_VS_TRIVIAL:.0%} of trivial",
     "signin": f"overhead < {TARGET_SIGNIN_OVERHEAD:.0%} over bcrypt",
 }
@@ -818,8 +830,8 @@ def fmt(value, digits=0) -> str:
 def scenario_verdict(name: str, ev: dict) -> str:
     by = {c["check"]: c["result"] for c in ev["checks"]}
     keys = {
-        "client_credentials": ["client_credentials per CPU-second", "client_credentials p99 latency"],
-        "code_exchange": ["code_exchange per CPU-second"], "refresh": ["refresh per CPU-second"],
+        **{grant: [f"{grant} per CPU-second", f"{grant} requests/s per core (wall clock)", f"{grant} p99 latency"]
+           for grant in TOKEN_GRANTS},
         "userinfo": ["userinfo vs trivial endpoint"], "introspection": ["introspection vs trivial endpoint"],
         "signin": ["sign-in overhead over the bcrypt bound (per CPU-second)"],
     }.get(name)
@@ -979,13 +991,17 @@ def main() -> None:
     parser.add_argument("--no-import", action="store_true", help="skip the policy import rate")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders (logs, SQLite file)")
     parser.add_argument("--render", metavar="REPORT_JSON",
-                        help="write report.md again from a report.json (to --out), measuring nothing")
+                        help="write report.md again from a report.json (to --out), measuring nothing: the "
+                             "checks evaluated again from its runs, against the targets as this script has them")
     parser.add_argument("--only", type=lambda v: set(v.split(",")) | {"trivial"},
                         help="a developer's run: these scenarios (comma-separated, see RUN_ORDER) and the trivial "
                              "endpoint, no scale step, no import; medians logged, no report written")
     cfg = parser.parse_args()
     if cfg.render:
-        write_report(json.loads(Path(cfg.render).read_text()), Path(cfg.out))
+        report = json.loads(Path(cfg.render).read_text())
+        for db in report["databases"]:
+            db["evaluation"] = evaluate(db, report["meta"]["cores"])
+        write_report(report, Path(cfg.out))
         log(f"wrote {Path(cfg.out) / 'report.md'} and report.json")
         return
     if cfg.only and not cfg.only <= set(RUN_ORDER):
