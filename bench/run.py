@@ -1,4 +1,4 @@
-"""Benchmarks of the provider under gunicorn against the performance targets of shared/DESIGN.md.
+"""Benchmarks of the provider under gunicorn against its performance targets (shared/DESIGN.md, issue 6).
 
     .venv/bin/python bench/run.py [--quick] [--db sqlite|postgres|both] [--out bench/results]
 
@@ -735,8 +735,9 @@ def evaluate(db: dict, cores: int = CORES) -> dict:
         check(f"{name} per CPU-second", s[name]["per_cpu_second"], f"≥ {TARGET_CODE_REFRESH}",
               s[name]["per_cpu_second"] >= TARGET_CODE_REFRESH and clean(name), "req/CPU-s")
     for name in TOKEN_GRANTS:
-        check(f"{name} requests/s per core (wall clock)", s[name]["rps_per_core"], f"≥ {TARGET_TOKEN_RPS_PER_CORE}",
-              s[name]["rps_per_core"] >= TARGET_TOKEN_RPS_PER_CORE and clean(name), "req/s")
+        per_core = s[name]["rps_per_core"]
+        check(f"{name} requests/s per core (wall clock)", per_core, f"≥ {TARGET_TOKEN_RPS_PER_CORE}",
+              per_core >= TARGET_TOKEN_RPS_PER_CORE and clean(name), "req/s")
         check(f"{name} p99 latency", s[name]["p99_ms"], f"≤ {TARGET_TOKEN_P99_MS}",
               s[name]["p99_ms"] <= TARGET_TOKEN_P99_MS, "ms")
     for name in ("userinfo", "introspection"):
@@ -830,8 +831,8 @@ def fmt(value, digits=0) -> str:
 def scenario_verdict(name: str, ev: dict) -> str:
     by = {c["check"]: c["result"] for c in ev["checks"]}
     keys = {
-        **{grant: [f"{grant} per CPU-second", f"{grant} requests/s per core (wall clock)", f"{grant} p99 latency"]
-           for grant in TOKEN_GRANTS},
+        **{grant: [f"{grant} per CPU-second", f"{grant} requests/s per core (wall clock)",
+                   f"{grant} p99 latency"] for grant in TOKEN_GRANTS},
         "userinfo": ["userinfo vs trivial endpoint"], "introspection": ["introspection vs trivial endpoint"],
         "signin": ["sign-in overhead over the bcrypt bound (per CPU-second)"],
     }.get(name)
@@ -992,7 +993,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders (logs, SQLite file)")
     parser.add_argument("--render", metavar="REPORT_JSON",
                         help="write report.md again from a report.json (to --out), measuring nothing: the "
-                             "checks evaluated again from its runs, against the targets as this script has them")
+                             "checks evaluated again from its runs, against the targets as this script has "
+                             "them")
     parser.add_argument("--only", type=lambda v: set(v.split(",")) | {"trivial"},
                         help="a developer's run: these scenarios (comma-separated, see RUN_ORDER) and the trivial "
                              "endpoint, no scale step, no import; medians logged, no report written")
