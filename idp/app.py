@@ -1,12 +1,10 @@
 """The application factory."""
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from datetime import timedelta
 from pathlib import Path
-from types import FunctionType, MethodType
 
 from flask import Flask, g, request, session
 from flask.sessions import NullSession, SecureCookieSession, SecureCookieSessionInterface
@@ -17,6 +15,7 @@ from idp.clock import Clock
 from idp.delivery import Courier
 from idp.errors import register_error_handlers
 from idp.extensions import csrf, db
+from idp.headers import add_security_headers
 from idp.i18n import Catalogue, pick_locale
 from idp.ops import configure_logging, health_bp
 from idp.ops.logs import request_id
@@ -27,42 +26,23 @@ from idp.settings import Settings
 #: Form posts are small; anything larger is refused before it is parsed.
 MAX_CONTENT_LENGTH = 64 * 1024
 
-#: Machine-to-machine endpoints: relying parties, resource servers, load balancers and Prometheus call
-#: them, never a browser page. They get no browser session (the cookie is neither read nor written), no
-#: page language, and no page-only headers; every other path is a page and gets all of it.
-MACHINE_PATHS = frozenset({"/oauth/token", "/oauth/userinfo", "/oauth/introspect", "/oauth/revoke", "/healthz",
-                           "/readyz", "/metrics"})
-MACHINE_PREFIXES = ("/.well-known/", "/api/")
+#: Machine-to-machine endpoints of this application: resource-owner APIs, load balancers and Prometheus call
+#: them, never a browser page. They get no browser session (the cookie is neither read nor written) and no
+#: page language; every other path is a page and gets all of it. (The OAuth/OIDC endpoints machines call
+#: are an application of their own, :mod:`idp.oidc.protocol`.)
+MACHINE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+MACHINE_PREFIXES = ("/api/",)
 
 
 def is_machine_path(path: str) -> bool:
     return path in MACHINE_PATHS or path.startswith(MACHINE_PREFIXES)
 
 
-class IdpFlask(Flask):
-    """Flask, asking once per function body (not on every request, for every hook and view) whether it is a
-    coroutine function. Keyed by the code object, so closures made per request share one entry; a bound
-    method (Flask-SQLAlchemy's teardown, on every request) by its function's."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._coroutine_code: dict = {}
-
-    def ensure_sync(self, func):
-        function = func.__func__ if type(func) is MethodType else func
-        if type(function) is not FunctionType or hasattr(function, "_is_coroutine_marker"):
-            return super().ensure_sync(func)  # partials, callables, marked functions: Flask's own check
-        known = self._coroutine_code.get(function.__code__)
-        if known is None:
-            known = self._coroutine_code[function.__code__] = inspect.iscoroutinefunction(func)
-        return self.async_to_sync(func) if known else func
-
-
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                courier: Courier | None = None) -> Flask:
     settings = settings or Settings.from_env()
     templates = Path(settings.templates_dir)
-    app = IdpFlask("idp", template_folder=str(templates), static_folder=str(templates / "static"),
+    app = Flask("idp", template_folder=str(templates), static_folder=str(templates / "static"),
                 static_url_path="/static", instance_path=settings.instance_dir)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -79,15 +59,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
-    from idp.oidc.fastpath import FastPath
-
-    # UserInfo's and introspection's common case, answered in front of Flask (inside ProxyFix): idp.oidc.fastpath.
-    app.wsgi_app = FastPath(app, app.wsgi_app, production=settings.production)
-    if settings.trusted_proxies:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
-                                x_host=settings.trusted_proxies)
     db.init_app(app)
     with app.app_context():
         if settings.database_url.startswith("sqlite"):
@@ -103,9 +74,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     from idp.web import bp as web_bp
 
     app.register_blueprint(web_bp)
-    from idp.oidc.server import init_oidc
+    from idp.oidc import init_oidc
 
-    init_oidc(app)  # OpenID Connect endpoints, signing keys
+    protocol = init_oidc(app, production=settings.production)  # signing keys, OpenID Connect pages and API
     from idp.admin import init_app as init_admin
 
     init_admin(app)  # admin REST API (/api/admin) and web area (/admin)
@@ -115,6 +86,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     register_error_handlers(app)
     app.register_blueprint(health_bp)
     _install_request_hooks(app, settings, catalogue, install_metrics(app, hooks=False))
+    from idp.oidc.protocol.app import Dispatcher
+
+    # The protocol API (token, UserInfo, introspection, revocation, discovery, JWKS) beside the pages.
+    app.wsgi_app = Dispatcher(app.wsgi_app, protocol.wsgi_app)
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
+                                x_host=settings.trusted_proxies)
     configure_logging(settings.log_format == "json")
     # botocore logs whole request bodies at DEBUG, and a request body may carry a temporary password.
     for noisy in ("botocore", "boto3", "urllib3"):
@@ -123,7 +103,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
 
 #: A pooled connection idle longer than this is tested before use (seconds).
-PING_AFTER_IDLE = 1.0
+PING_AFTER_IDLE = 1.0  # the protocol store's connections wait as long (idp.oidc.store.connections)
 
 
 def _ping_idle_connections(engine) -> None:
@@ -196,12 +176,6 @@ class _SessionInterface(SecureCookieSessionInterface):
         return isinstance(obj, (_MachineSession, NullSession))
 
 
-#: Content-Security-Policy of every HTML page.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
-HSTS = "max-age=31536000; includeSubDomains"
-
-
 def _install_request_hooks(app: Flask, settings: Settings, catalogue: Catalogue, timer) -> None:
     """What every request gets, in one hook before and one after (every hook is a call on every request):
 
@@ -209,8 +183,8 @@ def _install_request_hooks(app: Flask, settings: Settings, catalogue: Catalogue,
       measurement (the Prometheus histogram ``idp_request_seconds``); then Flask-WTF's CSRF check of
       form posts (its own exemptions); then, on pages only, the language of the page (``?lang=``,
       ``ui_locales``, the session, ``Accept-Language``);
-    * on the response: ``nosniff`` and ``Referrer-Policy`` everywhere, CSP, ``X-Frame-Options`` and
-      ``Cache-Control: no-store`` on HTML, HSTS in production, ``X-Request-ID``, the latency.
+    * on the response: the security headers (:func:`idp.headers.add_security_headers`), ``X-Request-ID``,
+      the latency.
     """
 
     # The CSRF check of Flask-WTF runs from the hook below (same exemptions, same order: before the page's
@@ -220,8 +194,8 @@ def _install_request_hooks(app: Flask, settings: Settings, catalogue: Catalogue,
 
     @app.before_request
     def _start():
-        req = request._get_current_object()
-        context = g._get_current_object()
+        req = request
+        context = g
         context.request_id = request_id(req.environ)
         context.request_started = timer.start()
         if req.method in config["WTF_CSRF_METHODS"] and config["WTF_CSRF_ENABLED"]:
@@ -250,27 +224,11 @@ def _install_request_hooks(app: Flask, settings: Settings, catalogue: Catalogue,
 
     @app.after_request
     def _finish(response):
-        headers = response.headers
-        present = {name.lower() for name in headers.keys()}
-        if "x-content-type-options" not in present:
-            headers.add("X-Content-Type-Options", "nosniff")
-        if "referrer-policy" not in present:
-            headers.add("Referrer-Policy", "no-referrer")
-        if response.mimetype == "text/html":
-            if "content-security-policy" not in present:
-                headers.add("Content-Security-Policy", CSP)
-            if "x-frame-options" not in present:
-                headers.add("X-Frame-Options", "DENY")
-            if "cache-control" not in present:
-                headers.add("Cache-Control", "no-store")
-        if production and "strict-transport-security" not in present:
-            headers.add("Strict-Transport-Security", HSTS)
-        context = g._get_current_object()
-        request_id_ = context.get("request_id")
+        add_security_headers(response, production=production)
+        request_id_ = g.get("request_id")
         if request_id_ is not None:
-            headers["X-Request-ID"] = request_id_
-        started = context.get("request_started")
+            response.headers["X-Request-ID"] = request_id_
+        started = g.get("request_started")
         if started is not None:
-            req = request._get_current_object()
-            timer.observe(req.endpoint, req.method, started)
+            timer.observe(request.endpoint, request.method, started)
         return response

@@ -68,7 +68,7 @@ def _no_store(response: Response) -> Response:
 
 def _actor() -> operations.Actor:
     origin = Origin(ip=request.remote_addr, user_agent=request.user_agent.string[:300] or None)
-    return operations.Actor(via="api", origin=origin, client_id=g.admin_token.get_client().client_id)
+    return operations.Actor(via="api", origin=origin, client_id=g.admin_token.client.client_id)
 
 
 def _with_secret(result: ClientWithSecret) -> dict:

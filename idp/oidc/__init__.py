@@ -1,28 +1,36 @@
 """OpenID Connect provider: authorization code flow (+PKCE), tokens, UserInfo, revocation, introspection,
-RP-initiated logout, consent. Built on Authlib's server classes; every Authlib hook is in
-:mod:`idp.oidc.hooks`.
+RP-initiated logout, consent.
 
-    server.py       the AuthorizationServer, its grants and endpoints; ``init_oidc(app)``
-    hooks.py        ProviderHooks: the one mixin of Authlib hooks
-    grants.py       authorization_code (+OpenID, S256 PKCE), refresh_token (rotation), client_credentials
-    endpoints.py    UserInfo, revocation (RFC 7009), introspection (RFC 7662), end session; build_protector()
-    authorize.py    the authorization endpoint;  interaction.py  login / consent / issue decisions
-    consent.py      remembered consent;  tokens.py  opaque tokens by hash;  id_token.py  signing, hints
-    scopes.py       scopes → claims;  discovery.py  the discovery document;  views.py  the blueprint
+    protocol/         the protocol API, a Flask app of its own beside the pages (no session, CSRF, templates)
+      app.py            its routes, hooks, error handling; Dispatcher (which paths are the protocol API's)
+      token.py          the token endpoint → grants/authorization_code.py, refresh_token.py,
+                        client_credentials.py (one module per grant)
+      userinfo.py  introspection.py  revocation.py
+      client_auth.py    client authentication (basic, post, none), for every endpoint
+      bearer.py         bearer tokens at a protected resource (UserInfo, the token-guarded APIs)
+      issuing.py        a token response, its row, its audit event, the ID token
+      errors.py         OAuth error codes, statuses, challenges;  context.py  Provider, Call, the form
+    store/            the protocol's SQL behind one narrow interface (records, writes, connections)
+    pkce.py           PKCE (RFC 7636): the challenge at authorization, the verifier at the token endpoint
+    server.py         Authlib's server for the authorization endpoint and logout;  hooks.py  its hooks
+    authorize.py      the authorization endpoint;  interaction.py  login / consent / issue decisions
+    views.py          the pages' blueprint: authorize, consent, logout, connected applications
+    consent.py        remembered consent;  tokens.py  token values and rules;  id_token.py  signing, hints
+    scopes.py         scopes → claims;  discovery.py  the discovery document;  bearer.py  token-guarded APIs
 
-Public API for other packages (admin, accounts): the functions below; ``build_protector`` for
-resource servers inside the provider.
+Public API for other packages (admin, accounts, the app factory): the names below.
 """
 from idp.oidc.consent import grant_consent, list_consents, revoke_consent
 from idp.oidc.models import AuthorizationCode, Consent, OAuthToken
 from idp.oidc.tokens import revoke_for_account
 
 
-def init_oidc(app):
-    """Load the signing keys and register the protocol endpoints on ``app`` (see :mod:`idp.oidc.server`)."""
-    from idp.oidc.server import init_oidc as _init
+def init_oidc(app, *, production: bool):
+    """Load the signing keys, register the pages' endpoints on ``app``, and return the protocol API's
+    application (see :mod:`idp.oidc.setup`) for the app factory to mount beside ``app``."""
+    from idp.oidc.setup import init_oidc as _init
 
-    return _init(app)
+    return _init(app, production=production)
 
 
 __all__ = ["AuthorizationCode", "Consent", "OAuthToken", "grant_consent", "init_oidc", "list_consents",

@@ -1,8 +1,9 @@
 """APIs guarded by the provider's own bearer tokens (RFC 6750): who may call them, and how a refusal reads.
 
 One check for every token-guarded API (the admin API, the policy intake): a live access token from the
-``client_credentials`` grant (RFC 6749 §4.4) carrying the API's scope, looked up by the provider's
-resource protector (one indexed lookup of the token's hash). Refusals:
+``client_credentials`` grant (RFC 6749 §4.4) carrying the API's scope, found by the protocol's bearer
+check (:mod:`idp.oidc.protocol.bearer`, the one UserInfo uses: one indexed lookup of the token's hash).
+Refusals, rendered by :mod:`idp.json_api`:
 
 * no ``Authorization: Bearer`` credentials → 401 ``invalid_token`` with ``WWW-Authenticate: Bearer
   realm=…`` and no error attribute (RFC 6750 §3.1: a request without credentials gets no error code);
@@ -12,15 +13,15 @@ resource protector (one indexed lookup of the token's hash). Refusals:
 """
 from __future__ import annotations
 
-from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import MissingAuthorizationError, UnsupportedTokenTypeError
-from authlib.oauth2.rfc6750 import InsufficientScopeError
 from flask import current_app, request
 
 from idp.errors import IdpError
-from idp.oidc.requests import BearerRequest
-
-PROTECTOR = "idp.oidc.protector"
+from idp.oidc.protocol import bearer
+from idp.oidc.protocol.errors import BearerRequestError, InvalidToken
+from idp.oidc.protocol.errors import MissingToken as NoBearerToken
+from idp.oidc.scopes import scope_list
+from idp.oidc.setup import STORE
+from idp.oidc.tokens import IssuedToken
 
 
 class BearerError(IdpError):
@@ -54,18 +55,20 @@ class InsufficientScope(BearerError):
         return f'Bearer realm="{self.realm}", error="{self.error}", scope="{self.scope}"'
 
 
-def require_client_token(scope: str, *, realm: str):
-    """The access token of this request (Authlib's token object); raises a :class:`BearerError`."""
-    protector = current_app.extensions[PROTECTOR]
+def require_client_token(scope: str, *, realm: str) -> IssuedToken:
+    """The access token of this request; raises a :class:`BearerError`."""
+    services = current_app.extensions["idp"]
     try:
-        token = protector.validate_request(scopes=[scope], request=BearerRequest(request._get_current_object()))
-    except (MissingAuthorizationError, UnsupportedTokenTypeError):
+        value = bearer.token_value(request.headers.get("Authorization"))
+        with current_app.extensions[STORE].connect() as connection:
+            token = bearer.access_token(connection, value, services.clock.now())
+    except (NoBearerToken, BearerRequestError):
         raise MissingToken("an 'Authorization: Bearer <access token>' header is required", realm=realm) from None
-    except InsufficientScopeError:
-        raise InsufficientScope(f"the access token lacks the '{scope}' scope", realm=realm, scope=scope) from None
-    except OAuth2Error:
+    except InvalidToken:
         raise BearerError("the access token is unknown, expired or revoked", realm=realm) from None
-    if token.get_user() is not None:
+    if scope not in scope_list(token.scope):
+        raise InsufficientScope(f"the access token lacks the '{scope}' scope", realm=realm, scope=scope)
+    if token.row.account_id is not None:
         # A customer's token never speaks for a machine, whatever scope its client was allowed.
         raise InsufficientScope("this API takes client_credentials tokens only", realm=realm, scope=scope)
     return token

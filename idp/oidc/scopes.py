@@ -5,13 +5,12 @@ is what earns a refresh token. A claim without a value is left out, never sent a
 """
 from __future__ import annotations
 
-from authlib.oidc.core import UserInfo
+from typing import Callable
 
 from idp.accounts import Account
 from idp.clients import STANDARD_SCOPES
 from idp.policies.claims import CLAIM as POLICIES_CLAIM
 from idp.policies.claims import SCOPE as POLICIES_SCOPE
-from idp.policies.claims import claims_for as policies_of
 
 #: The scopes that concern a customer; a ``client_credentials`` token (no customer) never carries them.
 USER_SCOPES = frozenset(STANDARD_SCOPES) | {POLICIES_SCOPE}
@@ -40,8 +39,14 @@ def scope_list(scope: str | None) -> list[str]:
     return seen
 
 
-def user_claims(account: Account, scope: str | None) -> UserInfo:
-    """The claims ``scope`` releases about ``account``; ``sub`` always (OIDC Core §5.3.2)."""
+def is_openid(scope: str | None) -> bool:
+    """Whether ``scope`` is an OpenID Connect request (OIDC Core §3.1.2.1): it earns an ID token and UserInfo."""
+    return "openid" in scope_list(scope)
+
+
+def user_claims(account: Account, scope: str | None, policies: Callable[[], list[dict]]) -> dict:
+    """The claims ``scope`` releases about ``account``; ``sub`` always (OIDC Core §5.3.2). ``policies``
+    reads the account's ``policies`` claim (asked only when the scope has it)."""
     scopes = set(scope_list(scope))
     claims: dict = {"sub": account.subject}
     if "profile" in scopes and account.full_name:
@@ -53,8 +58,8 @@ def user_claims(account: Account, scope: str | None) -> UserInfo:
         claims["phone_number"] = account.phone  # E.164 already (idp.accounts.logins)
         claims["phone_number_verified"] = bool(account.phone_verified)
     if POLICIES_SCOPE in scopes:
-        claims[POLICIES_CLAIM] = policies_of(account.id)  # a list, empty when no policy is eligible
-    return UserInfo(claims)
+        claims[POLICIES_CLAIM] = policies()  # a list, empty when no policy is eligible
+    return claims
 
 
 def machine_scope(client_scopes: list[str], requested: str | None) -> str:
@@ -70,8 +75,8 @@ def customer_scope(scope: str | None) -> str:
     return " ".join(s for s in scope_list(scope) if s in USER_SCOPES)
 
 
-def id_token_claims(account: Account, scope: str | None) -> dict:
+def id_token_claims(account: Account, scope: str | None, policies: Callable[[], list[dict]]) -> dict:
     """Customer claims carried in the ID token itself: the policies, when their scope was granted."""
     if POLICIES_SCOPE in scope_list(scope):
-        return {POLICIES_CLAIM: policies_of(account.id)}
+        return {POLICIES_CLAIM: policies()}
     return {}

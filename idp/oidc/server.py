@@ -1,78 +1,106 @@
-"""The authorization server: Authlib's Flask server with the provider's hooks, grants and endpoints.
+"""The authorization endpoint's server: Authlib's Flask server, its code grant and RP-initiated logout.
+
+Authlib runs the interactive half of the protocol, on the pages application: validating an authorization
+request (response type, redirect URI, scope, OpenID ``nonce``/``prompt``, PKCE's challenge through
+:mod:`idp.oidc.pkce`), issuing the code, and ending the session (RP-Initiated Logout 1.0). The token
+endpoint and the other machine endpoints are the protocol API's (:mod:`idp.oidc.protocol`); the code grant
+registered here is for the authorization endpoint only (it never answers a token request).
 
     AuthorizationServer(ProviderHooks, authlib…AuthorizationServer)
-    ├── grants      AuthorizationCodeGrant [+ OpenIDCodeExtension, S256CodeChallenge]
-    │               RefreshTokenGrant      [+ OpenIDRefreshExtension]
-    │               ClientCredentialsGrant
-    ├── endpoints   UserInfo (with BearerProtector), Revocation, Introspection, EndSession
+    ├── grant       AuthorizationCodeGrant [+ OpenIDCodeExtension, PkceChallenge]   (authorization only)
+    ├── endpoint    EndSession
     └── extension   AuthorizationResponseIssuer (RFC 9207)
-
-``init_oidc(app)`` builds one per app and keeps it, with the key store, in ``app.extensions``.
 """
 from __future__ import annotations
 
 import logging
+import secrets
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request, grants
+from authlib.oauth2.rfc9207 import IssuerParameter
+from authlib.oidc.core import OpenIDCode
+from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask
 from flask import request as flask_request
 
-from idp.keys import KeyStore
-from idp.oidc.bearer import PROTECTOR
-from idp.oidc.endpoints import EndSession, Introspection, Revocation, UserInfo, build_protector
-from idp.oidc.grants import (AuthorizationCodeGrant, AuthorizationResponseIssuer, ClientCredentialsGrant,
-                             OpenIDCodeExtension, OpenIDRefreshExtension, RefreshTokenGrant,
-                             S256CodeChallenge)
+from idp.oidc import pkce
 from idp.oidc.hooks import ProviderHooks
-from idp.oidc.requests import BearerRequest, IssuerRequest
 
 log = logging.getLogger(__name__)
 
+
+class IssuerRequest(OAuth2Request):
+    """Authlib's request for a Flask request, its URL made from the configured issuer rather than the socket.
+
+    Authlib refuses plain-http URLs (``InsecureTransportError``); behind a TLS-terminating proxy the socket
+    says http although the customer used https. The issuer is validated at start-up (https in production),
+    so it is the right thing to judge the transport by."""
+
+    def __init__(self, request, issuer: str):
+        super().__init__(request.method, issuer + request.full_path.rstrip("?"), headers=request.headers)
+        self.flask_request = request
+        self.payload = FlaskOAuth2Payload(request)
+
+    @property
+    def args(self):
+        return self.flask_request.args
+
+    @property
+    def form(self):
+        return self.flask_request.form
+
+
 class AuthorizationServer(ProviderHooks, FlaskAuthorizationServer):
     def create_oauth2_request(self, request):
-        return IssuerRequest(flask_request._get_current_object(), self.get_issuer())
+        return IssuerRequest(flask_request, self.get_issuer())
 
-    def create_json_request(self, request):
-        return BearerRequest(flask_request._get_current_object())
+
+class AuthorizationCodeGrant(ProviderHooks, grants.AuthorizationCodeGrant):
+    """The authorization endpoint's half of the code grant (RFC 6749 §4.1.1–4.1.2); the token request is
+    :mod:`idp.oidc.protocol.grants.authorization_code`'s."""
+
+    TOKEN_ENDPOINT_HTTP_METHODS: list[str] = []  # never chosen for a token request
+
+    def generate_authorization_code(self) -> str:
+        return secrets.token_urlsafe(32)
+
+
+class OpenIDCodeExtension(ProviderHooks, OpenIDCode):
+    """OpenID Connect's checks of the authorization request; ``nonce`` optional for the code flow
+    (OIDC Core §3.1.2.1)."""
+
+
+class PkceChallenge:
+    """The authorization request's PKCE challenge, checked by :func:`idp.oidc.pkce.challenge_problem`."""
+
+    def __call__(self, grant) -> None:
+        grant.register_hook("after_validate_authorization_request_payload", self.check)
+
+    def check(self, grant, redirect_uri) -> None:
+        payload = grant.request.payload
+        data, datalist = payload.data, payload.datalist
+        repeated = any(len(datalist.get(name, [])) > 1 for name in ("code_challenge", "code_challenge_method"))
+        problem = pkce.challenge_problem(data.get("code_challenge"), data.get("code_challenge_method"),
+                                         public=grant.request.client.public, repeated=repeated)
+        if problem is not None:
+            raise InvalidRequestError(problem[1])
+
+
+class AuthorizationResponseIssuer(ProviderHooks, IssuerParameter):
+    """``iss`` in every authorization response (RFC 9207 §2), against mix-up attacks."""
+
+
+class EndSession(ProviderHooks, EndSessionEndpoint):
+    """RP-Initiated Logout 1.0."""
 
 
 def build_server(app: Flask) -> AuthorizationServer:
     server = AuthorizationServer()
     server.init_app(app)
-    server.register_token_generator("default", server.generate_bearer_token)
-    for method in ("client_secret_basic", "client_secret_post", "none"):
-        server.register_client_auth_method(method, getattr(server, "authenticate_" + method))
-    server.register_grant(AuthorizationCodeGrant, [OpenIDCodeExtension(require_nonce=False),
-                                                   S256CodeChallenge(required=True)])
-    server.register_grant(RefreshTokenGrant, [OpenIDRefreshExtension()])
-    server.register_grant(ClientCredentialsGrant)
-    server.register_endpoint(UserInfo(resource_protector=build_protector()))
-    server.register_endpoint(Revocation)
-    server.register_endpoint(Introspection)
+    server.register_grant(AuthorizationCodeGrant, [OpenIDCodeExtension(require_nonce=False), PkceChallenge()])
     server.register_endpoint(EndSession)
     server.issuer_parameter = AuthorizationResponseIssuer()
     server.register_extension(server.issuer_parameter)
-    return server
-
-
-def init_oidc(app: Flask) -> AuthorizationServer:
-    """Load the signing keys, build the server, register the endpoints' blueprint."""
-    services = app.extensions["idp"]
-    settings = services.settings
-    # Authlib logs whole token responses at DEBUG: never let a debug setting put tokens in the logs.
-    authlib_log = logging.getLogger("authlib")
-    authlib_log.setLevel(max(authlib_log.getEffectiveLevel(), logging.INFO))
-    app.extensions["idp.keys"] = KeyStore(settings.keys_dir, clock=services.clock,
-                                          reload_interval=settings.keys_reload_interval,
-                                          create_if_missing=not settings.production)
-    if settings.production and not app.extensions["idp.keys"].published():
-        log.error("no signing key in %s (IDP_KEYS_DIR): ID tokens cannot be issued until `idp init` "
-                  "or `idp keys rotate` creates one", settings.keys_dir)
-    server = build_server(app)
-    app.extensions["idp.oidc"] = server
-    app.extensions[PROTECTOR] = build_protector()  # for token-guarded APIs (idp.oidc.bearer)
-
-    from idp.oidc.views import bp
-
-    app.register_blueprint(bp)
     return server

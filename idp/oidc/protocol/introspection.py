@@ -1,0 +1,62 @@
+"""Token introspection (RFC 7662): a confidential client asks whether a token issued to it is active.
+
+The client authenticates (``client_secret_basic`` or ``client_secret_post``); ``token`` is required,
+``token_type_hint`` optional (``access_token`` or ``refresh_token``: that kind is looked up first, §2.1).
+A token that is unknown, expired, revoked, spent, or issued to another client is ``{"active": false}``
+(§2.2) — the client learns nothing about other clients' tokens. The client and the token it names come
+from one query.
+"""
+from __future__ import annotations
+
+from idp.oidc.models import unix
+from idp.oidc.protocol import client_auth
+from idp.oidc.protocol.context import Call, Provider
+from idp.oidc.protocol.errors import InvalidRequest, UnsupportedTokenType
+from idp.oidc.store import records
+from idp.oidc.tokens import ACCESS, REFRESH, IssuedToken, hash_of
+
+HINTS = (ACCESS, REFRESH)
+
+
+def check_params(form: dict[str, str]) -> None:
+    """``token`` required, ``token_type_hint`` one of :data:`HINTS` (RFC 7662 §2.1, RFC 7009 §2.1)."""
+    if "token" not in form:
+        raise InvalidRequest("Missing 'token' in request.")
+    hint = form.get("token_type_hint")
+    if hint and hint not in HINTS:
+        raise UnsupportedTokenType("The token_type_hint is not supported.")
+
+
+def client_and_token(provider: Provider, connection, call: Call, *, methods: tuple[str, ...]):
+    """The authenticated client and the token the request names (None if there is none): the hinted kind
+    first, with the client in one query, then the other kind (RFC 7009 §2.1, RFC 7662 §2.1)."""
+    form = call.form
+    presented = client_auth.credentials(call.authorization, form)
+    value = form.get("token")
+    refresh_first = form.get("token_type_hint") == REFRESH
+    hashed = hash_of(value)
+    client, row = records.client_with_token(connection, presented.client_id, hashed, refresh=refresh_first)
+    client = client_auth.authenticate(client, presented, methods=methods, secret_key=provider.settings.secret_key)
+    check_params(form)
+    now = provider.clock.now()
+    if row is not None:
+        return client, IssuedToken(row, REFRESH if refresh_first else ACCESS, now)
+    if hashed is not None:
+        row = records.token(connection, hashed, refresh=not refresh_first)
+        if row is not None:
+            return client, IssuedToken(row, ACCESS if refresh_first else REFRESH, now)
+    return client, None
+
+
+def introspection(provider: Provider, connection, call: Call) -> dict:
+    client, token = client_and_token(provider, connection, call, methods=client_auth.INTROSPECTION_METHODS)
+    if token is None or not token.belongs_to(client) or not token.is_active():
+        return {"active": False}
+    row = token.row
+    payload = {"active": True, "client_id": client.client_id, "scope": row.scope, "iss": provider.issuer,
+               "aud": client.client_id, "iat": unix(row.issued_at), "exp": token.expires_at_unix()}
+    if token.kind == ACCESS:
+        payload["token_type"] = "Bearer"
+    if row.account is not None:
+        payload["sub"] = row.account.subject
+    return payload

@@ -1,0 +1,42 @@
+"""Putting the provider's OpenID Connect parts together for one application."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from idp.extensions import db
+from idp.keys import KeyStore
+from idp.oidc.protocol.app import create_protocol_app
+from idp.oidc.protocol.context import Provider
+from idp.oidc.server import build_server
+from idp.oidc.store import Store
+
+log = logging.getLogger(__name__)
+
+STORE = "idp.oidc.store"
+
+
+def init_oidc(app: Flask, *, production: bool) -> Flask:
+    """Load the signing keys, build the authorization server and the pages' blueprint on ``app``; return
+    the protocol API's application, sharing ``app``'s engine, keys, settings and clock."""
+    services = app.extensions["idp"]
+    settings = services.settings
+    # Authlib logs whole token responses at DEBUG: never let a debug setting put tokens in the logs.
+    authlib_log = logging.getLogger("authlib")
+    authlib_log.setLevel(max(authlib_log.getEffectiveLevel(), logging.INFO))
+    keys = app.extensions["idp.keys"] = KeyStore(settings.keys_dir, clock=services.clock,
+                                                 reload_interval=settings.keys_reload_interval,
+                                                 create_if_missing=not settings.production)
+    if settings.production and not keys.published():
+        log.error("no signing key in %s (IDP_KEYS_DIR): ID tokens cannot be issued until `idp init` "
+                  "or `idp keys rotate` creates one", settings.keys_dir)
+    app.extensions["idp.oidc"] = build_server(app)
+    with app.app_context():
+        store = app.extensions[STORE] = Store(db.engine)
+
+    from idp.oidc.views import bp
+
+    app.register_blueprint(bp)
+    return create_protocol_app(Provider(settings=settings, clock=services.clock, keys=keys, store=store),
+                               production=production)
