@@ -30,7 +30,7 @@ def purge_expired(now: datetime, grace: timedelta = DEFAULT_GRACE,
     A message that carries a temporary password and was not sent within that password's lifetime (a dead
     letter, or one still retrying) is withdrawn and its sealed payload erased at once, no grace: the
     password in it no longer works, and nothing readable should outlive it. Reset requests that waited
-    as long (no dispatcher ran) go too.
+    as long (no delivery worker ran) go too.
     """
     cutoff = now - grace
     stale = now - temp_password_ttl

@@ -1,4 +1,4 @@
-"""``idp deliveries …``: run the dispatcher, list messages (dead letters too), re-queue a dead one."""
+"""``idp deliveries …``: run the delivery worker, list messages (dead letters too), re-queue a dead one."""
 from __future__ import annotations
 
 import time
@@ -15,6 +15,7 @@ from idp.delivery import Delivery, Dispatcher
 from idp.delivery.models import STATUSES
 from idp.delivery.failures import describe, failed_filter
 from idp.extensions import db
+from idp.passwords.reset import issue_pending
 
 deliveries = AppGroup("deliveries", help="The message outbox and its dispatcher.")
 
@@ -28,9 +29,14 @@ __all__ = ["deliveries", "describe"]
 @click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10000))
 @json_option
 def run(once, interval, batch, as_json):
-    """Send queued messages, with retries and backoff; several dispatchers may run at once."""
-    dispatcher = Dispatcher(current_app.extensions["idp"])
+    """Issue pending temporary passwords, then send queued messages, with retries and backoff; several
+    workers may run at once."""
+    services = current_app.extensions["idp"]
+    dispatcher = Dispatcher(services)
     while True:
+        # «Забыли пароль?» requests become temporary passwords and queued messages (due at once), then
+        # the dispatcher's pass sends them with everything else that is due.
+        issue_pending(services, limit=batch)
         report = dispatcher.run_due(limit=batch)
         db.session.remove()
         if once:

@@ -57,12 +57,12 @@ class Dispatcher:
             .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)).scalars())
 
     def run_due(self, limit: int = 100) -> Report:
-        """One pass: turn pending «Забыли пароль?» requests into messages, reap stale claims, then try
-        every due row once (the messages just made included)."""
-        from idp.passwords.reset import issue_pending  # the outbox's one upstream job; passwords imports us
+        """One pass: reap stale claims, then try every due row once (at most ``limit`` of them).
 
+        The dispatcher knows only the outbox. Pending «Забыли пароль?» requests become messages in
+        :func:`idp.passwords.reset.issue_pending`, which the delivery worker (``idp deliveries run``)
+        calls before each pass."""
         report = Report()
-        issue_pending(self.services, limit=limit)
         now = self.services.clock.now()
         report.dead.extend(self.reap(now))
         for delivery_id in self.due_ids(now, limit):

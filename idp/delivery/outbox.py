@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from idp.delivery.dispatcher import Dispatcher
 from idp.delivery.models import DEAD, QUEUED, SUPERSEDED, Delivery
 from idp.delivery.sealing import Sealer
 from idp.extensions import db
@@ -27,8 +28,6 @@ def dispatch_inline(services, rows: list[Delivery]) -> list[str | None]:
     """In ``inline`` mode, try to send just-committed rows now; in ``worker`` mode leave them queued."""
     if services.settings.delivery_mode != "inline":
         return [None for _ in rows]
-    from idp.delivery.dispatcher import Dispatcher
-
     dispatcher = Dispatcher(services)
     return [dispatcher.dispatch(row_id) for row_id in [row.id for row in rows]]
 

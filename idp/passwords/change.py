@@ -5,6 +5,9 @@ conditional UPDATE, so two simultaneous submissions cannot both use it.
 """
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Protocol
+
 from sqlalchemy import update
 
 from idp.accounts import Account
@@ -17,12 +20,22 @@ from idp.passwords.rules import broken_rules
 from idp.passwords.signin import count_wrong_try, current_temporary
 from idp.services import Services
 
+class RevokeTokens(Protocol):
+    """Revokes every token of an account in the caller's transaction; returns how many grants it revoked.
+
+    The OpenID Connect layer's ``idp.oidc.revoke_for_account``, passed in by the caller (the page): that
+    layer builds on this one, so this one does not import it."""
+
+    def __call__(self, account_id: int, *, now: datetime) -> int: ...
+
+
 def change_with_temporary(account: Account, temporary: str, new: str, confirm: str,
-                          services: Services, origin: Origin | None = None) -> list[str]:
+                          services: Services, origin: Origin | None = None, *,
+                          revoke_tokens: RevokeTokens) -> list[str]:
     """Set ``new`` as the permanent password; return the codes of every problem (empty: changed).
 
-    On success every other session of the account ends (and, through :func:`revoke_everything`, its
-    tokens), and a notice goes to every channel the customer has.
+    On success every other session of the account ends and ``revoke_tokens(account_id, now=…)`` revokes
+    its tokens (see :func:`revoke_everything`), and a notice goes to every channel the customer has.
     """
     now = services.clock.now()
     errors = broken_rules(new)
@@ -59,7 +72,7 @@ def change_with_temporary(account: Account, temporary: str, new: str, confirm: s
         account.email_verified = True
     else:
         account.phone_verified = True
-    revoke_everything(account.id, now=now, origin=origin)
+    revoke_everything(account.id, now=now, origin=origin, revoke_tokens=revoke_tokens)
     record("password.changed", at=now, origin=origin, account_id=account.id, via="temporary")
     notices = [enqueue(services, "password_changed", channel=channel, recipient=recipient, account_id=account.id,
                        params={"login_url": services.settings.issuer + "/login"})
@@ -69,10 +82,9 @@ def change_with_temporary(account: Account, temporary: str, new: str, confirm: s
     return []
 
 
-def revoke_everything(account_id: int, *, now, origin: Origin | None = None) -> None:
+def revoke_everything(account_id: int, *, now: datetime, origin: Origin | None = None,
+                      revoke_tokens: RevokeTokens) -> None:
     """After a password change: end the account's sessions and revoke its tokens (caller's transaction)."""
-    from idp.oidc.tokens import revoke_for_account  # the OIDC layer builds on this one, not the reverse
-
     ended = end_all_sessions(account_id, now=now)
-    revoked = revoke_for_account(account_id, now=now)
+    revoked = revoke_tokens(account_id, now=now)
     record("sessions.revoked", at=now, origin=origin, account_id=account_id, sessions=ended, grants=revoked)

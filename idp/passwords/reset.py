@@ -6,13 +6,14 @@ time. So it is split in two:
 1. :func:`request_temporary_password`, in the web request, does the same work for every login: the login
    is parsed, the limits are counted, the request is written (sealed) to ``reset_requests`` and
    committed. Nothing in it looks at the accounts.
-2. :func:`issue_pending` turns written requests into temporary passwords and their messages. It runs in
-   the outbox dispatcher (``idp deliveries run``, in worker mode) or right after the request (inline
-   mode, the demo). Only here is the login looked up; a request for a login that is not an account is
-   simply consumed.
+2. :func:`issue_pending` turns written requests into temporary passwords and their messages. The
+   delivery worker (``idp deliveries run``) calls it before each pass of the outbox dispatcher, which
+   knows nothing of passwords; in inline mode (the demo) the web request also calls it, for its own
+   reset request only, right after writing it.
+   Only here is the login looked up; a request for a login that is not an account is simply consumed.
 
 A request is claimed by deleting its row in the same transaction that writes the temporary password and
-its outbox message, so it is issued exactly once however many dispatchers run, and nothing of it is left
+its outbox message, so it is issued exactly once however many workers run, and nothing of it is left
 readable afterwards (an unknown login someone typed is not kept).
 """
 from __future__ import annotations
@@ -101,7 +102,7 @@ def _issue(services: Services, sealer: Sealer, request_id: int, payload: str) ->
     claimed = db.session.execute(delete(ResetRequest).where(ResetRequest.id == request_id)).rowcount
     account = find_by_login(login) if claimed == 1 else None
     if account is None or not account.active:
-        db.session.commit()  # consumed (or another dispatcher had it)
+        db.session.commit()  # consumed (or another worker had it)
         return None
 
     # A newer request replaces any older temporary password; the permanent one is left alone, so a

@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import math
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 
 from idp.accounts import Account, InvalidLogin, display_phone, parse_login
 from idp.audit import Origin, record
 from idp.extensions import db
+from idp.oidc import revoke_for_account
 from idp.passwords import RULES
 from idp.passwords.change import change_with_temporary
 from idp.passwords.reset import request_temporary_password
 from idp.passwords.signin import CHANGE_REQUIRED, OK, THROTTLED, authenticate
 from idp.sessions import end_session, start_session
-from idp.web import bp
 from idp.web.context import current_account, current_session, safe_next, services
+
+bp = Blueprint("web", __name__)
 
 
 def _origin() -> Origin:
@@ -112,7 +114,7 @@ def change_password():
     errors: list[str] = []
     if request.method == "POST":
         errors = change_with_temporary(account, _field("temporary"), _field("new"), _field("confirm"), services(),
-                                       _origin())
+                                       _origin(), revoke_tokens=revoke_for_account)
         if not errors:
             session.pop("pw_change", None)
             session["login_prefill"] = _login_of(account, session.pop("pw_change_via", None))

@@ -28,6 +28,7 @@ def dead_letter(app) -> Delivery:
     with app.app_context():
         add_account(app)
         request_temporary_password("client@example.com", app.extensions["idp"])
+        issue_pending(app.extensions["idp"])  # worker mode: the worker issues it, then the dispatcher sends
         assert Dispatcher(app.extensions["idp"]).run_due().as_dict()["dead"] == 1
         row = only_row()
         db.session.expunge(row)
@@ -63,6 +64,7 @@ def test_sent_and_retried_messages_are_not_dead_letters(make_app, clock):
     with app.app_context():
         add_account(app)
         request_temporary_password("client@example.com", app.extensions["idp"])
+        issue_pending(app.extensions["idp"])
         dispatcher = Dispatcher(app.extensions["idp"])
         assert dispatcher.run_due().as_dict()["retrying"] == 1
         clock.advance(seconds=1)
@@ -149,7 +151,7 @@ def test_a_dead_temporary_password_cannot_be_requeued_after_its_lifetime_and_pur
         assert withdrawn.last_error == "withdrawn: the temporary password in it has expired"
 
 
-def test_purge_drops_reset_requests_no_dispatcher_took(make_app, clock, run_cli):
+def test_purge_drops_reset_requests_no_worker_took(make_app, clock, run_cli):
     app = make_app(delivery_mode="worker")
     with app.app_context():
         add_account(app)
@@ -158,4 +160,5 @@ def test_purge_drops_reset_requests_no_dispatcher_took(make_app, clock, run_cli)
     clock.advance(hours=24, seconds=1)
     assert json.loads(run_cli("purge", "--json").output)["reset_requests"] == 1
     with app.app_context():
+        assert issue_pending(app.extensions["idp"]) == []
         assert Dispatcher(app.extensions["idp"]).run_due().as_dict() == {"sent": 0, "retrying": 0, "dead": 0}

@@ -66,6 +66,7 @@ def test_dead_letter_after_the_last_attempt_and_requeue(outbox_app, clock, run_c
         add_account(app)
         services = app.extensions["idp"]
         request_temporary_password("client@example.com", services)
+        issue_pending(services)
         dispatcher = Dispatcher(services)
         for _ in range(3):
             dispatcher.run_due()
@@ -82,6 +83,7 @@ def test_maybe_sent_is_never_retried(outbox_app, clock):
     with app.app_context():
         add_account(app)
         request_temporary_password("client@example.com", app.extensions["idp"])
+        issue_pending(app.extensions["idp"])
         assert Dispatcher(app.extensions["idp"]).run_due().as_dict() == {"sent": 0, "retrying": 0, "dead": 1}
 
 
@@ -99,7 +101,7 @@ def test_stale_claim_is_reaped_not_resent(outbox_app, clock):
         assert transport.sent == []
 
 
-def test_two_dispatchers_at_once_send_each_message_once(outbox_app, tmp_path):
+def test_two_workers_at_once_send_each_message_once(outbox_app, tmp_path):
     transport = ScriptedTransport()
     app = outbox_app(transport, delivery_mode="worker")
     with app.app_context():
@@ -108,9 +110,10 @@ def test_two_dispatchers_at_once_send_each_message_once(outbox_app, tmp_path):
             request_temporary_password(f"c{n}@example.com", app.extensions["idp"])
     barrier = threading.Barrier(2)
 
-    def work():
+    def work():  # one pass of ``idp deliveries run``: issue the pending requests, then dispatch
         with app.app_context():
             barrier.wait()
+            issue_pending(app.extensions["idp"])
             Dispatcher(app.extensions["idp"]).run_due()
             db.session.remove()
 
@@ -139,6 +142,26 @@ def test_cli_lists_failed_without_payload(outbox_app, run_cli, clock):
     assert json.loads(result.output) == {"sent": 1, "retrying": 0, "dead": 0}
 
 
+def test_the_worker_command_issues_pending_temporary_passwords_then_sends(outbox_app):
+    """The dispatcher knows only the outbox: ``idp deliveries run`` turns waiting «Забыли пароль?»
+    requests into temporary passwords and messages first, and the same pass sends them."""
+    transport = ScriptedTransport()
+    app = outbox_app(transport, delivery_mode="worker")
+    with app.app_context():
+        add_account(app)
+        request_temporary_password("client@example.com", app.extensions["idp"])
+        request_temporary_password("nobody@example.com", app.extensions["idp"])
+        assert Dispatcher(app.extensions["idp"]).run_due().as_dict() == {"sent": 0, "retrying": 0, "dead": 0}
+    from idp.cli import cli
+    result = app.test_cli_runner().invoke(cli, ["deliveries", "run", "--once", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"sent": 1, "retrying": 0, "dead": 0}
+    assert [m.recipient for m in transport.sent] == ["client@example.com"]
+    assert "Временный пароль - " in transport.sent[0].text
+    with app.app_context():
+        assert db.session.execute(select_count(ResetRequest)).scalar_one() == 0
+
+
 def test_worker_mode_the_request_does_the_same_for_known_and_unknown_logins(outbox_app):
     transport = ScriptedTransport()
     app = outbox_app(transport, delivery_mode="worker")
@@ -150,12 +173,13 @@ def test_worker_mode_the_request_does_the_same_for_known_and_unknown_logins(outb
         # Two indistinguishable rows: sealed, the same size, no account.
         payloads = list(db.session.execute(text("select payload from reset_requests order by id")).scalars())
         assert len(payloads) == 2 and len({len(p) for p in payloads}) == 1
+        assert [row.recipient for row in issue_pending(services)] == ["client@example.com"]
         assert Dispatcher(services).run_due().as_dict() == {"sent": 1, "retrying": 0, "dead": 0}
         assert [m.recipient for m in transport.sent] == ["client@example.com"]
         assert db.session.execute(select_count(ResetRequest)).scalar_one() == 0  # the unknown one left no trace
 
 
-def test_a_reset_request_is_issued_once_by_two_dispatchers(outbox_app):
+def test_a_reset_request_is_issued_once_by_two_workers(outbox_app):
     transport = ScriptedTransport()
     app = outbox_app(transport, delivery_mode="worker")
     with app.app_context():

@@ -90,6 +90,7 @@ def test_a_dead_older_message_is_withdrawn_too_and_cannot_be_requeued(outbox_app
         add_account(app)
         services = app.extensions["idp"]
         request_temporary_password("client@example.com", services)
+        issue_pending(services)
         dispatcher = Dispatcher(services)
         assert dispatcher.run_due().as_dict()["dead"] == 1
         clock.advance(minutes=2)
@@ -108,6 +109,7 @@ def test_requests_waiting_for_the_worker_send_only_the_newest_password(outbox_ap
         for _ in range(3):  # the worker was away: three presses of «Забыли пароль?» wait
             request_temporary_password("client@example.com", services)
             clock.advance(minutes=2)
+        assert len(issue_pending(services)) == 3  # oldest first: each newer one withdraws the one before
         assert Dispatcher(services).run_due().as_dict() == {"sent": 1, "retrying": 0, "dead": 0}
         assert [r.status for r in rows()] == [SUPERSEDED, SUPERSEDED, SENT]
         from idp.passwords.models import TemporaryPassword

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from idp.accounts import Account
 from idp.extensions import db
+from idp.oidc import revoke_for_account
 from idp.passwords import TemporaryPassword
 from idp.passwords.change import change_with_temporary
 from idp.passwords.reset import request_temporary_password
@@ -23,6 +24,11 @@ def ctx(app):
 def issue(services, mailbox, login=LOGIN, to=LOGIN):
     request_temporary_password(login, services)
     return mailbox.temporary_password(to)
+
+
+def change(account, temporary, new, confirm, services):
+    """The forced change as the page makes it: the OpenID Connect layer's revocation passed in."""
+    return change_with_temporary(account, temporary, new, confirm, services, revoke_tokens=revoke_for_account)
 
 
 def account(email=LOGIN):
@@ -44,7 +50,7 @@ def test_expiry_boundary_to_the_second(ctx, make_account, mailbox, clock):
     assert authenticate(LOGIN, temporary, ctx).outcome == CHANGE_REQUIRED
     clock.advance(seconds=1)
     assert authenticate(LOGIN, temporary, ctx).outcome == INVALID
-    assert change_with_temporary(account(), temporary, "Polis2026", "Polis2026", ctx) == [
+    assert change(account(), temporary, "Polis2026", "Polis2026", ctx) == [
         "password.temporary_expired"]
 
 
@@ -75,7 +81,7 @@ def test_permanent_password_keeps_working_until_temporary_is_used(ctx, make_acco
     temporary = issue(ctx, mailbox)  # a stranger typed the login: nothing is locked
     assert authenticate(LOGIN, "Polis2026", ctx).outcome == OK
     assert authenticate(LOGIN, temporary, ctx).outcome == CHANGE_REQUIRED
-    assert change_with_temporary(account(), temporary, "Strah2027", "Strah2027", ctx) == []
+    assert change(account(), temporary, "Strah2027", "Strah2027", ctx) == []
     assert authenticate(LOGIN, "Polis2026", ctx).outcome == INVALID
     assert authenticate(LOGIN, "Strah2027", ctx).outcome == OK
 
@@ -83,9 +89,9 @@ def test_permanent_password_keeps_working_until_temporary_is_used(ctx, make_acco
 def test_single_use(ctx, make_account, mailbox):
     make_account(email=LOGIN)
     temporary = issue(ctx, mailbox)
-    assert change_with_temporary(account(), temporary, "Polis2026", "Polis2026", ctx) == []
+    assert change(account(), temporary, "Polis2026", "Polis2026", ctx) == []
     assert authenticate(LOGIN, temporary, ctx).outcome == INVALID
-    assert change_with_temporary(account(), temporary, "Strah2027", "Strah2027", ctx) == [
+    assert change(account(), temporary, "Strah2027", "Strah2027", ctx) == [
         "password.temporary_invalid"]
     assert account().email_verified is True
 
@@ -106,7 +112,7 @@ def test_every_problem_is_reported_together(ctx, make_account, mailbox, temporar
         temporary_typed = temporary
     if temporary_typed == "SAME":
         temporary_typed = new = confirm = temporary
-    assert change_with_temporary(account(), temporary_typed, new, confirm, ctx) == expected
+    assert change(account(), temporary_typed, new, confirm, ctx) == expected
     assert account().password_hash is None  # nothing changed
 
 
