@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     from idp.web import bp as web_bp
 
     app.register_blueprint(web_bp)
-    from idp.oidc import init_oidc
+    from idp.oidc.setup import init_oidc
 
     protocol = init_oidc(app, production=settings.production)  # signing keys, OpenID Connect pages and API
     from idp.admin import init_app as init_admin

@@ -17,21 +17,15 @@ RP-initiated logout, consent.
     views.py          the pages' blueprint: authorize, consent, logout, connected applications
     consent.py        remembered consent;  tokens.py  token values and rules;  id_token.py  signing, hints
     scopes.py         scopes → claims;  discovery.py  the discovery document;  bearer.py  token-guarded APIs
+    setup.py          init_oidc(app): keys, the server, the pages' blueprint; returns the protocol API
 
-Public API for other packages (admin, accounts, the app factory): the names below.
+Public API for other packages (admin, accounts, web): the names below; the app factory calls
+:func:`idp.oidc.setup.init_oidc`.
 """
 from idp.oidc.consent import grant_consent, list_consents, revoke_consent
 from idp.oidc.models import AuthorizationCode, Consent, OAuthToken
 from idp.oidc.tokens import revoke_for_account
 
 
-def init_oidc(app, *, production: bool):
-    """Load the signing keys, register the pages' endpoints on ``app``, and return the protocol API's
-    application (see :mod:`idp.oidc.setup`) for the app factory to mount beside ``app``."""
-    from idp.oidc.setup import init_oidc as _init
-
-    return _init(app, production=production)
-
-
-__all__ = ["AuthorizationCode", "Consent", "OAuthToken", "grant_consent", "init_oidc", "list_consents",
+__all__ = ["AuthorizationCode", "Consent", "OAuthToken", "grant_consent", "list_consents",
            "revoke_consent", "revoke_for_account"]

@@ -40,7 +40,7 @@ class Statement:
 class Compiled:
     """A statement's SQL for one dialect, its parameter order, bind processors and result processors."""
 
-    __slots__ = ("sql", "names", "binds", "results")
+    __slots__ = ("sql", "names", "binds", "defaults", "results")
 
     def __init__(self, statement, dialect, column_keys):
         processors = ()
@@ -52,11 +52,15 @@ class Compiled:
         binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
                  for name, bind in compiled.binds.items()}
         self.binds = {name: process for name, process in binds.items() if process}
+        # Values written into the statement itself (``Policy.state == ATTACHED``), sent with every call.
+        self.defaults = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
         self.results = tuple((i, process, is_json) for i, (process, is_json) in enumerate(processors)
                              if process is not None)
 
     def arguments(self, params: dict):
         """The DBAPI parameters for ``params``."""
+        if self.defaults:
+            params = {**self.defaults, **params}
         binds = self.binds
         if binds:
             params = {k: (binds[k](v) if k in binds else v) for k, v in params.items()}
