@@ -17,8 +17,8 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 class RequestIdFilter(logging.Filter):
-    """The request id of the record's request (``g.request_id``: set by the request hook, or by the WSGI-level
-    fast path of :mod:`idp.oidc.fastpath`, which answers inside an app context only), else ``-``."""
+    """The request id of the record's request (``g.request_id``, set by the request hook of the pages
+    application and of the protocol API), else ``-``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = g.get("request_id", "-") if has_app_context() else "-"
@@ -55,16 +55,8 @@ def configure_logging(json_logs: bool) -> None:
     root.setLevel(logging.INFO)
 
 
-#: The environ key of the id a request was given already (by the fast path, before it handed the request on).
-REQUEST_ID = "idp.request_id"
-
-
 def request_id(environ: dict) -> str:
-    """This request's id: the one it was given already, or the proxy's ``X-Request-ID`` when it is sane,
-    else a new random one."""
-    given = environ.get(REQUEST_ID)
-    if given is not None:
-        return given
+    """This request's id: the proxy's ``X-Request-ID`` when it is sane, else a new random one."""
     incoming = environ.get("HTTP_X_REQUEST_ID", "")
     return incoming if incoming and _SANE_ID.match(incoming) else secrets.token_hex(8)
 
