@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     from idp.oidc.protocol.app import Dispatcher
 
     # The protocol API (token, UserInfo, introspection, revocation, discovery, JWKS) beside the pages.
-    app.wsgi_app = Dispatcher(app.wsgi_app, protocol.wsgi_app)
+    app.wsgi_app = Dispatcher(app.wsgi_app, protocol)
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

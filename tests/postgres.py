@@ -1,5 +1,5 @@
 """A PostgreSQL server for the tests that always need one, whatever database the suite runs on
-(``tests/multi_instance``, ``tests/oidc/test_autocommit.py``): ``IDP_TEST_POSTGRES_URL``, else the server of
+(``tests/multi_instance``, ``tests/oidc/test_store_connections.py``): ``IDP_TEST_POSTGRES_URL``, else the server of
 ``IDP_TEST_DATABASE_URL`` when that is PostgreSQL, else ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``.
 Without a reachable server those tests are skipped, except under ``CI=true``, where they fail."""
 from __future__ import annotations

@@ -88,13 +88,14 @@ def event_values(event: str, *, at: datetime, origin: Origin | None = None, acco
 _HIGH_VOLUME = {"token.issued"}
 
 
-def publish(values: dict) -> None:
-    """Count an event (``idp_events_total``) and log it."""
+def publish(values: dict, *, log_extra: dict | None = None) -> None:
+    """Count an event (``idp_events_total``) and log it (``log_extra``: the log record's extra fields, such
+    as the request id of a protocol API request)."""
     count_event(values["event"])
     level = logging.DEBUG if values["event"] in _HIGH_VOLUME else logging.INFO
     if log.isEnabledFor(level):
         log.log(level, "audit %s account=%s client=%s ip=%s %s", values["event"], values["account_id"],
-                values["client_id"], values["ip"], values["details"] or "")
+                values["client_id"], values["ip"], values["details"] or "", extra=log_extra)
 
 
 def describe(row: AuditEvent) -> dict:

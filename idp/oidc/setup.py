@@ -7,7 +7,7 @@ from flask import Flask
 
 from idp.extensions import db
 from idp.keys import KeyStore
-from idp.oidc.protocol.app import create_protocol_app
+from idp.oidc.protocol.app import ProtocolAPI
 from idp.oidc.protocol.context import Provider
 from idp.oidc.server import build_server
 from idp.oidc.store import Store
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 STORE = "idp.oidc.store"
 
 
-def init_oidc(app: Flask, *, production: bool) -> Flask:
+def init_oidc(app: Flask, *, production: bool) -> ProtocolAPI:
     """Load the signing keys, build the authorization server and the pages' blueprint on ``app``; return
     the protocol API's application, sharing ``app``'s engine, keys, settings and clock."""
     services = app.extensions["idp"]
@@ -38,5 +38,5 @@ def init_oidc(app: Flask, *, production: bool) -> Flask:
     from idp.oidc.views import bp
 
     app.register_blueprint(bp)
-    return create_protocol_app(Provider(settings=settings, clock=services.clock, keys=keys, store=store),
-                               production=production)
+    return ProtocolAPI(Provider(settings=settings, clock=services.clock, keys=keys, store=store),
+                       production=production)

@@ -21,7 +21,8 @@ class RequestIdFilter(logging.Filter):
     application and of the protocol API), else ``-``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_app_context() else "-"
+        if getattr(record, "request_id", None) is None:  # the protocol API names it (``extra``)
+            record.request_id = g.get("request_id", "-") if has_app_context() else "-"
         return True
 
 

@@ -1,20 +1,23 @@
-"""The protocol API: a small Flask application of its own for the endpoints machines call — token,
-UserInfo, introspection, revocation, discovery and the JWKS — mounted beside the pages application
-(:class:`Dispatcher`).
+"""The protocol API: a WSGI application of its own for the endpoints machines call — token, UserInfo,
+introspection, revocation, discovery and the JWKS — mounted beside the pages application (:class:`Dispatcher`).
 
-It has none of what pages need (no browser session, no CSRF check, no templates, no page language): each
-request gets its request id and latency measurement, one connection of the store for the endpoint, and
-the security headers of every response (:func:`idp.headers.add_security_headers`). Every answer is JSON:
-the endpoint's, or an OAuth error (:mod:`.errors`), or for anything unexpected a logged 500
-``server_error``.
+It has none of what the pages need (no browser session, no CSRF check, no templates, no page language, no
+Flask request and application contexts): a Werkzeug request, one route per path, and the request given to
+the endpoint as an argument. Each request gets its request id (``X-Request-ID``, and in every log line it
+causes), its latency measurement (``idp_request_seconds``, endpoint names ``oidc.token`` …), one connection
+of the store, and the security headers of every response (:func:`idp.headers.add_security_headers`, the
+pages' own). Every answer is JSON: the endpoint's, an OAuth error (:mod:`.errors`), an HTTP error (404,
+405 with ``Allow``, 413), or for anything unexpected a logged 500 ``server_error``.
 """
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
+from typing import Callable
 
-from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
 
 from idp.audit import Origin
 from idp.headers import add_security_headers
@@ -35,106 +38,102 @@ log = logging.getLogger(__name__)
 MAX_CONTENT_LENGTH = 64 * 1024
 #: RFC 6749 §5.1: token responses (and every other answer here that carries a token or claims) are not cached.
 NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
-#: The paths this application answers; everything else is the pages application's.
-PATHS = frozenset({"/oauth/token", "/oauth/userinfo", "/oauth/introspect", "/oauth/revoke",
-                   "/.well-known/openid-configuration", "/.well-known/jwks.json"})
 _HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "invalid_request"}
 
-bp = Blueprint("oidc", __name__)  # the endpoints keep the names they are measured by: oidc.token …
+
+class ProtocolRequest(Request):
+    max_content_length = MAX_CONTENT_LENGTH
 
 
-def create_protocol_app(provider: Provider, *, production: bool) -> Flask:
-    app = Flask(__name__, static_folder=None)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
-    app.extensions["idp.oidc.provider"] = provider
-    app.extensions["idp.oidc.discovery"] = json.dumps(provider_metadata(provider.issuer)).encode("utf-8")
-    app.register_blueprint(bp)
-    timer = RequestTimer()
-
-    @app.before_request
-    def _start():
-        g.request_id = request_id(request.environ)
-        g.request_started = timer.start()
-
-    @app.after_request
-    def _finish(response):
-        add_security_headers(response, production=production)
-        response.headers["X-Request-ID"] = g.request_id
-        timer.observe(request.endpoint, request.method, g.request_started)
-        return response
-
-    @app.errorhandler(OAuthError)
-    def _oauth_error(error: OAuthError):
-        return _json(error.body(), error.status, [*error.headers(), *NO_STORE])
-
-    @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException):
-        status = error.code or 500
-        headers = [(k, v) for k, v in error.get_headers() if k == "Allow"]
-        return _json({"error": _HTTP_ERRORS.get(status, "invalid_request" if status < 500 else "server_error")},
-                     status, headers)
-
-    @app.errorhandler(Exception)
-    def _unexpected(error: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return _json({"error": "server_error"}, 500, list(NO_STORE))
-
-    return app
+@dataclass(frozen=True)
+class Route:
+    name: str  # the endpoint's name in metrics
+    methods: frozenset
+    answer: Callable  # (api, request, request id) → Response
 
 
-def _json(body: dict, status: int, headers) -> Response:
-    return Response(json.dumps(body), status, headers, mimetype="application/json")
+class ProtocolAPI:
+    """The WSGI application (see the module's documentation)."""
+
+    def __init__(self, provider: Provider, *, production: bool):
+        self.provider = provider
+        self.production = production
+        self.timer = RequestTimer()
+        self.discovery = json.dumps(provider_metadata(provider.issuer)).encode("utf-8")
+
+    def __call__(self, environ, start_response):
+        started = self.timer.start()
+        request = ProtocolRequest(environ)
+        rid = request_id(environ)
+        route = ROUTES.get(request.path)
+        response = self.respond(route, request, rid)
+        add_security_headers(response, production=self.production)
+        response.headers["X-Request-ID"] = rid
+        self.timer.observe(route.name if route is not None else None, request.method, started)
+        return response(environ, start_response)
+
+    def respond(self, route: Route | None, request: Request, rid: str) -> Response:
+        try:
+            if route is None:
+                return _json({"error": "not_found"}, 404)
+            if request.method not in route.methods:
+                allowed = ", ".join(sorted(route.methods))
+                return _json({"error": "method_not_allowed"}, 405, [("Allow", allowed)])
+            return route.answer(self, request, rid)
+        except OAuthError as error:
+            return _json(error.body(), error.status, [*error.headers(), *NO_STORE])
+        except HTTPException as error:  # 413 from reading the body
+            status = error.code or 500
+            return _json({"error": _HTTP_ERRORS.get(status, "invalid_request" if status < 500 else "server_error")},
+                         status)
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.path, extra={"request_id": rid})
+            return _json({"error": "server_error"}, 500, NO_STORE)
+
+    def endpoint(self, run, request: Request, rid: str, *, form_required: bool) -> Response:
+        """``run(provider, connection, call)`` for ``request`` on one connection of the store."""
+        user_agent = request.headers.get("User-Agent", "")
+        form = read_form(request.get_data(cache=False), request.content_type, required=form_required)
+        call = Call(method=request.method, authorization=request.headers.get("Authorization"), form=form,
+                    origin=Origin(ip=request.remote_addr, user_agent=user_agent[:300] or None), request_id=rid)
+        provider = self.provider
+        with provider.store.connect() as connection:
+            payload = run(provider, connection, call)
+        return _json(payload, 200, NO_STORE)
+
+    def openid_configuration(self, request: Request, rid: str) -> Response:
+        return _public(self.discovery, max_age=3600)
+
+    def jwks(self, request: Request, rid: str) -> Response:
+        # Short cache: after a rotation relying parties should see the new key within minutes.
+        return _public(self.provider.keys.jwks_json(), max_age=JWKS_MAX_AGE)
 
 
-def _answer(endpoint) -> Response:
-    """Run ``endpoint(provider, connection, call)`` for this request on one connection of the store."""
-    provider: Provider = current_app.extensions["idp.oidc.provider"]
-    user_agent = request.headers.get("User-Agent", "")
-    call = Call(method=request.method, authorization=request.headers.get("Authorization"),
-                form=read_form(request.get_data(cache=False), request.content_type),
-                origin=Origin(ip=request.remote_addr, user_agent=user_agent[:300] or None))
-    with provider.store.connect() as connection:
-        payload = endpoint(provider, connection, call)
-    return _json(payload, 200, NO_STORE)
-
-
-@bp.post("/oauth/token")
-def token_endpoint():
-    return _answer(token)
-
-
-@bp.route("/oauth/userinfo", methods=["GET", "POST"])
-def userinfo_endpoint():
-    return _answer(userinfo)
-
-
-@bp.post("/oauth/introspect")
-def introspection_endpoint():
-    return _answer(introspection)
-
-
-@bp.post("/oauth/revoke")
-def revocation_endpoint():
-    return _answer(revocation)
+def _json(body: dict, status: int, headers=()) -> Response:
+    return Response(json.dumps(body), status, list(headers), mimetype="application/json")
 
 
 def _public(body: bytes, *, max_age: int) -> Response:
-    response = Response(body, mimetype="application/json")
-    response.headers["Cache-Control"] = f"public, max-age={max_age}"
-    response.headers["Access-Control-Allow-Origin"] = "*"  # public documents, read by browser clients too
-    return response
+    return Response(body, 200, [("Cache-Control", f"public, max-age={max_age}"),
+                                ("Access-Control-Allow-Origin", "*")],  # public documents, read by browsers too
+                    mimetype="application/json")
 
 
-@bp.get("/.well-known/openid-configuration")
-def openid_configuration():
-    return _public(current_app.extensions["idp.oidc.discovery"], max_age=3600)
+def _endpoint(run, *, form_required: bool = True) -> Callable:
+    return lambda api, request, rid: api.endpoint(run, request, rid, form_required=form_required)
 
 
-@bp.get("/.well-known/jwks.json")
-def jwks():
-    # Short cache: after a rotation relying parties should see the new key within minutes.
-    provider: Provider = current_app.extensions["idp.oidc.provider"]
-    return _public(provider.keys.jwks_json(), max_age=JWKS_MAX_AGE)
+_GET, _POST = frozenset({"GET", "HEAD"}), frozenset({"POST"})
+#: Every path of the protocol API; everything else is the pages application's.
+ROUTES = {
+    "/oauth/token": Route("oidc.token", _POST, _endpoint(token)),
+    "/oauth/userinfo": Route("oidc.userinfo", _GET | _POST, _endpoint(userinfo, form_required=False)),
+    "/oauth/introspect": Route("oidc.introspect", _POST, _endpoint(introspection)),
+    "/oauth/revoke": Route("oidc.revoke", _POST, _endpoint(revocation)),
+    "/.well-known/openid-configuration": Route("oidc.openid_configuration", _GET, ProtocolAPI.openid_configuration),
+    "/.well-known/jwks.json": Route("oidc.jwks", _GET, ProtocolAPI.jwks),
+}
+PATHS = frozenset(ROUTES)
 
 
 class Dispatcher:

@@ -73,9 +73,9 @@ def _basic(header: str) -> tuple[str, str] | None:
     return (client_id, secret) if client_id and secret else None
 
 
-def authenticate(client, presented: Credentials, *, methods: tuple[str, ...], secret_key: str):
+def authenticate(client, presented: Credentials, *, methods: tuple[str, ...], secret_key: str, log_extra: dict):
     """``client`` (the record named by ``presented.client_id``, or None) if the credentials prove it and its
-    method is allowed here; else :class:`InvalidClient`."""
+    method is allowed here; else :class:`InvalidClient`. ``log_extra``: the request's (:attr:`Call.log`)."""
     if not presented.client_id:
         raise InvalidClient("Missing 'client_id' parameter.")
     if client is None or not client.active:
@@ -85,6 +85,6 @@ def authenticate(client, presented: Credentials, *, methods: tuple[str, ...], se
     if method not in allowed:
         raise InvalidClient(f"The client cannot authenticate with methods: {list(allowed)}")
     if method != NONE and not check_secret(presented.secret, client.secret_hash, secret_key):
-        log.info("client authentication failed for client_id=%r", presented.client_id[:64])
+        log.info("client authentication failed for client_id=%r", presented.client_id[:64], extra=log_extra)
         raise InvalidClient("The client cannot authenticate with the credentials given.")
     return client

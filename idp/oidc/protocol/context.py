@@ -32,21 +32,30 @@ class Provider:
 @dataclass(frozen=True)
 class Call:
     """One request to a protocol endpoint: its method, ``Authorization`` header, form parameters (each
-    present once: :func:`read_form`) and origin (for the audit trail)."""
+    present once: :func:`read_form`), origin (for the audit trail) and id (for the log lines it causes)."""
 
     method: str
     authorization: str | None
     form: dict[str, str]
     origin: Origin
+    request_id: str = "-"
+
+    @property
+    def log(self) -> dict:
+        """``extra`` of a log call made for this request: its request id."""
+        return {"request_id": self.request_id}
 
 
-def read_form(body: bytes, content_type: str | None) -> dict[str, str]:
+def read_form(body: bytes, content_type: str | None, *, required: bool = True) -> dict[str, str]:
     """A form-encoded body as a dict. RFC 6749 §3.1/§3.2: parameters sent without a value are as if omitted,
     and none may be included more than once; the body must be ``application/x-www-form-urlencoded``
-    (RFC 6749 §4.1.3) and UTF-8."""
+    (RFC 6749 §4.1.3) and UTF-8. Another kind of body is ``invalid_request`` where the parameters must come
+    in a form (``required``), else no parameters (a resource's request may have a body of its own)."""
     if not body:
         return {}
     if (content_type or "").split(";")[0].strip().lower() != FORM:
+        if not required:
+            return {}
         raise InvalidRequest("The request body must be application/x-www-form-urlencoded.")
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=False, strict_parsing=False)

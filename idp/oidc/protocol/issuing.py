@@ -76,21 +76,21 @@ def tokens_for(provider: Provider, connection, *, client, account, grant_type: s
     return issued
 
 
-def commit(connection, issued: Issued, spend: tuple | None = None) -> dict:
+def commit(connection, issued: Issued, spend: tuple | None = None, *, log_extra: dict) -> dict:
     """Write ``issued`` (after ``spend``, which must match its row: :class:`~idp.oidc.store.LostRace`
     otherwise, nothing written), publish its events, and return its response."""
     connection.transaction([spend] if spend is not None else [], issued.writes)
     for event in issued.events:
-        publish(event)
+        publish(event, log_extra=log_extra)
     return issued.payload
 
 
-def alarm(connection, revocation: tuple, event: dict) -> int:
+def alarm(connection, revocation: tuple, event: dict, *, log_extra: dict) -> int:
     """A replayed code or a reused refresh token: revoke what it gave, then record ``event`` with the number
     of rows revoked (``revoked``). Both stand although the request fails. The revocation is committed
     first, on its own: if the event could not be written after it, the tokens are revoked all the same."""
     [revoked] = connection.transaction([], [revocation])
     event["details"] = {**event["details"], "revoked": revoked}
     connection.transaction([], [store.insert_event(event)])
-    publish(event)
+    publish(event, log_extra=log_extra)
     return revoked

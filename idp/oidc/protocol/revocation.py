@@ -28,5 +28,5 @@ def revocation(provider: Provider, connection, call: Call) -> dict:
     event = event_values("token.revoked", at=now, origin=call.origin, account_id=row.account_id,
                          client_id=client.client_id, kind=token.kind, via="revocation")
     connection.transaction([], [revoke, store.insert_event(event)])
-    publish(event)
+    publish(event, log_extra=call.log)
     return {}

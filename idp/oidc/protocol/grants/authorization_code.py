@@ -29,7 +29,8 @@ def exchange(provider: Provider, connection, call: Call) -> dict:
     presented = client_auth.credentials(call.authorization, form)
     value = form.get("code")
     client, code = records.client_with_code(connection, presented.client_id, hash_of(value))
-    client = client_auth.authenticate(client, presented, methods=METHODS, secret_key=provider.settings.secret_key)
+    client = client_auth.authenticate(client, presented, methods=METHODS, secret_key=provider.settings.secret_key,
+                                      log_extra=call.log)
     if not client.check_grant_type(GRANT_TYPE):
         raise UnauthorizedClient(f"The client is not allowed to use grant_type={GRANT_TYPE}.")
     if not value:
@@ -53,7 +54,7 @@ def exchange(provider: Provider, connection, call: Call) -> dict:
     issued = issuing.tokens_for(provider, connection, client=client, account=account, grant_type=GRANT_TYPE,
                                 scope=code.scope, origin=call.origin, now=now, code=code)
     try:
-        return issuing.commit(connection, issued, spend=store.spend_code(code.id, now))
+        return issuing.commit(connection, issued, spend=store.spend_code(code.id, now), log_extra=call.log)
     except LostRace:  # a concurrent exchange of the same code won
         raise replayed(provider, connection, call, client, code) from None
 
@@ -63,6 +64,7 @@ def replayed(provider: Provider, connection, call: Call, client, code) -> Invali
     now = provider.clock.now()
     event = event_values("token.reuse", at=now, origin=call.origin, account_id=code.account_id,
                          client_id=client.client_id, kind="authorization_code")
-    revoked = issuing.alarm(connection, store.revoke_from_code(code.id, now), event)
-    log.warning("authorization code replayed by client %s: %d token grant(s) revoked", client.client_id, revoked)
+    revoked = issuing.alarm(connection, store.revoke_from_code(code.id, now), event, log_extra=call.log)
+    log.warning("authorization code replayed by client %s: %d token grant(s) revoked", client.client_id, revoked,
+                extra=call.log)
     return InvalidGrant("Invalid 'code' in request.")

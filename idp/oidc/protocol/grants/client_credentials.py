@@ -20,7 +20,8 @@ METHODS = (client_auth.BASIC, client_auth.POST)
 def exchange(provider: Provider, connection, call: Call) -> dict:
     presented = client_auth.credentials(call.authorization, call.form)
     client = client_auth.authenticate(records.client(connection, presented.client_id), presented,
-                                      methods=METHODS, secret_key=provider.settings.secret_key)
+                                      methods=METHODS, secret_key=provider.settings.secret_key,
+                                      log_extra=call.log)
     if not client.check_grant_type(GRANT_TYPE):
         raise UnauthorizedClient(f"The client is not allowed to use grant_type={GRANT_TYPE}.")
     scope = call.form.get("scope")
@@ -28,4 +29,4 @@ def exchange(provider: Provider, connection, call: Call) -> dict:
         raise InvalidScope("None of the requested scopes is allowed for this client.")
     issued = issuing.tokens_for(provider, connection, client=client, account=None, grant_type=GRANT_TYPE,
                                 scope=scope, origin=call.origin, now=provider.clock.now())
-    return issuing.commit(connection, issued)
+    return issuing.commit(connection, issued, log_extra=call.log)

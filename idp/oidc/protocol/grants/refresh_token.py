@@ -30,7 +30,8 @@ def exchange(provider: Provider, connection, call: Call) -> dict:
     presented = client_auth.credentials(call.authorization, form)
     value = form.get("refresh_token")
     client, row = records.client_with_token(connection, presented.client_id, hash_of(value), refresh=True)
-    client = client_auth.authenticate(client, presented, methods=METHODS, secret_key=provider.settings.secret_key)
+    client = client_auth.authenticate(client, presented, methods=METHODS, secret_key=provider.settings.secret_key,
+                                      log_extra=call.log)
     if not client.check_grant_type(GRANT_TYPE):
         raise UnauthorizedClient(f"The client is not allowed to use grant_type={GRANT_TYPE}.")
     if not value:
@@ -52,7 +53,7 @@ def exchange(provider: Provider, connection, call: Call) -> dict:
     issued = issuing.tokens_for(provider, connection, client=client, account=account, grant_type=GRANT_TYPE,
                                 scope=scope or row.scope, origin=call.origin, now=now, previous=row)
     try:
-        return issuing.commit(connection, issued, spend=store.spend_refresh(row.id, now))
+        return issuing.commit(connection, issued, spend=store.spend_refresh(row.id, now), log_extra=call.log)
     except LostRace:  # a concurrent use won, or the family was revoked meanwhile
         raise reused(provider, connection, call, client, row) from None
 
@@ -62,7 +63,7 @@ def reused(provider: Provider, connection, call: Call, client, row) -> InvalidGr
     now = provider.clock.now()
     event = event_values("token.reuse", at=now, origin=call.origin, account_id=row.account_id,
                          client_id=client.client_id, kind="refresh_token")
-    revoked = issuing.alarm(connection, store.revoke_grant(row, now), event)
+    revoked = issuing.alarm(connection, store.revoke_grant(row, now), event, log_extra=call.log)
     log.warning("refresh token reused by client %s: family revoked (%d grant(s))", client.client_id,
-                        revoked)
+                        revoked, extra=call.log)
     return InvalidGrant("The refresh token was already used.")
