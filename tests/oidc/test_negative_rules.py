@@ -334,6 +334,24 @@ def test_confidential_client_without_secret_is_401(rp):
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
 
 
+@pytest.mark.parametrize("extra", [{}, {"client_secret": ""}])
+def test_confidential_client_naming_itself_without_its_secret_is_401(rp, flow, customer, extra):
+    """A stolen refresh token or code of a confidential client is worthless without the client's secret."""
+    request = rp.authorization()
+    code = signed_in_code(flow, rp, request)
+    no_secret = {"client_id": rp.client_id, **extra}
+    exchange = rp.token({"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+                         "code_verifier": request.verifier, **no_secret}, "none")
+    assert exchange.status_code == 401 and exchange.json()["error"] == "invalid_client"
+    token = rp.exchange(code, request).json()  # the code was not spent by the refused attempt
+    refresh = rp.token({"grant_type": "refresh_token", "refresh_token": token["refresh_token"], **no_secret}, "none")
+    assert refresh.status_code == 401 and refresh.json()["error"] == "invalid_client"
+    revoke = requests.post(rp.metadata["revocation_endpoint"], data={"token": token["access_token"], **no_secret},
+                           timeout=10)
+    assert revoke.status_code == 401 and revoke.json()["error"] == "invalid_client"
+    assert rp.userinfo(token["access_token"]).status_code == 200  # nothing was revoked either
+
+
 def test_disabled_client_cannot_get_or_use_tokens(app, rp, flow, customer):
     from idp.clients import disable_client
     from idp.extensions import db

@@ -620,20 +620,7 @@ for _method in ("get", "post"):
 
 #: Cases the implementation gets wrong (found by this test; reported, not fixed here): expected to fail,
 #: strictly, so that a fix makes them fail until they are taken off this list.
-KNOWN_BUGS: dict[str, str] = {
-    "refresh-confidential-none": (
-        "a confidential client naming itself with client_id alone (the 'none' method, no secret) has its "
-        "refresh token exchanged (200, new tokens); expected 401 invalid_client. client_auth.authenticate "
-        "lets a confidential client use 'none' wherever the endpoint lists the method"),
-    "refresh-post-empty-secret": (
-        "client_id with an empty client_secret is the 'none' method once the blank parameter is dropped: "
-        "200 for a confidential client; expected 401 invalid_client"),
-    "code-confidential-none": (
-        "a confidential client exchanges its code with client_id and the PKCE verifier, without its "
-        "secret: 200; expected 401 invalid_client"),
-    "revoke-confidential-none": (
-        "a confidential client revokes its token with client_id alone: 200; expected 401 invalid_client"),
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def _parameters():

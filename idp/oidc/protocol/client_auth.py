@@ -81,7 +81,8 @@ def authenticate(client, presented: Credentials, *, methods: tuple[str, ...], se
     if client is None or not client.active:
         raise InvalidClient("The client does not exist on this server.")
     method = presented.method
-    allowed = methods if not client.public else tuple(m for m in methods if m == NONE)
+    # A public client has no secret to prove; a confidential client always proves its secret.
+    allowed = tuple(m for m in methods if (m == NONE) == bool(client.public))
     if method not in allowed:
         raise InvalidClient(f"The client cannot authenticate with methods: {list(allowed)}")
     if method != NONE and not check_secret(presented.secret, client.secret_hash, secret_key):
