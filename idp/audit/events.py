@@ -79,8 +79,10 @@ def event_values(event: str, *, at: datetime, origin: Origin | None = None, acco
     if leaked:
         raise ValueError(f"audit details must not carry secrets: {sorted(leaked)}")
     origin = origin or Origin()
+    # A header may carry NUL, which PostgreSQL refuses in text: the trail keeps the rest of it.
+    user_agent = (origin.user_agent or "").replace("\x00", "")[:300] or None
     return {"at": at, "event": event, "account_id": account_id, "client_id": client_id, "ip": origin.ip,
-            "user_agent": (origin.user_agent or None) and origin.user_agent[:300], "details": details}
+            "user_agent": user_agent, "details": details}
 
 
 #: Events as frequent as requests: logged at DEBUG, not INFO (they are in the trail and counted all the

@@ -134,3 +134,17 @@ def test_the_connection_of_a_failed_request_goes_back_unused_by_a_transaction(ap
     monkeypatch.undo()
     ok = client.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=basic(*machine))
     assert ok.status_code == 200 and ok.get_json()["scope"] == "reports.read"
+
+
+def test_a_user_agent_with_nul_is_recorded_without_it(app, client, machine):
+    from sqlalchemy import select
+
+    from idp.audit import AuditEvent
+    from idp.extensions import db
+
+    response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                           headers={**basic(*machine), "User-Agent": "robot\x00/1.0"})
+    assert response.status_code == 200
+    with app.app_context():
+        agents = db.session.execute(select(AuditEvent.user_agent).where(AuditEvent.event == "token.issued")).scalars()
+        assert list(agents) == ["robot/1.0"]
