@@ -46,7 +46,8 @@ def problems_in(root: Path) -> list[str]:
                         found.append(f"{where}:{node.lineno}: import {alias.name}")
             elif isinstance(node, ast.Attribute) and _private(node.attr) and node.attr not in defined:
                 found.append(f"{where}:{node.lineno}: .{node.attr}")
-            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                  and node.func.id in ("getattr", "hasattr")
                   and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
                   and isinstance(node.args[1].value, str) and _private(node.args[1].value)
                   and node.args[1].value not in defined):

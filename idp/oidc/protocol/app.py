@@ -2,25 +2,27 @@
 introspection, revocation, discovery and the JWKS — mounted beside the pages application (:class:`Dispatcher`).
 
 It has none of what the pages need (no browser session, no CSRF check, no templates, no page language, no
-Flask request and application contexts): a Werkzeug request, one route per path, and the request given to
-the endpoint as an argument. Each request gets its request id (``X-Request-ID``, and in every log line it
-causes), its latency measurement (``idp_request_seconds``, endpoint names ``oidc.token`` …), one connection
-of the store, and the security headers of every response (:func:`idp.headers.add_security_headers`, the
-pages' own). Every answer is JSON: the endpoint's, an OAuth error (:mod:`.errors`), an HTTP error (404,
-405 with ``Allow``, 413), or for anything unexpected a logged 500 ``server_error``.
+Flask request and application contexts, no response object): a route per path, and the request's parts
+given to the endpoint as arguments. Each request gets its request id (``X-Request-ID``, and in every log
+line it causes), its latency measurement (``idp_request_seconds``, endpoint names ``oidc.token`` …), one
+connection of the store, and the security headers of every response (:func:`idp.headers.security_headers`,
+the pages' own). Every answer is JSON: the endpoint's, an OAuth error (:mod:`.errors`), an HTTP error (404,
+405 with ``Allow``, 413), or for anything unexpected a logged 500 ``server_error``. The body is read through
+Werkzeug's input stream (its limit, chunked bodies); headers come from the WSGI environ.
 """
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Request, Response
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.wsgi import get_input_stream
 
 from idp.audit import Origin
-from idp.headers import add_security_headers
+from idp.headers import security_headers
 from idp.keys import JWKS_MAX_AGE
 from idp.oidc.discovery import provider_metadata
 from idp.oidc.protocol.context import Call, Provider, read_form
@@ -39,17 +41,27 @@ MAX_CONTENT_LENGTH = 64 * 1024
 #: RFC 6749 §5.1: token responses (and every other answer here that carries a token or claims) are not cached.
 NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 _HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "invalid_request"}
+_JSON = "application/json"
 
 
-class ProtocolRequest(Request):
-    max_content_length = MAX_CONTENT_LENGTH
+@dataclass
+class Answer:
+    """A response: its status, JSON body and own headers (the security headers are added to every one)."""
+
+    status: int
+    body: bytes
+    headers: list = field(default_factory=list)
+
+
+def json_answer(body: dict, status: int = 200, headers=()) -> Answer:
+    return Answer(status, json.dumps(body).encode("utf-8"), list(headers))
 
 
 @dataclass(frozen=True)
 class Route:
     name: str  # the endpoint's name in metrics
     methods: frozenset
-    answer: Callable  # (api, request, request id) → Response
+    answer: Callable  # (api, environ, request id) → Answer
 
 
 class ProtocolAPI:
@@ -57,70 +69,66 @@ class ProtocolAPI:
 
     def __init__(self, provider: Provider, *, production: bool):
         self.provider = provider
-        self.production = production
         self.timer = RequestTimer()
         self.discovery = json.dumps(provider_metadata(provider.issuer)).encode("utf-8")
+        self.security = security_headers(_JSON, production=production)
 
     def __call__(self, environ, start_response):
         started = self.timer.start()
-        request = ProtocolRequest(environ)
         rid = request_id(environ)
-        route = ROUTES.get(request.path)
-        response = self.respond(route, request, rid)
-        add_security_headers(response, production=self.production)
-        response.headers["X-Request-ID"] = rid
-        self.timer.observe(route.name if route is not None else None, request.method, started)
-        return response(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "GET")
+        route = ROUTES.get(environ.get("PATH_INFO"))
+        answer = self.respond(route, method, environ, rid)
+        headers = [("Content-Type", _JSON), ("Content-Length", str(len(answer.body))), *answer.headers,
+                   *self.security, ("X-Request-ID", rid)]
+        self.timer.observe(route.name if route is not None else None, method, started)
+        start_response(f"{answer.status} {HTTP_STATUS_CODES.get(answer.status, '')}", headers)
+        return [answer.body] if method != "HEAD" else []
 
-    def respond(self, route: Route | None, request: Request, rid: str) -> Response:
+    def respond(self, route: Route | None, method: str, environ, rid: str) -> Answer:
         try:
             if route is None:
-                return _json({"error": "not_found"}, 404)
-            if request.method not in route.methods:
-                allowed = ", ".join(sorted(route.methods))
-                return _json({"error": "method_not_allowed"}, 405, [("Allow", allowed)])
-            return route.answer(self, request, rid)
+                return json_answer({"error": "not_found"}, 404)
+            if method not in route.methods:
+                return json_answer({"error": "method_not_allowed"}, 405, [("Allow", ", ".join(sorted(route.methods)))])
+            return route.answer(self, environ, rid)
         except OAuthError as error:
-            return _json(error.body(), error.status, [*error.headers(), *NO_STORE])
+            return json_answer(error.body(), error.status, [*error.headers(), *NO_STORE])
         except HTTPException as error:  # 413 from reading the body
             status = error.code or 500
-            return _json({"error": _HTTP_ERRORS.get(status, "invalid_request" if status < 500 else "server_error")},
-                         status)
+            code = _HTTP_ERRORS.get(status, "invalid_request" if status < 500 else "server_error")
+            return json_answer({"error": code}, status)
         except Exception:
-            log.exception("unhandled error on %s %s", request.method, request.path, extra={"request_id": rid})
-            return _json({"error": "server_error"}, 500, NO_STORE)
+            log.exception("unhandled error on %s %s", method, environ.get("PATH_INFO"), extra={"request_id": rid})
+            return json_answer({"error": "server_error"}, 500, NO_STORE)
 
-    def endpoint(self, run, request: Request, rid: str, *, form_required: bool) -> Response:
-        """``run(provider, connection, call)`` for ``request`` on one connection of the store."""
-        user_agent = request.headers.get("User-Agent", "")
-        form = read_form(request.get_data(cache=False), request.content_type, required=form_required)
-        call = Call(method=request.method, authorization=request.headers.get("Authorization"), form=form,
-                    origin=Origin(ip=request.remote_addr, user_agent=user_agent[:300] or None), request_id=rid)
+    def endpoint(self, run, environ, rid: str, *, form_required: bool) -> Answer:
+        """``run(provider, connection, call)`` for the request of ``environ`` on one connection of the store."""
+        body = get_input_stream(environ, max_content_length=MAX_CONTENT_LENGTH).read()
+        user_agent = environ.get("HTTP_USER_AGENT", "")
+        call = Call(method=environ.get("REQUEST_METHOD", "GET"), authorization=environ.get("HTTP_AUTHORIZATION"),
+                    form=read_form(body, environ.get("CONTENT_TYPE"), required=form_required),
+                    origin=Origin(ip=environ.get("REMOTE_ADDR"), user_agent=user_agent[:300] or None), request_id=rid)
         provider = self.provider
         with provider.store.connect() as connection:
             payload = run(provider, connection, call)
-        return _json(payload, 200, NO_STORE)
+        return json_answer(payload, 200, NO_STORE)
 
-    def openid_configuration(self, request: Request, rid: str) -> Response:
+    def openid_configuration(self, environ, rid: str) -> Answer:
         return _public(self.discovery, max_age=3600)
 
-    def jwks(self, request: Request, rid: str) -> Response:
+    def jwks(self, environ, rid: str) -> Answer:
         # Short cache: after a rotation relying parties should see the new key within minutes.
         return _public(self.provider.keys.jwks_json(), max_age=JWKS_MAX_AGE)
 
 
-def _json(body: dict, status: int, headers=()) -> Response:
-    return Response(json.dumps(body), status, list(headers), mimetype="application/json")
-
-
-def _public(body: bytes, *, max_age: int) -> Response:
-    return Response(body, 200, [("Cache-Control", f"public, max-age={max_age}"),
-                                ("Access-Control-Allow-Origin", "*")],  # public documents, read by browsers too
-                    mimetype="application/json")
+def _public(body: bytes, *, max_age: int) -> Answer:
+    return Answer(200, body, [("Cache-Control", f"public, max-age={max_age}"),
+                              ("Access-Control-Allow-Origin", "*")])  # public documents, read by browsers too
 
 
 def _endpoint(run, *, form_required: bool = True) -> Callable:
-    return lambda api, request, rid: api.endpoint(run, request, rid, form_required=form_required)
+    return lambda api, environ, rid: api.endpoint(run, environ, rid, form_required=form_required)
 
 
 _GET, _POST = frozenset({"GET", "HEAD"}), frozenset({"POST"})
