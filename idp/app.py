@@ -10,6 +10,7 @@ from flask import Flask, g, request, session
 from flask.sessions import NullSession, SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from idp.clock import Clock
 from idp.delivery import Courier
@@ -88,8 +89,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     _install_request_hooks(app, settings, catalogue, install_metrics(app, hooks=False))
     from idp.oidc.protocol.app import Dispatcher
 
-    # The protocol API (token, UserInfo, introspection, revocation, discovery, JWKS) beside the pages.
-    app.wsgi_app = Dispatcher(app.wsgi_app, protocol)
+    # The protocol API (token, UserInfo, introspection, revocation, discovery, JWKS) beside the pages; a request
+    # body that cannot be read is a 400 in both.
+    app.wsgi_app = ReadableBody(Dispatcher(app.wsgi_app, protocol))
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -100,6 +102,65 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.getLogger(noisy).getEffectiveLevel(), logging.INFO))
     return app
+
+
+class ReadableBody:
+    """WSGI middleware: an error raised while the application reads the request body (``wsgi.input``) is the
+    client's, answered 400 by whichever application reads it. The server parses a chunked body as it is read:
+    under gunicorn a bad chunk size, a chunk without its CRLF or a body cut off before its last chunk raises
+    from ``read`` (its ``gunicorn.http.errors``, which are no ``OSError`` that Werkzeug would take for a
+    disconnected client), and the applications answered 500. Here every such error becomes Werkzeug's
+    :class:`~werkzeug.exceptions.BadRequest`: the pages show their 400 page, the JSON APIs and the protocol
+    API answer ``invalid_request``. (gunicorn closes the connection after a body it failed to read.)"""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        stream = environ.get("wsgi.input")
+        if stream is not None:
+            environ["wsgi.input"] = _BodyStream(stream)
+        return self.app(environ, start_response)
+
+
+class _BodyStream:
+    """``wsgi.input`` whose read errors are :class:`BadRequest` (see :class:`ReadableBody`)."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def read(self, *args):
+        try:
+            return self._stream.read(*args)
+        except HTTPException:
+            raise
+        except Exception as exc:
+            raise _unreadable(exc) from exc
+
+    def readline(self, *args):
+        try:
+            return self._stream.readline(*args)
+        except HTTPException:
+            raise
+        except Exception as exc:
+            raise _unreadable(exc) from exc
+
+    def readlines(self, *args):
+        try:
+            return self._stream.readlines(*args)
+        except HTTPException:
+            raise
+        except Exception as exc:
+            raise _unreadable(exc) from exc
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+
+def _unreadable(exc: Exception) -> BadRequest:
+    return BadRequest(f"the request body could not be read ({type(exc).__name__})")
 
 
 #: A pooled connection idle longer than this is tested before use (seconds).
