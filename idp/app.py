@@ -13,6 +13,7 @@ from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from idp.clock import Clock
+from idp.database_file import prepare_sqlite_file
 from idp.delivery import Courier
 from idp.errors import register_error_handlers
 from idp.extensions import csrf, db
@@ -48,7 +49,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SESSION_COOKIE_NAME="idp_session",
+        # In production the __Host- prefix: browsers take the cookie only Secure, with Path=/ and no Domain,
+        # so neither a sibling subdomain nor plain HTTP can set or shadow it.
+        SESSION_COOKIE_NAME="__Host-idp_session" if settings.production else "idp_session",
+        SESSION_COOKIE_PATH="/",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.production,
@@ -57,12 +61,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session; a slow customer is no attacker
         WTF_CSRF_SSL_STRICT=settings.production,
     )
-    if settings.database_url.startswith("sqlite:///"):
-        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-
     db.init_app(app)
     with app.app_context():
         if settings.database_url.startswith("sqlite"):
+            # The file (and its folder) before SQLite makes it world-readable; the path as Flask-SQLAlchemy
+            # resolved it (a relative one is in the instance folder).
+            prepare_sqlite_file(db.engine.url.database)
             event.listen(db.engine, "connect", _sqlite_pragmas)
         else:
             _ping_idle_connections(db.engine)

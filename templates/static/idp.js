@@ -19,7 +19,9 @@
     });
   }
 
-  // The live checklist of the password rules on «Изменение пароля».
+  // The live checklist of the password rules on «Изменение пароля»: the seed's rules, as
+  // idp.passwords.rules.RULES checks them. Its LIMITS (at most 256 characters, no control or invisible
+  // characters) are not in the checklist: the server reports them, each with its own message.
   var checks = {
     "password.rule.length": function (p) { return p.length >= 8; },
     "password.rule.upper": function (p) { return /[A-Z]/.test(p); },

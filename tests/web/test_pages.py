@@ -177,3 +177,35 @@ def test_a_long_cyrillic_password_through_the_forms(client, make_account, mailbo
     assert codes(almost.get_data(as_text=True)) == ["signin.invalid"]
     page = post_login(client, login="known@example.com", password=chosen, action="signin")
     assert page.status_code == 302 and page.headers["Location"] == "/account"
+
+
+CONTROL_MESSAGE = {
+    "ru": "Пароль не должен содержать управляющих и невидимых символов (табуляции, перевода строки, нулевого "
+          "символа и т. п.).",
+    "en": "The password must not contain control or invisible characters (tab, line break, NUL and the like).",
+}
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+@pytest.mark.parametrize("new", ["Aa1\x00aaaa", "Aa1\taaaaaa", "Aa1aaaaa\r\n", "Aa1\u200baaaa"])
+def test_change_page_refuses_control_characters_with_a_message_of_their_own(client, make_account, mailbox,
+                                                                            lang, new):
+    """Issue 22, finding 7: a NUL, a tab, a line break or an invisible character in the new password is
+    refused on «Изменение пароля» with its own message in the page's language, and nothing else is said;
+    the temporary password still works, and a visible password is then taken."""
+    make_account(email="known@example.com")
+    client.get(f"/login?lang={lang}")
+    post_login(client, login="known@example.com", password="", action="forgot")
+    temporary = mailbox.temporary_password("known@example.com")
+    post_login(client, login="known@example.com", password=temporary, action="signin")
+    page = client.post("/password/change", data={"csrf_token": csrf(client, "/password/change"),
+                                                 "temporary": temporary, "new": new, "confirm": new})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and f'<html lang="{lang}">' in html
+    assert codes(html) == ["password.rule.control"]
+    assert CONTROL_MESSAGE[lang] in html
+    page = client.post("/password/change", data={"csrf_token": csrf(client, "/password/change"),
+                                                 "temporary": temporary, "new": "Aa1 aaaa", "confirm": "Aa1 aaaa"})
+    assert page.status_code == 302 and page.headers["Location"].startswith("/login")
+    page = post_login(client, login="known@example.com", password="Aa1 aaaa", action="signin")
+    assert page.status_code == 302 and page.headers["Location"] == "/account"

@@ -68,12 +68,17 @@ class Browser:
         return page
 
 
-def session_cookie(response) -> tuple[str, set[str]]:
-    """The ``idp_session`` Set-Cookie header of ``response``: its value and its attributes."""
-    headers = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("idp_session=")]
-    assert len(headers) == 1, response.headers.getlist("Set-Cookie")
+#: The session cookie's name in production (the ``__Host-`` prefix) and in development.
+COOKIE = "__Host-idp_session"
+DEVELOPMENT_COOKIE = "idp_session"
+
+
+def session_cookie(response, name: str = COOKIE) -> tuple[str, set[str]]:
+    """The session's Set-Cookie header of ``response`` (the only one): its value and its attributes."""
+    headers = response.headers.getlist("Set-Cookie")
+    assert len(headers) == 1 and headers[0].startswith(name + "="), headers
     pair, *attributes = [part.strip() for part in headers[0].split(";")]
-    return pair.removeprefix("idp_session="), set(attributes)
+    return pair.removeprefix(name + "="), set(attributes)
 
 
 def csp_directives(value: str) -> dict[str, list[str]]:
@@ -124,10 +129,31 @@ def test_production_sends_hsts_on_machine_endpoints_too_but_no_page_headers(http
     assert "Content-Security-Policy" not in response.headers and "Set-Cookie" not in response.headers
 
 
+def test_production_session_cookie_has_the_host_prefix(production_app, https, make_account):
+    """Issue 22, finding 10: ``__Host-idp_session`` — Secure, ``Path=/`` and no ``Domain``, which browsers
+    require of the prefix (else they drop the cookie), so no subdomain and no plain-HTTP page can set or
+    shadow it; signing in, the pages and signing out all go by that name."""
+    assert production_app.config["SESSION_COOKIE_NAME"] == COOKIE
+    make_account(email="client@example.com", password=PASSWORD)
+    for response in (https.get("/login"), https.sign_in("client@example.com")):
+        value, attributes = session_cookie(response)
+        assert value and "Secure" in attributes and "Path=/" in attributes
+        assert not any(attribute.lower().startswith("domain") for attribute in attributes)
+    assert https.client.get_cookie(DEVELOPMENT_COOKIE, domain="lk.example.test") is None
+    assert https.client.get_cookie(COOKIE, domain="lk.example.test") is not None
+    account = https.get("/account")
+    assert account.status_code == 200
+    signed_out = https.post("/logout", {}, token_from=account)
+    assert signed_out.status_code == 302
+    _, attributes = session_cookie(signed_out)  # a fresh session (its flash: signed out), same name
+    assert {"Secure", "Path=/"} <= attributes
+    assert https.get("/account").headers["Location"] == "/login?next=/account"
+
+
 def test_development_cookie_is_not_secure_and_there_is_no_hsts(client):
     response = client.get("/login")
     assert response.status_code == 200
-    _, attributes = session_cookie(response)
+    _, attributes = session_cookie(response, DEVELOPMENT_COOKIE)
     assert {"HttpOnly", "SameSite=Lax"} <= attributes and "Secure" not in attributes
     assert "Strict-Transport-Security" not in response.headers
     assert_page_headers(response, production=False)  # the page headers do not depend on the mode
