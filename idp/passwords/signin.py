@@ -2,7 +2,8 @@
 
 Every failure costs the same two bcrypt checks and the same queries whether or not the login exists, so
 neither the answer nor its timing tells a stranger which logins are registered. Attempts are counted per login and per
-client address before the check (see :mod:`idp.throttling`).
+client address before the check; a success forgives the login and is taken back from the address, so only failures
+hold an address (see :mod:`idp.throttling`).
 """
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ def authenticate(raw_login: str, password: str, services: Services, origin: Orig
 
 def _succeed(outcome: str, event: str, account: Account, login_value: str, services: Services, now: datetime,
              origin: Origin) -> SignInResult:
-    services.throttler.signed_in(login_value)
+    services.throttler.signed_in(login_value, origin.ip)
     record(event, at=now, origin=origin, account_id=account.id)
     db.session.commit()
     return SignInResult(outcome, account)

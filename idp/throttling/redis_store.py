@@ -31,6 +31,18 @@ redis.call('EXPIRE', KEYS[1], forget + cap)
 return {1, 0}
 """
 
+_RELEASE = """
+local failures = tonumber(redis.call('HGET', KEYS[1], 'failures'))
+if not failures then return 0 end
+failures = math.max(failures - 1, 0)
+if failures < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'failures', failures, 'blocked_until', '')
+else
+  redis.call('HSET', KEYS[1], 'failures', failures)
+end
+return 1
+"""
+
 _HIT = """
 local hits = redis.call('INCR', KEYS[1])
 if hits == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
@@ -47,6 +59,7 @@ class RedisStore:
         self.client = client
         self.prefix = prefix
         self._reserve = client.register_script(_RESERVE)
+        self._release = client.register_script(_RELEASE)
         self._hit = client.register_script(_HIT)
 
     @classmethod
@@ -63,6 +76,9 @@ class RedisStore:
         if allowed:
             return True, None
         return False, _EPOCH + timedelta(seconds=int(blocked))
+
+    def release(self, key: str, policy: WaitPolicy) -> None:
+        self._release(keys=[self.prefix + "throttle:" + key], args=[policy.threshold])
 
     def clear(self, key: str) -> None:
         self.client.hset(self.prefix + "throttle:" + key, mapping={"failures": 0, "blocked_until": ""})

@@ -43,23 +43,35 @@ class Throttler:
         self.limits = limits
 
     def before_sign_in(self, login_value: str, address: str | None, now: datetime) -> Verdict:
-        """Count a sign-in attempt for the login and the address, or say how long to wait."""
-        waits = []
-        keys = [(login_key("signin", login_value), self.limits.login)]
-        if address:  # no address: a call from inside (tests, tools), not from the network
-            keys.append((ip_key("signin", address), self.limits.ip))
-        for key, policy in keys:
-            allowed, until = self.store.reserve(key, policy, now)
+        """Count a sign-in attempt for the address, then for the login, or say how long to wait.
+
+        The attempt is counted before the password is checked, so parallel guesses cannot slip past a
+        limit; :meth:`signed_in` takes it back from the address when it succeeds. The address comes first:
+        an attempt its address may not make is not counted against the login it names, and an attempt the
+        login may not make (nothing is checked) is given back to the address."""
+        ip = ip_key("signin", address) if address else None  # no address: a call from inside (tests, tools)
+        if ip is not None:
+            allowed, until = self.store.reserve(ip, self.limits.ip, now)
             if not allowed:
-                waits.append(until)
-        if waits:
-            latest = max((until or now) for until in waits)
-            return Verdict(False, max(1, math.ceil((latest - now).total_seconds())))
+                return self._wait(until, now)
+        allowed, until = self.store.reserve(login_key("signin", login_value), self.limits.login, now)
+        if not allowed:
+            if ip is not None:
+                self.store.release(ip, self.limits.ip)
+            return self._wait(until, now)
         return Verdict(True)
 
-    def signed_in(self, login_value: str) -> None:
-        """A success forgives the login's failures (the address's decay with time)."""
+    @staticmethod
+    def _wait(until: datetime | None, now: datetime) -> Verdict:
+        return Verdict(False, max(1, math.ceil(((until or now) - now).total_seconds())))
+
+    def signed_in(self, login_value: str, address: str | None = None) -> None:
+        """A success forgives the login's failures and is no failure of its address: the attempt counted for
+        the address is taken back, so customers behind one address (an office, a NAT, a mobile carrier) are
+        held only by failures. The address's failures themselves decay with time."""
         self.store.clear(login_key("signin", login_value))
+        if address:
+            self.store.release(ip_key("signin", address), self.limits.ip)
 
     def before_reset(self, login_value: str, address: str | None, now: datetime) -> bool:
         """May a temporary password be sent now? Windows are checked in order, the shortest first; a

@@ -55,6 +55,16 @@ class SqlStore:
         db.session.commit()
         return False, blocked_until
 
+    def release(self, key: str, policy: WaitPolicy) -> None:
+        """Take back one attempt counted by :meth:`reserve` (it was no failure); below the policy's threshold
+        the wait it may have started is lifted too. One statement, like :meth:`reserve`."""
+        t = Throttle.__table__
+        failures = case((t.c.failures > 0, t.c.failures - 1), else_=0)
+        db.session.execute(update(t).where(t.c.key == key).values(
+            failures=failures,
+            blocked_until=case((failures < policy.threshold, None), else_=t.c.blocked_until)))
+        db.session.commit()
+
     def clear(self, key: str) -> None:
         db.session.execute(update(Throttle).where(Throttle.key == key).values(failures=0, blocked_until=None))
         db.session.commit()

@@ -70,6 +70,56 @@ def test_per_address_limit_counts_across_logins(ctx, clock):
     assert authenticate("other@example.com", "Wrong2026", ctx, Origin(ip="10.0.0.10")).outcome == INVALID
 
 
+def test_many_customers_signing_in_from_one_address_are_never_held(ctx, make_account, clock):
+    """An office, a NAT or a mobile carrier: 200 customers behind one address sign in; successes are not
+    failures of the address, and after them the address still has its whole allowance of failures."""
+    for n in range(200):
+        make_account(email=f"office{n}@example.com", password="Polis2026")
+    for n in range(200):
+        result = authenticate(f"office{n}@example.com", "Polis2026", ctx, Origin(ip="10.0.0.9"))
+        assert (result.outcome, result.retry_after) == (OK, 0), n
+    for n in range(20):
+        assert authenticate(f"office{n}@example.com", "Wrong2026", ctx, Origin(ip="10.0.0.9")).outcome == INVALID
+    assert authenticate("office199@example.com", "Polis2026", ctx, Origin(ip="10.0.0.9")).outcome == THROTTLED
+
+
+def test_wrong_guesses_at_different_logins_from_one_address_are_held(ctx, make_account, clock):
+    """Successes in between forgive nothing at the address: 20 wrong guesses at 20 different logins hold it."""
+    for n in range(21):
+        make_account(email=f"c{n}@example.com", password="Polis2026")
+    for n in range(20):
+        assert authenticate(f"c{n}@example.com", "Wrong2026", ctx, Origin(ip="10.0.0.9")).outcome == INVALID
+        assert authenticate("c20@example.com", "Polis2026", ctx, Origin(ip="10.0.0.9")).outcome == \
+            (OK if n < 19 else THROTTLED)
+    result = authenticate("c20@example.com", "Polis2026", ctx, Origin(ip="10.0.0.9"))
+    assert (result.outcome, result.retry_after) == (THROTTLED, 30)
+    assert authenticate("c20@example.com", "Polis2026", ctx, Origin(ip="10.0.0.10")).outcome == OK
+    clock.advance(seconds=30)
+    assert authenticate("c20@example.com", "Polis2026", ctx, Origin(ip="10.0.0.9")).outcome == OK
+
+
+def test_attempts_refused_by_the_address_limit_do_not_count_for_the_login(ctx, make_account, clock):
+    make_account(email=LOGIN, password="Polis2026")
+    for n in range(20):
+        assert authenticate(f"c{n}@example.com", "Wrong2026", ctx, Origin(ip="10.0.0.9")).outcome == INVALID
+    for _ in range(10):  # a stranger at a held address names the customer's login: nothing is counted for it
+        assert authenticate(LOGIN, "Wrong2026", ctx, Origin(ip="10.0.0.9")).outcome == THROTTLED
+    for _ in range(4):  # the customer, elsewhere, still has all five tries before a wait
+        assert authenticate(LOGIN, "Wrong2026", ctx, Origin(ip="10.0.0.10")).outcome == INVALID
+    assert authenticate(LOGIN, "Polis2026", ctx, Origin(ip="10.0.0.10")).outcome == OK
+
+
+def test_attempts_refused_by_the_login_limit_do_not_count_for_the_address(ctx, make_account, clock):
+    make_account(email=LOGIN, password="Polis2026")
+    for _ in range(5):
+        assert authenticate(LOGIN, "Wrong2026", ctx, Origin(ip="10.0.0.9")).outcome == INVALID
+    for _ in range(30):  # refused for the login, no password checked: no failure of the address
+        assert authenticate(LOGIN, "Wrong2026", ctx, Origin(ip="10.0.0.9")).outcome == THROTTLED
+    for n in range(15):  # 5 + 15 = 20 failures: the address's allowance, and no more
+        assert authenticate(f"c{n}@example.com", "Wrong2026", ctx, Origin(ip="10.0.0.9")).outcome == INVALID
+    assert authenticate("other@example.com", "Wrong2026", ctx, Origin(ip="10.0.0.9")).outcome == THROTTLED
+
+
 def test_parallel_guesses_cannot_exceed_the_limit(app, make_account):
     make_account(email=LOGIN, password="Polis2026")
     outcomes, barrier = [], threading.Barrier(12)
