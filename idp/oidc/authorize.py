@@ -18,7 +18,7 @@ from idp.extensions import db
 from idp.oidc.consent import grant_consent
 from idp.oidc.id_token import InvalidHint, read_hint
 from idp.oidc.interaction import (CONSENT, LOGIN, REAUTH_PARAM, Situation, next_step, parse_max_age,
-                                  parse_prompts, read_reauth, sign_reauth)
+                                  parse_prompts, read_reauth, request_digest, sign_reauth)
 from idp.oidc.scopes import scope_list
 from idp.web.context import current_account, current_session
 
@@ -61,7 +61,7 @@ def handle(server, *, decision: str | None = None):
                               scope=grant.request.scope or "", prompts=prompts, max_age=max_age,
                               hint_subject=_hint_subject(server, params.get("id_token_hint")),
                               reauth_since=read_reauth(services.settings.secret_key,
-                                                       params.get(REAUTH_PARAM), now),
+                                                       params.get(REAUTH_PARAM), now, _digest(params)),
                               consent_given=decision is not None)
         step = next_step(situation)
         if step == LOGIN:
@@ -123,8 +123,8 @@ def _hint_subject(server, hint: str | None) -> str | None:
 
 def _login_url(params, account, secret_key: str, now) -> str:
     """``/login`` with ``next`` = this request (+ the re-authentication marker), ``login_hint``, ``lang``."""
-    query = [(k, v) for k, v in params.items(multi=True) if k not in _OWN_FIELDS]
-    query.append((REAUTH_PARAM, sign_reauth(secret_key, now)))
+    query = _request_params(params)
+    query.append((REAUTH_PARAM, sign_reauth(secret_key, now, request_digest(query))))
     next_url = url_for("oidc.authorize") + "?" + urlencode(query)
     if len(next_url) > _MAX_NEXT:
         raise InvalidRequestError("The authorization request is too long.")
@@ -137,6 +137,16 @@ def _login_url(params, account, secret_key: str, now) -> str:
     if account is not None:
         args["prompt"] = "login"  # signed in, but this request wants a new sign-in
     return url_for("web.login", **args)
+
+
+def _request_params(params) -> list[tuple[str, str]]:
+    """The authorization request itself: every parameter but our own fields (and the marker)."""
+    return [(k, v) for k, v in params.items(multi=True) if k not in _OWN_FIELDS]
+
+
+def _digest(params) -> str:
+    """What the re-authentication marker is bound to: this request's parameters, marker excluded."""
+    return request_digest(_request_params(params))
 
 
 def _consent_page(client, account, scope: str, params):

@@ -6,7 +6,8 @@ Authorize validates the request (Authlib), then asks :func:`next_step`:
   ``id_token_hint`` names someone else (OIDC Core §3.1.2.1). The browser goes to ``/login`` with
   ``next`` = this very authorization request plus a signed *re-authentication marker* (the moment of
   the hand-over); back at authorize, a sign-in at or after that moment satisfies ``prompt=login`` and
-  ``max_age``, so the hand-over cannot loop.
+  ``max_age``, so the hand-over cannot loop. The marker is bound to the request it was made for (a digest
+  of its parameters): pasted into another request it counts for nothing, and the customer signs in again.
 * ``CONSENT`` — a third-party client without remembered consent for these scopes, or ``prompt=consent``.
 * ``ISSUE``   — a code goes back to the client.
 
@@ -15,6 +16,10 @@ With ``prompt=none`` nothing is shown: the first two become ``login_required`` /
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+from base64 import urlsafe_b64encode
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -52,19 +57,36 @@ def parse_max_age(value: str | None) -> int | None:
     return int(value)
 
 
-def sign_reauth(secret_key: str, now: datetime) -> str:
-    return URLSafeSerializer(secret_key, salt=_SALT).dumps(unix(now))
+def request_digest(params) -> str:
+    """A digest of an authorization request's parameters (``(name, value)`` pairs, in any order): the
+    re-authentication marker is bound to it, so it is good only for the very request it was made for."""
+    pairs = sorted((str(k), str(v)) for k, v in params)
+    canonical = json.dumps(pairs, ensure_ascii=False, separators=(",", ":"))
+    return urlsafe_b64encode(hashlib.sha256(canonical.encode("utf-8")).digest()).decode("ascii").rstrip("=")
 
 
-def read_reauth(secret_key: str, value: str | None, now: datetime) -> int | None:
-    """The hand-over moment (Unix seconds) in a genuine, recent marker; None otherwise."""
-    if not value or len(value) > 200:
+def sign_reauth(secret_key: str, now: datetime, digest: str) -> str:
+    """The marker for the request whose :func:`request_digest` is ``digest``, made at ``now``."""
+    return URLSafeSerializer(secret_key, salt=_SALT).dumps([unix(now), digest])
+
+
+def read_reauth(secret_key: str, value: str | None, now: datetime, digest: str) -> int | None:
+    """The hand-over moment (Unix seconds) in a genuine, recent marker made for this request
+    (``digest``); None otherwise (no marker, forged, stale, or made for another request)."""
+    if not value or len(value) > 300:
         return None
     try:
-        moment = URLSafeSerializer(secret_key, salt=_SALT).loads(value)
+        payload = URLSafeSerializer(secret_key, salt=_SALT).loads(value)
     except BadSignature:
         return None
-    if not isinstance(moment, int) or not 0 <= unix(now) - moment <= REAUTH_MAX_AGE:
+    if not isinstance(payload, list) or len(payload) != 2:
+        return None
+    moment, bound_to = payload
+    if not isinstance(moment, int) or isinstance(moment, bool) or not isinstance(bound_to, str):
+        return None
+    if not hmac.compare_digest(bound_to.encode("utf-8"), digest.encode("utf-8")):
+        return None
+    if not 0 <= unix(now) - moment <= REAUTH_MAX_AGE:
         return None
     return moment
 

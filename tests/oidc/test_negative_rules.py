@@ -152,6 +152,49 @@ def test_max_age_zero_asks_at_once_like_prompt_login_and_does_not_loop(rp, flow,
     assert rp.id_token_claims(token["id_token"], now=NOW, nonce=request.nonce)["auth_time"] == NOW
 
 
+def _reauth_marker(request) -> str:
+    """The re-authentication marker the provider hands to /login for ``request`` (no session: sign in)."""
+    response = _no_redirect(request.url)
+    assert response.status_code == 302 and "/login" in response.headers["Location"], response.text
+    next_url = parse_qs(urlsplit(response.headers["Location"]).query)["next"][0]
+    return parse_qs(urlsplit(next_url).query)["idp_reauth"][0]
+
+
+@pytest.mark.parametrize("other", ["request", "client"])
+def test_reauth_marker_of_one_request_is_no_fresh_sign_in_for_another(rp, make_client, flow, customer, other):
+    # A marker made for one prompt=login request, pasted into another (other state and nonce, or another
+    # client), must not pass a sign-in made meanwhile off as the fresh one that request asks for.
+    source = rp if other == "request" else make_client(first_party=True)
+    marker = _reauth_marker(source.authorization(prompt="login"))
+    signed_in_code(flow, rp, rp.authorization())  # a sign-in at or after the marker's moment
+    request = rp.authorization(prompt="login", idp_reauth=marker)
+    assert "Вход в личный кабинет" in flow.start(request).text
+    page = flow.sign_in()  # asked again, the customer signs in, and the request goes on as usual
+    assert rp.exchange(rp.callback(page.url, request)["code"], request).status_code == 200
+
+
+def test_reauth_marker_is_no_fresh_sign_in_for_another_max_age_request(rp, flow, customer, clock):
+    signed_in_code(flow, rp, rp.authorization())
+    clock.advance(seconds=61)
+    marker = _reauth_marker(rp.authorization(max_age="60"))
+    signed_in_code(flow, rp, rp.authorization(prompt="login"))
+    request = rp.authorization(max_age="0", idp_reauth=marker)
+    assert "Вход в личный кабинет" in flow.start(request).text
+
+
+def test_reauth_marker_still_serves_its_own_request_through_consent(make_client, flow, customer, clock):
+    # The same request, back from the sign-in with its marker, and on through the consent page's POST.
+    portal = make_client()
+    flow.start(portal.authorization())
+    flow.sign_in()
+    clock.advance(minutes=10)
+    request = portal.authorization(prompt="login")
+    assert "Вход в личный кабинет" in flow.start(request).text
+    flow.sign_in()
+    page = flow.consent("allow")
+    assert portal.exchange(portal.callback(page.url, request)["code"], request).status_code == 200
+
+
 def test_max_age_exceeded_with_prompt_none_returns_login_required(rp, flow, customer, clock):
     signed_in_code(flow, rp, rp.authorization())
     clock.advance(seconds=61)
