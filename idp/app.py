@@ -19,6 +19,7 @@ from idp.errors import register_error_handlers
 from idp.extensions import csrf, db
 from idp.headers import add_security_headers
 from idp.i18n import Catalogue, pick_locale
+from idp.oidc.store.connections import PING_AFTER_IDLE
 from idp.ops import configure_logging, health_bp
 from idp.ops.logs import request_id
 from idp.ops.metrics import install as install_metrics
@@ -136,24 +137,18 @@ class _BodyStream:
         self._stream = stream
 
     def read(self, *args):
-        try:
-            return self._stream.read(*args)
-        except HTTPException:
-            raise
-        except Exception as exc:
-            raise _unreadable(exc) from exc
+        return self._reading(self._stream.read, args)
 
     def readline(self, *args):
-        try:
-            return self._stream.readline(*args)
-        except HTTPException:
-            raise
-        except Exception as exc:
-            raise _unreadable(exc) from exc
+        return self._reading(self._stream.readline, args)
 
     def readlines(self, *args):
+        return self._reading(self._stream.readlines, args)
+
+    @staticmethod
+    def _reading(method, args):
         try:
-            return self._stream.readlines(*args)
+            return method(*args)
         except HTTPException:
             raise
         except Exception as exc:
@@ -168,7 +163,7 @@ def _unreadable(exc: Exception) -> BadRequest:
 
 
 #: A pooled connection idle longer than this is tested before use (seconds).
-PING_AFTER_IDLE = 1.0  # the protocol store's connections wait as long (idp.oidc.store.connections)
+# (The protocol store's kept connections are tested after the same idle time: one constant for both.)
 
 
 def _ping_idle_connections(engine) -> None:

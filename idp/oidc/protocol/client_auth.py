@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from idp.clients import check_secret
-from idp.oidc.protocol.errors import InvalidClient
+from idp.oidc.protocol.errors import InvalidClient, UnauthorizedClient
 
 log = logging.getLogger(__name__)
 
@@ -88,4 +88,14 @@ def authenticate(client, presented: Credentials, *, methods: tuple[str, ...], se
     if method != NONE and not check_secret(presented.secret, client.secret_hash, secret_key):
         log.info("client authentication failed for client_id=%r", presented.client_id[:64], extra=log_extra)
         raise InvalidClient("The client cannot authenticate with the credentials given.")
+    return client
+
+
+def for_grant(client, presented: Credentials, *, grant_type: str, methods: tuple[str, ...], secret_key: str,
+              log_extra: dict):
+    """:func:`authenticate` at the token endpoint: the client, if it is also allowed ``grant_type``
+    (else ``unauthorized_client``, RFC 6749 §5.2)."""
+    client = authenticate(client, presented, methods=methods, secret_key=secret_key, log_extra=log_extra)
+    if not client.check_grant_type(grant_type):
+        raise UnauthorizedClient(f"The client is not allowed to use grant_type={grant_type}.")
     return client

@@ -64,13 +64,13 @@ def read_form(body: bytes, content_type: str | None, *, required: bool = True) -
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in form:
-            raise InvalidRequest(f"The parameter {_shown(name)!r} must not be repeated.")
+            raise InvalidRequest(f"The parameter {printable(name)!r} must not be repeated.")
         if "\x00" in value:
-            raise InvalidRequest(f"The parameter {_shown(name)!r} contains a NUL character.")
+            raise InvalidRequest(f"The parameter {printable(name)!r} contains a NUL character.")
         form[name] = value
     return form
 
 
-def _shown(name: str) -> str:
-    """A parameter name as an error description may show it (printable ASCII, no quotes, short)."""
+def printable(name: str) -> str:
+    """A parameter name or value as an error description may show it (printable ASCII, no quotes, short)."""
     return "".join(c for c in name[:40] if 32 <= ord(c) < 127 and c not in "\"'\\")

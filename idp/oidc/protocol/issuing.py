@@ -30,6 +30,11 @@ class Issued:
     events: list = field(default_factory=list)
 
 
+def may_receive_tokens(account) -> bool:
+    """Whether a customer may receive tokens: enabled, and not made to change their password first."""
+    return account is not None and account.active and account.password_hash is not None
+
+
 def tokens_for(provider: Provider, connection, *, client, account, grant_type: str, scope: str | None,
                origin: Origin, now: datetime, code=None, previous=None) -> Issued:
     """The tokens ``client`` gets for ``account`` (None: the client itself) by ``grant_type``, from the

@@ -1,7 +1,7 @@
 """The token endpoint (RFC 6749 §3.2): the grant the request names answers it (:mod:`.grants`)."""
 from __future__ import annotations
 
-from idp.oidc.protocol.context import Call, Provider
+from idp.oidc.protocol.context import Call, Provider, printable
 from idp.oidc.protocol.errors import InvalidRequest, UnsupportedGrantType
 from idp.oidc.protocol.grants import GRANTS
 
@@ -13,7 +13,5 @@ def token(provider: Provider, connection, call: Call) -> dict:
         raise InvalidRequest("Missing 'grant_type' in request.")
     exchange = GRANTS.get(grant_type)
     if exchange is None:
-        raise UnsupportedGrantType(f"grant_type={grant_type[:40]!r} is not supported."
-                                   if grant_type.isprintable() and grant_type.isascii() and '"' not in grant_type
-                                   else "The grant_type is not supported.")
+        raise UnsupportedGrantType(f"grant_type {printable(grant_type)!r} is not supported.")
     return exchange(provider, connection, call)

@@ -38,7 +38,7 @@ from sqlalchemy import event
 
 from idp.oidc.store.statements import Statement, database_error
 
-#: A pooled connection idle longer than this is tested before use (seconds); the app's pool does the same.
+#: A connection idle longer than this is tested before use (seconds): these and the app's pool (idp.app).
 PING_AFTER_IDLE = 1.0
 
 _spares: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # engine → its _Spares

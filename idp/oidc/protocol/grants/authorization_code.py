@@ -14,7 +14,7 @@ from idp.audit import event_values
 from idp.oidc import pkce, store
 from idp.oidc.protocol import client_auth, issuing
 from idp.oidc.protocol.context import Call, Provider
-from idp.oidc.protocol.errors import InvalidGrant, InvalidRequest, UnauthorizedClient, for_pkce
+from idp.oidc.protocol.errors import InvalidGrant, InvalidRequest, for_pkce
 from idp.oidc.store import LostRace, records
 from idp.oidc.tokens import hash_of
 
@@ -29,10 +29,8 @@ def exchange(provider: Provider, connection, call: Call) -> dict:
     presented = client_auth.credentials(call.authorization, form)
     value = form.get("code")
     client, code = records.client_with_code(connection, presented.client_id, hash_of(value))
-    client = client_auth.authenticate(client, presented, methods=METHODS, secret_key=provider.settings.secret_key,
-                                      log_extra=call.log)
-    if not client.check_grant_type(GRANT_TYPE):
-        raise UnauthorizedClient(f"The client is not allowed to use grant_type={GRANT_TYPE}.")
+    client = client_auth.for_grant(client, presented, grant_type=GRANT_TYPE, methods=METHODS,
+                                   secret_key=provider.settings.secret_key, log_extra=call.log)
     if not value:
         raise InvalidRequest("Missing 'code' in request.")
     now = provider.clock.now()
@@ -45,7 +43,7 @@ def exchange(provider: Provider, connection, call: Call) -> dict:
     if code.redirect_uri and form.get("redirect_uri") != code.redirect_uri:
         raise InvalidGrant("Invalid 'redirect_uri' in request.")
     account = code.account
-    if account is None or not account.active or account.password_hash is None:
+    if not issuing.may_receive_tokens(account):
         raise InvalidGrant("The account cannot receive tokens.")
     problem = pkce.verifier_problem(form.get("code_verifier"), code.code_challenge,
                                     public=presented.method == client_auth.NONE)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from idp.oidc.protocol import client_auth, issuing
 from idp.oidc.protocol.context import Call, Provider
-from idp.oidc.protocol.errors import InvalidScope, UnauthorizedClient
+from idp.oidc.protocol.errors import InvalidScope
 from idp.oidc.scopes import machine_scope
 from idp.oidc.store import records
 
@@ -19,11 +19,9 @@ METHODS = (client_auth.BASIC, client_auth.POST)
 
 def exchange(provider: Provider, connection, call: Call) -> dict:
     presented = client_auth.credentials(call.authorization, call.form)
-    client = client_auth.authenticate(records.client(connection, presented.client_id), presented,
-                                      methods=METHODS, secret_key=provider.settings.secret_key,
-                                      log_extra=call.log)
-    if not client.check_grant_type(GRANT_TYPE):
-        raise UnauthorizedClient(f"The client is not allowed to use grant_type={GRANT_TYPE}.")
+    client = client_auth.for_grant(records.client(connection, presented.client_id), presented,
+                                   grant_type=GRANT_TYPE, methods=METHODS, secret_key=provider.settings.secret_key,
+                                   log_extra=call.log)
     scope = call.form.get("scope")
     if scope and not machine_scope(client.scopes, scope):
         raise InvalidScope("None of the requested scopes is allowed for this client.")

@@ -14,7 +14,7 @@ from idp.audit import event_values
 from idp.oidc import store
 from idp.oidc.protocol import client_auth, issuing
 from idp.oidc.protocol.context import Call, Provider
-from idp.oidc.protocol.errors import InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient
+from idp.oidc.protocol.errors import InvalidGrant, InvalidRequest, InvalidScope
 from idp.oidc.scopes import scope_list
 from idp.oidc.store import LostRace, records
 from idp.oidc.tokens import REFRESH, IssuedToken, hash_of
@@ -30,10 +30,8 @@ def exchange(provider: Provider, connection, call: Call) -> dict:
     presented = client_auth.credentials(call.authorization, form)
     value = form.get("refresh_token")
     client, row = records.client_with_token(connection, presented.client_id, hash_of(value), refresh=True)
-    client = client_auth.authenticate(client, presented, methods=METHODS, secret_key=provider.settings.secret_key,
-                                      log_extra=call.log)
-    if not client.check_grant_type(GRANT_TYPE):
-        raise UnauthorizedClient(f"The client is not allowed to use grant_type={GRANT_TYPE}.")
+    client = client_auth.for_grant(client, presented, grant_type=GRANT_TYPE, methods=METHODS,
+                                   secret_key=provider.settings.secret_key, log_extra=call.log)
     if not value:
         raise InvalidRequest("Missing 'refresh_token' in request.")
     now = provider.clock.now()
@@ -48,7 +46,7 @@ def exchange(provider: Provider, connection, call: Call) -> dict:
     if scope and not set(scope_list(scope)) <= set(scope_list(row.scope)):
         raise InvalidScope("The requested scope exceeds the scope granted.")
     account = row.account
-    if account is None or not account.active or account.password_hash is None:
+    if not issuing.may_receive_tokens(account):
         raise InvalidGrant("The account cannot receive tokens.")
     issued = issuing.tokens_for(provider, connection, client=client, account=account, grant_type=GRANT_TYPE,
                                 scope=scope or row.scope, origin=call.origin, now=now, previous=row)
