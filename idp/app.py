@@ -29,11 +29,12 @@ from idp.settings import Settings
 #: Form posts are small; anything larger is refused before it is parsed.
 MAX_CONTENT_LENGTH = 64 * 1024
 
-#: Machine-to-machine endpoints of this application: resource-owner APIs, load balancers and Prometheus call
-#: them, never a browser page. They get no browser session (the cookie is neither read nor written) and no
-#: page language; every other path is a page and gets all of it. (The OAuth/OIDC endpoints machines call
-#: are an application of their own, :mod:`idp.oidc.protocol`.)
-MACHINE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+#: Machine-to-machine endpoints of this application: resource-owner APIs and load balancers call them, never
+#: a browser page. They get no browser session (the cookie is neither read nor written) and no page language;
+#: every other path is a page and gets all of it. (The OAuth/OIDC endpoints machines call are an application
+#: of their own, :mod:`idp.oidc.protocol`; Prometheus scrapes a listener of its own, :mod:`idp.ops.metrics`,
+#: and ``/metrics`` here is an unknown page like any other.)
+MACHINE_PATHS = frozenset({"/healthz", "/readyz"})
 MACHINE_PREFIXES = ("/api/",)
 
 

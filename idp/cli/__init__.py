@@ -12,6 +12,7 @@ from idp.cli.keys import keys
 from idp.cli.deliveries import deliveries
 from idp.cli.policies import policies
 from idp.cli.purge import purge_command
+from idp.cli.run import run
 from idp.cli.setup import demo_command, init_command
 
 
@@ -36,6 +37,7 @@ cli.add_command(keys)
 cli.add_command(deliveries)
 cli.add_command(policies)
 cli.add_command(purge_command)
+cli.add_command(run)  # Flask's run, with the metrics listener
 
 
 def main() -> None:

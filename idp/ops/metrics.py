@@ -1,20 +1,22 @@
-"""Prometheus metrics at ``/metrics``.
+"""Prometheus metrics, served on a listener of their own (``IDP_METRICS_BIND``), never on the public one.
 
 Counters are fed from the places where things happen once: every audit event (sign-ins by outcome,
-resets, tokens, admin actions), every delivery outcome, and every request's latency. Under gunicorn
-with several workers set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory shared by the workers, so
-``/metrics`` adds up all of them (prometheus-client's multiprocess mode).
+resets, tokens, admin actions), every delivery outcome, and every request's latency. Some of them move
+only for real accounts (``temporary.issued`` after «Забыли пароль?»), so whoever reads them learns which
+logins exist: the public application has no ``/metrics`` (404 like any unknown path), and :func:`serve`
+answers on a separate address (loopback, or a private network Prometheus alone reaches). Under gunicorn the
+master serves it (``gunicorn.conf.py``) and the workers' values are added up through prometheus-client's
+multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, which ``gunicorn.conf.py`` makes when unset); ``idp run``
+serves it from a thread of the development server (:mod:`idp.cli.run`).
 """
 from __future__ import annotations
 
 import os
 import time
+from wsgiref.simple_server import WSGIServer
 
-from flask import Blueprint, Flask, Response, g, request
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest,
-                               multiprocess)
-
-bp = Blueprint("metrics", __name__)
+from flask import Flask, g, request
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess, start_http_server
 
 EVENTS = Counter("idp_events_total", "Security events recorded in the audit trail, by event name", ["event"])
 DELIVERIES = Counter("idp_deliveries_total", "Outbox delivery attempts, by channel and resulting status",
@@ -31,15 +33,22 @@ def count_delivery(channel: str, status: str) -> None:
     DELIVERIES.labels(channel=channel, status=status).inc()
 
 
-@bp.get("/metrics")
-def metrics():
+def registry() -> CollectorRegistry:
+    """What the metrics listener shows: this process's metrics or, in multiprocess mode, every process's
+    added up (read from ``PROMETHEUS_MULTIPROC_DIR`` at each scrape)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        data = generate_latest(registry)
-    else:
-        data = generate_latest()
-    return Response(data, mimetype=CONTENT_TYPE_LATEST)
+        shared = CollectorRegistry()
+        multiprocess.MultiProcessCollector(shared)
+        return shared
+    return REGISTRY
+
+
+def serve(address: tuple[str, int]) -> WSGIServer:
+    """The metrics listener on ``address`` (host, port), answering from a daemon thread: the Prometheus text
+    on any path (``/metrics`` by convention), and nothing else. Stop it with ``shutdown()``."""
+    host, port = address
+    server, _thread = start_http_server(port, host, registry=registry())
+    return server
 
 
 class RequestTimer:
@@ -60,9 +69,9 @@ class RequestTimer:
 
 
 def install(app: Flask, *, hooks: bool = True) -> RequestTimer:
-    """``/metrics``, and (``hooks``) the latency of every request timed by hooks of its own; the provider's
-    app passes ``hooks=False`` and times requests in its one request hook with the returned timer."""
-    app.register_blueprint(bp)
+    """The timer of every request's latency, and (``hooks``) hooks of its own that time them; the provider's
+    app passes ``hooks=False`` and times requests in its one request hook with the returned timer. No route:
+    the metrics are served by :func:`serve`, off the public listener."""
     timer = RequestTimer()
     if hooks:
         @app.before_request

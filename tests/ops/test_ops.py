@@ -1,10 +1,17 @@
-"""Operations: liveness, readiness, Prometheus metrics, request ids and JSON logs."""
+"""Operations: liveness, readiness, Prometheus metrics, request ids and JSON logs.
+
+The metrics are read from their own listener (:func:`idp.ops.metrics.serve`), never from the public app:
+see also ``tests/ops/test_metrics_listener.py``.
+"""
 import json
 import logging
 import re
 
+import requests
+
 from idp.app import create_app
 from idp.ops.logs import JsonFormatter, RequestIdFilter
+from idp.ops.metrics import serve
 from tests.web.test_pages import post_login
 
 
@@ -20,8 +27,23 @@ def test_readyz_fails_when_the_database_is_unreachable(settings, clock):
     assert ready.status_code == 503 and ready.get_json()["checks"]["database"] == "failing"
 
 
-def metric(client, name, **labels):
-    text = client.get("/metrics").get_data(as_text=True)
+_listener = None  # this test process's metrics listener, on a free loopback port, started when first read
+
+
+def metrics_text() -> str:
+    """What Prometheus would read: the text of this process's metrics listener."""
+    global _listener
+    if _listener is None:
+        _listener = serve(("127.0.0.1", 0))
+    answer = requests.get(f"http://127.0.0.1:{_listener.server_port}/metrics", timeout=10)
+    assert answer.status_code == 200
+    return answer.text
+
+
+def metric(_client, name, **labels):
+    """The value of one series on the metrics listener (the first argument, a test client of the app whose
+    ``/metrics`` this once read, is no longer used: the public app has none)."""
+    text = metrics_text()
     selector = ",".join(f'{k}="{v}"' for k, v in labels.items())
     match = re.search(rf"^{name}{{{re.escape(selector)}}} ([0-9.e+]+)$", text, re.M)
     return float(match.group(1)) if match else 0.0
@@ -35,7 +57,7 @@ def test_metrics_count_sign_ins_by_outcome_and_latency(client, make_account):
     post_login(client, login="client@example.com", password="Polis2026", action="signin")
     assert metric(client, "idp_events_total", event="signin.failure") == before_fail + 1
     assert metric(client, "idp_events_total", event="signin.success") == before_ok + 1
-    text = client.get("/metrics").get_data(as_text=True)
+    text = metrics_text()
     assert 'idp_request_seconds_bucket{endpoint="web.login_submit",le="0.5",method="POST"}' in text
 
 
