@@ -102,10 +102,17 @@ def import_(file, encoding, batch, problems_file, quiet, as_json):
     full_name, birth_date, email, phone, employer, includes_account.
 
     Streams the file, commits every --batch rows and prints progress on stderr; importing the same file
-    again changes nothing and sends no second welcome. Ends with a report: accounts created, policies
-    attached, held and refused with their reasons, invalid rows with theirs. Welcome messages are queued
+    again changes nothing and sends no second welcome. Ends with a report that accounts for every line:
+    lines = 1 header + blank lines + rows, and every row is an account created, attached, updated,
+    unchanged, held, refused (with its reason), invalid (with its line and reason: the data, or the line
+    itself — a wrong number of values, a quote that does not close on its line, a line over 8,192
+    characters, bytes not in the file's encoding) or not stored (the database failed under it). A row is
+    one line; a malformed line never takes the lines after it along. Welcome messages are queued
     with their accounts; in IDP_DELIVERY_MODE=inline they are also sent batch by batch, in worker mode
     `idp deliveries run` sends them (better for large files).
+
+    Exits 1 when the import stopped early (the database or the file failed: the rows read before are
+    stored, the report names the last line read) or when a line was not text in --encoding.
     """
     on_problem = None
     if problems_file is not None:
@@ -119,8 +126,10 @@ def import_(file, encoding, batch, problems_file, quiet, as_json):
         if not quiet:
             click.echo(f"{report.rows} rows: {report.counts['account_created']} accounts created, "
                        f"{report.counts['attached']} attached, {report.counts['held']} held, "
-                       f"{report.counts['refused']} refused, {report.counts['invalid']} invalid "
-                       f"({report.rate:.0f} rows/s)", err=True)
+                       f"{report.counts['refused']} refused, {report.counts['invalid']} invalid"
+                       + (f", {report.counts['not_stored']} not stored" if report.counts["not_stored"]
+                          else "")
+                       + f" ({report.rate:.0f} rows/s)", err=True)
 
     try:
         codecs.lookup(encoding)
@@ -131,10 +140,16 @@ def import_(file, encoding, batch, problems_file, quiet, as_json):
     report = import_csv(_services(), decoded_lines(file, encoding), batch_size=batch, progress=progress,
                         on_problem=on_problem)
     emit(report.as_dict(), as_json, None if as_json else _report_text(report))
+    undecodable = report.reasons.get("import.bad_encoding", 0)
     if report.stopped:
-        if not as_json:
-            click.echo(f"Error: stopped early: {report.stopped['error']}: {report.stopped['error_description']}",
-                       err=True)
+        click.echo(f"Error: stopped early after line {report.stopped['line']}: {report.stopped['error']}: "
+                   f"{report.stopped['error_description']}", err=True)
+    if undecodable:
+        first = next((p for p in report.problems if p["reason"] == "import.bad_encoding"), None)
+        click.echo(f"Error: import.bad_encoding: {undecodable} line{'s' if undecodable > 1 else ''} not "
+                   f"{encoding.removesuffix('-sig')} text, not imported"
+                   + (f" (first: line {first['line']}: {first['detail']})" if first else ""), err=True)
+    if report.stopped or undecodable:
         raise SystemExit(1)
 
 
@@ -147,9 +162,11 @@ def _cell(value):
 
 def _report_text(report: ImportReport) -> str:
     data = report.as_dict()
-    lines = [f"rows: {data['rows']}",
+    lines = [f"lines: {data['lines']} = {data['header']} header + {data['blank']} blank + {data['rows']} rows"
+             + (" (the rest not read)" if report.stopped else ""),
+             f"rows: {data['rows']}",
              *(f"{name}: {data[name]}" for name in ("account_created", "attached", "updated", "unchanged",
-                                                     "held", "refused", "invalid")),
+                                                     "held", "refused", "invalid", "not_stored")),
              f"messages queued: {data['messages_queued']}",
              f"time: {data['seconds']} s ({data['rows_per_second']} rows/s)"]
     if report.reasons:

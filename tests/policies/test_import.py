@@ -184,18 +184,19 @@ def test_a_windows_1251_file_imports_with_its_encoding_named(app, tmp_path, run_
         assert db.session.execute(select(Policy.number)).scalars().all() == ["LF-1"]
 
 
-def test_a_bad_line_stops_the_import_there_and_keeps_what_came_before(app, tmp_path, run_cli):
+def test_a_bad_line_is_its_own_error_and_the_lines_around_it_are_imported(app, tmp_path, run_cli):
     path = tmp_path / "mixed.csv"
     good = "\n".join([HEADER, *ROWS[:2]]).encode("utf-8")
     bad = ROWS[3].encode("cp1251")
     path.write_bytes(good + b"\n" + bad + b"\n" + ROWS[4].encode("utf-8") + b"\n")
     result = run_cli("policies", "import", str(path), "--quiet", "--json", "--batch", "1")
-    assert result.exit_code == 1
+    assert result.exit_code == 1 and "import.bad_encoding" in result.stderr and "line 4" in result.stderr
     report = json.loads(result.stdout)
-    assert report["rows"] == 2 and report["stopped"]["error"] == "import.bad_encoding"
-    assert "line 4 " in report["stopped"]["error_description"]
+    assert report["rows"] == 4 and report["stopped"] is None
+    assert [(p["line"], p["reason"]) for p in report["problems"]] == [(4, "import.bad_encoding"),
+                                                                      (5, "missing_email")]
     with app.app_context():
-        assert sorted(db.session.execute(select(Policy.number)).scalars()) == ["DMS-1", "LF-1"]
+        assert sorted(db.session.execute(select(Policy.number)).scalars()) == ["DMS-1", "LF-1", "LF-2"]
 
 
 def test_an_unknown_encoding_is_refused_before_reading(tmp_path, run_cli):
