@@ -30,7 +30,7 @@ class Services:
         return cls(
             settings=settings,
             clock=clock or Clock(),
-            hasher=PasswordHasher(settings.bcrypt_rounds),
+            hasher=PasswordHasher(settings.bcrypt_rounds, settings.password_pepper),
             courier=courier or build_courier(settings),
             renderer=renderer,
             throttler=Throttler(RedisStore.from_url(settings.redis_url) if settings.redis_url else SqlStore(),

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from idp.settings import Settings, SettingsError
+from idp.settings import DEVELOPMENT_PASSWORD_PEPPER, Settings, SettingsError
 
 SECRET = "s" * 40
-PRODUCTION = {"IDP_ENV": "production", "IDP_SECRET_KEY": SECRET, "IDP_ISSUER": "https://lk.example.test",
+PEPPER = "p" * 40
+PRODUCTION = {"IDP_ENV": "production", "IDP_SECRET_KEY": SECRET, "IDP_PASSWORD_PEPPER": PEPPER,
+              "IDP_ISSUER": "https://lk.example.test",
               "IDP_DELIVERY_MODE": "worker", "IDP_EMAIL_TRANSPORT": "ses", "IDP_SMS_TRANSPORT": "sns"}
 
 
@@ -23,11 +25,16 @@ def settings(tmp_path, **variables) -> Settings:
 def test_a_sound_production_configuration_is_accepted(tmp_path):
     made = settings(tmp_path, **PRODUCTION)
     assert made.production and made.secret_key == SECRET and made.issuer == "https://lk.example.test"
+    assert made.password_pepper == PEPPER and PEPPER not in repr(made)
 
 
 @pytest.mark.parametrize("change, message", [
     ({"IDP_SECRET_KEY": ""}, "IDP_SECRET_KEY is not set"),
     ({"IDP_SECRET_KEY": "short"}, "IDP_SECRET_KEY is too short"),
+    ({"IDP_PASSWORD_PEPPER": ""}, "IDP_PASSWORD_PEPPER is not set: production mode refuses to start without it"),
+    ({"IDP_PASSWORD_PEPPER": "short"}, "IDP_PASSWORD_PEPPER is too short"),
+    ({"IDP_PASSWORD_PEPPER": DEVELOPMENT_PASSWORD_PEPPER}, "IDP_PASSWORD_PEPPER is the published development pepper"),
+    ({"IDP_PASSWORD_PEPPER": SECRET}, "IDP_PASSWORD_PEPPER must differ from IDP_SECRET_KEY"),
     ({"IDP_ISSUER": "http://lk.example.test"}, "IDP_ISSUER must be an https:// URL"),
     ({"IDP_BCRYPT_ROUNDS": "8"}, "too weak for production"),
     ({"IDP_DELIVERY_MODE": "inline", "IDP_EMAIL_TRANSPORT": "ses"}, "IDP_DELIVERY_MODE=inline with SES/SNS"),
@@ -46,6 +53,20 @@ def test_development_allows_the_demo_defaults(tmp_path):
     made = settings(tmp_path)
     assert not made.production and made.delivery_mode == "inline" and len(made.secret_key) >= 32
     assert settings(tmp_path, IDP_EMAIL_TRANSPORT="ses").delivery_mode == "inline"
+
+
+def test_development_without_a_pepper_uses_the_fixed_published_one(tmp_path, caplog):
+    """Not a random one: the demo's SQLite passwords must still sign in after a restart."""
+    with caplog.at_level("WARNING", logger="idp.settings"):
+        first, second = settings(tmp_path), settings(tmp_path, IDP_SECRET_KEY=SECRET)
+    assert first.password_pepper == second.password_pepper == DEVELOPMENT_PASSWORD_PEPPER
+    assert "IDP_PASSWORD_PEPPER is not set" in caplog.text and DEVELOPMENT_PASSWORD_PEPPER not in caplog.text
+    assert settings(tmp_path, IDP_PASSWORD_PEPPER="mine").password_pepper == "mine"
+
+
+def test_the_pepper_is_its_own_setting_not_derived_from_the_secret_key(tmp_path):
+    made = settings(tmp_path, **{**PRODUCTION, "IDP_SECRET_KEY": "t" * 40})
+    assert made.password_pepper == PEPPER  # the secret key rotates without touching passwords
 
 
 @pytest.mark.parametrize("variables, message", [
@@ -80,6 +101,14 @@ def test_the_wsgi_entry_point_refuses_to_start_with_one_line(tmp_path):
                   PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "idp: configuration error: IDP_SECRET_KEY is not set" in result.stderr
+
+
+def test_production_without_a_pepper_refuses_to_start(tmp_path):
+    variables = {k: v for k, v in PRODUCTION.items() if k != "IDP_PASSWORD_PEPPER"}
+    result = _run([sys.executable, "-c", "import idp.wsgi"], tmp_path, **variables,
+                  PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "idp: configuration error: IDP_PASSWORD_PEPPER is not set" in result.stderr
 
 
 def test_only_a_made_up_key_counts_as_ephemeral(tmp_path):

@@ -70,7 +70,11 @@ def authenticate(raw_login: str, password: str, services: Services, origin: Orig
     if account is not None and not account.active:
         account = None
     if hasher.verify(password, account.password_hash if account else None):
-        return _succeed(OK, "signin.success", account, login.value, services, now, origin)
+        verified = account.password_hash
+        # A hash in an older format (see idp.passwords.hashing) is rewritten now that the password is known:
+        # bcrypt runs here, before the writes, and only for a customer who just proved the password.
+        upgrade = (verified, hasher.hash(password)) if hasher.needs_upgrade(verified) else None
+        return _succeed(OK, "signin.success", account, login.value, services, now, origin, upgrade=upgrade)
     # Asked for unknown logins too (of an id no account has): one query more only for known logins would
     # make their failures measurably slower (a round trip on PostgreSQL, seen by the enumeration test).
     temp = current_temporary(account.id if account else 0)
@@ -85,8 +89,13 @@ def authenticate(raw_login: str, password: str, services: Services, origin: Orig
 
 
 def _succeed(outcome: str, event: str, account: Account, login_value: str, services: Services, now: datetime,
-             origin: Origin) -> SignInResult:
+             origin: Origin, *, upgrade: tuple[str, str] | None = None) -> SignInResult:
     services.throttler.signed_in(login_value, origin.ip)
+    if upgrade is not None:
+        verified, rehashed = upgrade
+        # Only if the stored hash is still the one just verified: a password changed meanwhile stays changed.
+        db.session.execute(update(Account).where(Account.id == account.id, Account.password_hash == verified)
+                           .values(password_hash=rehashed).execution_options(synchronize_session=False))
     record(event, at=now, origin=origin, account_id=account.id)
     db.session.commit()
     return SignInResult(outcome, account)

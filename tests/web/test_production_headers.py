@@ -15,7 +15,8 @@ import pytest
 from tests.http import codes
 
 ISSUER = "https://lk.example.test"
-PRODUCTION = dict(env="production", issuer=ISSUER, secret_key=secrets.token_urlsafe(48), bcrypt_rounds=10,
+PRODUCTION = dict(env="production", issuer=ISSUER, secret_key=secrets.token_urlsafe(48),
+                  password_pepper=secrets.token_urlsafe(48), bcrypt_rounds=10,
                   delivery_mode="worker", email_transport="ses", sms_transport="sns")
 PASSWORD = "Polis2026"
 
@@ -39,6 +40,26 @@ def production_app(make_app, settings, aws_unreachable):
     app = make_app(**PRODUCTION)
     assert app.extensions["idp"].settings.production
     return app
+
+
+@pytest.fixture
+def make_account(make_account, production_app):
+    """The suite's ``make_account``, its password hashed by the production app: under that app's own pepper."""
+    from sqlalchemy import update
+
+    from idp.accounts import Account
+    from idp.extensions import db
+
+    def _make(password: str | None = None, **fields):
+        account = make_account(**fields)
+        if password is not None:
+            with production_app.app_context():
+                hashed = production_app.extensions["idp"].hasher.hash(password)
+                db.session.execute(update(Account).where(Account.id == account.id).values(password_hash=hashed))
+                db.session.commit()
+        return account
+
+    return _make
 
 
 @pytest.fixture
