@@ -26,6 +26,11 @@ def has_ephemeral_secret_key(settings: "Settings") -> bool:
     return settings.secret_key in _EPHEMERAL_KEYS
 
 
+#: The password pepper of development when IDP_PASSWORD_PEPPER is unset: fixed and published (here and in the
+#: README), so the demo's SQLite passwords survive a restart; production refuses it.
+DEVELOPMENT_PASSWORD_PEPPER = "idp-development-password-pepper-not-a-secret"
+
+
 class SettingsError(RuntimeError):
     """A setting is missing or invalid; the message names the variable."""
 
@@ -46,6 +51,9 @@ class Settings:
     issuer: str = "http://127.0.0.1:5000"
     #: bcrypt work factor for customer passwords and temporary passwords.
     bcrypt_rounds: int = 12
+    #: Keys the pre-hash of every password (HMAC-SHA-256) so no hash leaked elsewhere fits ours. Secret, the
+    #: same on every instance, independent of ``secret_key``; required in production (never in a repr or log).
+    password_pepper: str = dataclasses.field(default="", repr=False)
     #: How long a temporary password stays valid, in seconds (the seed's customer may read it next day).
     temp_password_ttl: int = 24 * 3600
     #: Transport for e-mail: ``mailbox`` (development file) or ``ses``.
@@ -88,26 +96,45 @@ class Settings:
     refresh_token_ttl: int = 30 * 24 * 3600
     #: How often an instance looks for keys added to the shared keys directory by another instance.
     keys_reload_interval: int = 30
-    #: Sign-in throttling: from this failure on, a wait that starts at ``signin_base_wait`` seconds and doubles
-    #: up to ``signin_max_wait`` (never a permanent lock-out a stranger could cause).
+    #: Sign-in throttling of one login at one client address: from this failure on, a wait that starts at
+    #: ``signin_base_wait`` seconds and doubles up to ``signin_max_wait`` (never a permanent lock-out).
     signin_threshold: int = 5
     signin_base_wait: int = 30
     signin_max_wait: int = 900
-    #: The same per client address, with a higher threshold (many customers may share one address).
+    #: The same waits for one login from all addresses together, from this failure on: a ceiling well above
+    #: what one address can reach (about a dozen failures an hour), so strangers elsewhere cannot hold the
+    #: customer at their own address; whoever meets it is told to call the contact centre.
+    signin_login_ceiling: int = 100
+    #: Failed sign-ins of one client address across logins before its waits start (successes never count:
+    #: many customers may share one address).
     ip_threshold: int = 20
-    #: «Забыли пароль?» requests allowed per login, per minute and per hour.
+    #: «Забыли пароль?» requests allowed per login from one address, per minute and per hour.
     reset_per_minute: int = 1
     reset_per_hour: int = 5
+    #: «Забыли пароль?» requests allowed per login from all addresses together, per hour (per minute: ten
+    #: times ``reset_per_minute``); past it the customer is told to call the contact centre.
+    reset_login_ceiling: int = 40
     #: Redis for the throttle counters (``redis://host:6379/0``); unset: they live in the database.
     redis_url: str = ""
     #: How many reverse proxies in front of the provider set X-Forwarded-For/-Proto (0: none).
     trusted_proxies: int = 0
     #: ``text`` (readable) or ``json`` (one object per line with the request id, for log shippers).
     log_format: str = "text"
+    #: ``host:port`` of the Prometheus listener, apart from the public one (whose ``/metrics`` is a 404: some
+    #: counters move only for real accounts); unset: metrics are not served over HTTP.
+    metrics_bind: str = ""
 
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """``IDP_METRICS_BIND`` as (host, port) — ``[::1]:9464`` as ``("::1", 9464)`` —; None when unset."""
+        if not self.metrics_bind:
+            return None
+        host, _, port = self.metrics_bind.rpartition(":")
+        return host.removeprefix("[").removesuffix("]"), int(port)
 
     def limits(self):
         """The throttling limits these settings describe."""
@@ -117,9 +144,11 @@ class Settings:
 
         base, cap = timedelta(seconds=self.signin_base_wait), timedelta(seconds=self.signin_max_wait)
         return Limits(
-            login=WaitPolicy(threshold=self.signin_threshold, base=base, cap=cap),
+            pair=WaitPolicy(threshold=self.signin_threshold, base=base, cap=cap),
+            login=WaitPolicy(threshold=self.signin_login_ceiling, base=base, cap=cap),
             ip=WaitPolicy(threshold=self.ip_threshold, base=base, cap=cap, forget_after=timedelta(hours=1)),
-            reset_per_login=((self.reset_per_minute, 60), (self.reset_per_hour, 3600)),
+            reset_per_pair=((self.reset_per_minute, 60), (self.reset_per_hour, 3600)),
+            reset_per_login=((self.reset_per_minute * 10, 60), (self.reset_login_ceiling, 3600)),
             reset_per_ip=((max(10, self.reset_per_minute * 10), 60), (max(50, self.reset_per_hour * 10), 3600)),
         )
 
@@ -173,6 +202,19 @@ class Settings:
             _EPHEMERAL_KEYS.add(s.secret_key)
         elif s.production and len(s.secret_key) < 32:
             raise SettingsError("IDP_SECRET_KEY is too short: use at least 32 random characters")
+        if not s.password_pepper:
+            if s.production:
+                raise SettingsError(
+                    "IDP_PASSWORD_PEPPER is not set: production mode refuses to start without it (use a random "
+                    "value of at least 32 characters, shared by all instances, other than IDP_SECRET_KEY)")
+            log.warning("IDP_PASSWORD_PEPPER is not set; using the published development pepper (development only)")
+            s = s.replace(password_pepper=DEVELOPMENT_PASSWORD_PEPPER)
+        elif s.production and len(s.password_pepper) < 32:
+            raise SettingsError("IDP_PASSWORD_PEPPER is too short: use at least 32 random characters")
+        elif s.production and s.password_pepper == DEVELOPMENT_PASSWORD_PEPPER:
+            raise SettingsError("IDP_PASSWORD_PEPPER is the published development pepper: use a random value")
+        elif s.production and s.password_pepper == s.secret_key:
+            raise SettingsError("IDP_PASSWORD_PEPPER must differ from IDP_SECRET_KEY (that key is rotated on its own)")
         if s.production and not s.issuer.startswith("https://"):
             raise SettingsError("IDP_ISSUER must be an https:// URL in production")
         if s.email_transport not in {"mailbox", "ses"}:
@@ -197,6 +239,11 @@ class Settings:
         if min(s.signin_threshold, s.ip_threshold, s.reset_per_minute, s.reset_per_hour) < 1 \
                 or not 0 < s.signin_base_wait <= s.signin_max_wait or s.trusted_proxies < 0:
             raise SettingsError("throttling settings must be positive, with IDP_SIGNIN_BASE_WAIT ≤ IDP_SIGNIN_MAX_WAIT")
+        # A login's ceiling below its one-address limit would let strangers use up the customer's own attempts.
+        if s.signin_login_ceiling < s.signin_threshold:
+            raise SettingsError("IDP_SIGNIN_LOGIN_CEILING must be ≥ IDP_SIGNIN_THRESHOLD")
+        if s.reset_login_ceiling < s.reset_per_hour:
+            raise SettingsError("IDP_RESET_LOGIN_CEILING must be ≥ IDP_RESET_PER_HOUR")
         if not 4 <= s.bcrypt_rounds <= 31:
             raise SettingsError("IDP_BCRYPT_ROUNDS must be between 4 and 31")
         if s.production and s.bcrypt_rounds < 10:
@@ -209,4 +256,7 @@ class Settings:
                      "keys_reload_interval"):
             if getattr(s, name) <= 0:
                 raise SettingsError(f"IDP_{name.upper()} must be a positive number of seconds")
+        host, colon, port = s.metrics_bind.rpartition(":")
+        if s.metrics_bind and not (colon and host.strip("[]") and port.isdigit() and 0 < int(port) < 65536):
+            raise SettingsError(f"IDP_METRICS_BIND must be host:port (e.g. 127.0.0.1:9464), got {s.metrics_bind!r}")
         return s

@@ -116,3 +116,45 @@ def test_only_a_made_up_key_counts_as_ephemeral(tmp_path):
 
     assert has_ephemeral_secret_key(settings(tmp_path))
     assert not has_ephemeral_secret_key(settings(tmp_path, IDP_SECRET_KEY=SECRET))
+
+
+@pytest.mark.parametrize("bind", ["9464", "127.0.0.1", ":9464", "127.0.0.1:0", "127.0.0.1:65536",
+                                  "127.0.0.1:metrics", "[]:9464"])
+def test_a_wrong_metrics_bind_names_the_variable(tmp_path, bind):
+    with pytest.raises(SettingsError, match=re.escape(f"IDP_METRICS_BIND must be host:port (e.g. 127.0.0.1:9464), "
+                                                      f"got {bind!r}")):
+        settings(tmp_path, IDP_METRICS_BIND=bind)
+
+
+def test_the_metrics_bind_is_an_address_or_nothing(tmp_path):
+    assert settings(tmp_path).metrics_address is None  # unset: metrics are not served over HTTP at all
+    assert settings(tmp_path, IDP_METRICS_BIND="127.0.0.1:9464").metrics_address == ("127.0.0.1", 9464)
+    assert settings(tmp_path, IDP_METRICS_BIND="[::1]:9464").metrics_address == ("::1", 9464)
+    assert settings(tmp_path, IDP_METRICS_BIND="10.0.0.7:9464", **PRODUCTION).metrics_address == ("10.0.0.7", 9464)
+
+
+def test_the_wsgi_entry_point_refuses_a_wrong_metrics_bind_with_one_line(tmp_path):
+    result = _run([sys.executable, "-c", "import idp.wsgi"], tmp_path, IDP_METRICS_BIND="127.0.0.1",
+                  PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "idp: configuration error: IDP_METRICS_BIND must be host:port" in result.stderr
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"IDP_SIGNIN_LOGIN_CEILING": "4"}, "IDP_SIGNIN_LOGIN_CEILING must be ≥ IDP_SIGNIN_THRESHOLD"),
+    ({"IDP_SIGNIN_THRESHOLD": "10", "IDP_SIGNIN_LOGIN_CEILING": "9"}, "IDP_SIGNIN_LOGIN_CEILING must be ≥"),
+    ({"IDP_RESET_LOGIN_CEILING": "4"}, "IDP_RESET_LOGIN_CEILING must be ≥ IDP_RESET_PER_HOUR"),
+])
+def test_a_logins_ceiling_below_the_one_address_limit_is_refused(tmp_path, variables, message):
+    """Below it, strangers at other addresses could use up the attempts of the customer at their own."""
+    with pytest.raises(SettingsError, match=message):
+        settings(tmp_path, **variables)
+
+
+def test_the_three_counters_follow_the_settings(tmp_path):
+    limits = settings(tmp_path, IDP_SIGNIN_THRESHOLD="3", IDP_SIGNIN_LOGIN_CEILING="60", IDP_IP_THRESHOLD="30",
+                      IDP_RESET_PER_MINUTE="2", IDP_RESET_PER_HOUR="6", IDP_RESET_LOGIN_CEILING="50").limits()
+    assert (limits.pair.threshold, limits.login.threshold, limits.ip.threshold) == (3, 60, 30)
+    assert limits.reset_per_pair == ((2, 60), (6, 3600))
+    assert limits.reset_per_login == ((20, 60), (50, 3600))
+    assert limits.reset_per_ip == ((20, 60), (60, 3600))

@@ -8,16 +8,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import update
+from sqlalchemy import case, update
 
 from idp.accounts import Account
 from idp.audit import Origin, record
 from idp.sessions import end_all_sessions
 from idp.delivery import EMAIL, SMS, dispatch_inline, enqueue
 from idp.extensions import db
-from idp.passwords.models import TemporaryPassword
+from idp.passwords.models import MAX_FAILED_ATTEMPTS, TemporaryPassword
 from idp.passwords.rules import broken_rules
-from idp.passwords.signin import count_wrong_try, current_temporary
+from idp.passwords.signin import current_temporary
 from idp.services import Services
 
 class RevokeTokens(Protocol):
@@ -27,6 +27,20 @@ class RevokeTokens(Protocol):
     layer builds on this one, so this one does not import it."""
 
     def __call__(self, account_id: int, *, now: datetime) -> int: ...
+
+
+def count_wrong_try(temp: TemporaryPassword, now: datetime) -> None:
+    """One more wrong «Временный пароль» on «Изменение пароля»; the MAX_FAILED_ATTEMPTS-th kills it (one atomic
+    statement). Only here: this page is reached by signing in with that very password, so the tries are the
+    customer's own — a wrong password at sign-in, which anyone may type, never counts against it."""
+    tries = TemporaryPassword.failed_attempts + 1
+    db.session.execute(update(TemporaryPassword).where(TemporaryPassword.id == temp.id).values(
+        failed_attempts=tries,
+        revoked_at=case((tries >= MAX_FAILED_ATTEMPTS, now), else_=TemporaryPassword.revoked_at)))
+    db.session.refresh(temp)
+    if temp.revoked_at is not None and temp.failed_attempts == MAX_FAILED_ATTEMPTS:
+        record("temporary.killed", at=now, account_id=temp.account_id)
+    db.session.commit()
 
 
 def change_with_temporary(account: Account, temporary: str, new: str, confirm: str,

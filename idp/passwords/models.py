@@ -9,7 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from idp.extensions import db
 
 
-#: A temporary password dies after this many wrong tries (46 bits of entropy, but no reason to allow more).
+#: A temporary password dies after this many wrong tries on «Изменение пароля» (only the customer reaches that
+#: page with it; wrong passwords at sign-in are bounded by the throttles, not by killing it).
 MAX_FAILED_ATTEMPTS = 5
 
 
@@ -26,7 +27,7 @@ class TemporaryPassword(db.Model):
     expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     #: Set when it was exchanged for a permanent password.
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
-    #: Wrong passwords typed while it was current; at MAX_FAILED_ATTEMPTS it dies.
+    #: Wrong «Временный пароль» typed on «Изменение пароля»; at MAX_FAILED_ATTEMPTS it dies.
     failed_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     #: Set when a newer request replaced it, or after too many wrong tries.
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -44,29 +44,34 @@ class ResetResult:
     #: False when messages on the login's channel are waiting for a retry (the transport is failing): the
     #: customer is told it may take a while. A fact about the channel, the same for known and unknown logins.
     delivered: bool = True
+    #: Refused by the login's ceiling (all addresses together, far above one customer's needs): the customer
+    #: is told to use the newest password received or call the contact centre. Counted from what was typed,
+    #: so it says nothing about whether the login is an account.
+    login_ceiling: bool = False
 
 
 def request_temporary_password(raw_login: str, services: Services, origin: Origin | None = None) -> ResetResult:
     """Take a reset request for ``raw_login``; raises ``InvalidLogin`` for garbage.
 
-    The same statements run for every login, known or not. Past the per-login or per-address limits
-    nothing is written but the audit event, and the answer is the same as always.
+    The same statements run for every login, known or not. Past a limit nothing is written but the audit
+    event; the answer is the same as always, except past the login's ceiling (see :class:`ResetResult`).
     """
     login = parse_login(raw_login)
     origin = origin or Origin()
     now = services.clock.now()
-    allowed = services.throttler.before_reset(login.value, origin.ip, now)
+    verdict = services.throttler.before_reset(login.value, origin.ip, now)
     channel = EMAIL if login.is_email else SMS
-    record("reset.requested" if allowed else "reset.limited", at=now, origin=origin, kind=login.kind)
+    record("reset.requested" if verdict.allowed else "reset.limited", at=now, origin=origin, kind=login.kind,
+           **({"counter": "login"} if verdict.login_ceiling else {}))
     request = None
-    if allowed:
+    if verdict.allowed:
         request = ResetRequest(created_at=now, payload=Sealer(services.settings.secret_key).seal(
             {"login": login.value, "ip": origin.ip, "user_agent": origin.user_agent}))
         db.session.add(request)
     db.session.commit()
     if request is not None and services.settings.delivery_mode == "inline":
         dispatch_inline(services, issue_pending(services, ids=[request.id]))
-    return ResetResult(login, delivered=not channel_backlogged(channel))
+    return ResetResult(login, delivered=not channel_backlogged(channel), login_ceiling=verdict.login_ceiling)
 
 
 def issue_pending(services: Services, ids: list[int] | None = None, limit: int = 100) -> list[Delivery]:

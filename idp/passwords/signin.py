@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, select, update
+from sqlalchemy import select, update
 
 from idp.accounts import Account, InvalidLogin, find_by_login, parse_login
 from idp.audit import Origin, record
 from idp.extensions import db
-from idp.passwords.models import MAX_FAILED_ATTEMPTS, TemporaryPassword
+from idp.passwords.models import TemporaryPassword
 from idp.passwords.rules import MAX_LENGTH
 from idp.services import Services
 
@@ -30,6 +30,8 @@ class SignInResult:
     outcome: str
     account: Account | None = None
     retry_after: int = 0  # seconds, when THROTTLED
+    #: THROTTLED by the login's ceiling (all addresses together): the customer is sent to the contact centre.
+    login_ceiling: bool = False
 
 
 def current_temporary(account_id: int) -> TemporaryPassword | None:
@@ -40,18 +42,6 @@ def current_temporary(account_id: int) -> TemporaryPassword | None:
                TemporaryPassword.revoked_at.is_(None))
         .order_by(TemporaryPassword.id.desc()).limit(1)
     ).scalar_one_or_none()
-
-
-def count_wrong_try(temp: TemporaryPassword, now: datetime) -> None:
-    """One more wrong try against ``temp``; the MAX_FAILED_ATTEMPTS-th kills it (one atomic statement)."""
-    tries = TemporaryPassword.failed_attempts + 1
-    db.session.execute(update(TemporaryPassword).where(TemporaryPassword.id == temp.id).values(
-        failed_attempts=tries,
-        revoked_at=case((tries >= MAX_FAILED_ATTEMPTS, now), else_=TemporaryPassword.revoked_at)))
-    db.session.refresh(temp)
-    if temp.revoked_at is not None and temp.failed_attempts == MAX_FAILED_ATTEMPTS:
-        record("temporary.killed", at=now, account_id=temp.account_id)
-    db.session.commit()
 
 
 def authenticate(raw_login: str, password: str, services: Services, origin: Origin | None = None) -> SignInResult:
@@ -65,7 +55,7 @@ def authenticate(raw_login: str, password: str, services: Services, origin: Orig
         return _fail(INVALID, now, origin, reason="password_length")
     verdict = services.throttler.before_sign_in(login.value, origin.ip, now)
     if not verdict.allowed:
-        return _fail(THROTTLED, now, origin, retry_after=verdict.retry_after)
+        return _fail(THROTTLED, now, origin, retry_after=verdict.retry_after, login_ceiling=verdict.login_ceiling)
     account = find_by_login(login)
     if account is not None and not account.active:
         account = None
@@ -82,8 +72,9 @@ def authenticate(raw_login: str, password: str, services: Services, origin: Orig
         temp = None
     if hasher.verify(password, temp.password_hash if temp else None):
         return _succeed(CHANGE_REQUIRED, "signin.temporary", account, login.value, services, now, origin)
-    if temp is not None:
-        count_wrong_try(temp, now)
+    # A wrong password here does not count against the temporary password: whoever types the login may
+    # fail, and a stranger must not be able to kill the customer's temporary password. Guessing is bounded
+    # by the throttles (per login at one address, per login, per address) and the password's 24 hours.
     # The account id is recorded for admins; the customer's answer is the same either way.
     return _fail(INVALID, now, origin, account_id=account.id if account else None, reason="credentials")
 
@@ -102,10 +93,11 @@ def _succeed(outcome: str, event: str, account: Account, login_value: str, servi
 
 
 def _fail(outcome: str, now: datetime, origin: Origin, *, account_id: int | None = None, retry_after: int = 0,
-          **details) -> SignInResult:
+          login_ceiling: bool = False, **details) -> SignInResult:
     if outcome == THROTTLED:
-        record("signin.throttled", at=now, origin=origin, retry_after=retry_after)
+        record("signin.throttled", at=now, origin=origin, retry_after=retry_after,
+               **({"counter": "login"} if login_ceiling else {}))
     else:
         record("signin.failure", at=now, origin=origin, account_id=account_id, **details)
     db.session.commit()
-    return SignInResult(outcome, retry_after=retry_after)
+    return SignInResult(outcome, retry_after=retry_after, login_ceiling=login_ceiling)

@@ -66,7 +66,8 @@ def login_submit():
                                        ("password.required", not password)) if missing))
     result = authenticate(raw_login, password, services(), _origin())
     if result.outcome == THROTTLED:
-        page, status = _login_page(login=raw_login, errors=("signin.throttled",),
+        page, status = _login_page(login=raw_login,
+                                   errors=("signin.login_ceiling" if result.login_ceiling else "signin.throttled",),
                                    error_params={"minutes": max(1, math.ceil(result.retry_after / 60))}, status=429)
         return page, status, {"Retry-After": str(result.retry_after)}
     if result.outcome == OK:
@@ -98,6 +99,8 @@ def _forgot(raw_login: str):
         result = request_temporary_password(raw_login, services(), _origin())
     except InvalidLogin:
         return _login_page(login=raw_login, errors=("login.invalid",))
+    if result.login_ceiling:
+        return _login_page(login=raw_login, errors=("reset.login_ceiling",), status=429)
     if not result.delivered:
         # The message is queued and will be retried; the customer is told it may take a while.
         return _login_page(login=raw_login, errors=("reset.delayed",))

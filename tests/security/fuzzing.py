@@ -163,7 +163,8 @@ def accounts_snapshot(app) -> list[tuple]:
 
 def fuzz_app(make_app):
     """An app whose throttles never stop a fuzzer early (the throttles have their own tests)."""
-    return make_app(signin_threshold=10**6, ip_threshold=10**6, reset_per_minute=10**6, reset_per_hour=10**6)
+    return make_app(signin_threshold=10**6, signin_login_ceiling=10**6, ip_threshold=10**6, reset_per_minute=10**6,
+                    reset_per_hour=10**6, reset_login_ceiling=10**6)
 
 
 def weighted(*choices):

@@ -28,7 +28,7 @@ ALPHA = 0.001
 @pytest.fixture
 def timed_app(make_app):
     app = make_app(bcrypt_rounds=ROUNDS, delivery_mode="worker", reset_per_minute=1000, reset_per_hour=1000,
-                   signin_threshold=1000, ip_threshold=1000)
+                   reset_login_ceiling=1000, signin_threshold=1000, signin_login_ceiling=1000, ip_threshold=1000)
     with app.app_context():  # the known account, its password hashed at the same cost
         services = app.extensions["idp"]
         account = create_account(email="known@example.com", phone="+79161234567", now=services.clock.now())

@@ -1,6 +1,8 @@
-"""Growing waits after failed sign-ins, limits on «Забыли пароль?», a temporary password's five tries."""
+"""Growing waits after failed sign-ins, limits on «Забыли пароль?», a temporary password's five tries, and
+what a stranger with several addresses can and cannot do to a customer."""
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 
@@ -12,7 +14,7 @@ from idp.passwords.reset import issue_pending, request_temporary_password
 from idp.passwords.signin import CHANGE_REQUIRED, INVALID, OK, THROTTLED, authenticate
 from idp.throttling import WaitPolicy
 from tests.http import codes
-from tests.web.test_pages import post_login
+from tests.web.test_pages import csrf, post_login
 
 LOGIN = "client@example.com"
 
@@ -136,17 +138,32 @@ def test_parallel_guesses_cannot_exceed_the_limit(app, make_account):
     assert outcomes.count(INVALID) == 5 and outcomes.count(THROTTLED) == 7
 
 
-def test_temporary_password_dies_after_five_wrong_tries(ctx, make_account, mailbox, clock):
+def test_wrong_passwords_at_sign_in_do_not_kill_the_temporary_password(ctx, make_account, mailbox, clock):
+    """Anyone may type the customer's login: strangers' wrong passwords, from many addresses, leave the
+    customer's temporary password alive (guessing is bounded by the throttles and its 24 hours)."""
     make_account(email=LOGIN)
-    request_temporary_password(LOGIN, ctx)
+    request_temporary_password(LOGIN, ctx, Origin(ip="10.0.0.1"))
     temporary = mailbox.temporary_password(LOGIN)
-    for _ in range(4):
-        authenticate(LOGIN, "Wrong2026", ctx)
-    assert authenticate(LOGIN, temporary, ctx).outcome == CHANGE_REQUIRED  # 4 wrong tries: still alive
+    for n in range(6):
+        for _ in range(5):
+            assert authenticate(LOGIN, "Wrong2026", ctx, Origin(ip=f"10.0.1.{n}")).outcome == INVALID
+    assert authenticate(LOGIN, temporary, ctx, Origin(ip="10.0.0.1")).outcome == CHANGE_REQUIRED
+
+
+def test_temporary_password_dies_after_five_wrong_tries_on_the_change_page(client, make_account, mailbox):
+    """«Изменение пароля» is reached only by signing in with the temporary password: its tries are the
+    customer's own, and the fifth wrong «Временный пароль» there kills it."""
+    make_account(email=LOGIN)
+    post_login(client, login=LOGIN, action="forgot")
+    temporary = mailbox.temporary_password(LOGIN)
+    assert post_login(client, login=LOGIN, password=temporary, action="signin").status_code == 302
     for _ in range(5):
-        authenticate(LOGIN, "Wrong2026", ctx)
-    clock.advance(minutes=30)
-    assert authenticate(LOGIN, temporary, ctx).outcome == INVALID
+        page = client.post("/password/change", data={"csrf_token": csrf(client, "/password/change"),
+                                                     "temporary": "Wrong2026", "new": "Polis2027", "confirm": "Polis2027"})
+        assert codes(page.get_data(as_text=True)) == ["password.temporary_invalid"]
+    page = client.post("/password/change", data={"csrf_token": csrf(client, "/password/change"),
+                                                 "temporary": temporary, "new": "Polis2027", "confirm": "Polis2027"})
+    assert codes(page.get_data(as_text=True)) == ["password.temporary_invalid"]
 
 
 def test_reset_limits_per_login_keep_the_same_answer(client, make_account, mailbox, clock):
@@ -289,3 +306,104 @@ def test_requests_refused_for_their_address_do_not_use_up_the_logins_quota(app, 
     # The customer, from their own address, within the same hour:
     post_login(client_at(app, OTHER_ADDRESS), login=victim, action="forgot")
     assert len(mailbox.messages(victim)) == 1  # the refused requests did not spend the login's quota
+
+
+# --- A stranger with several addresses against one customer ---------------------------------------------
+
+CUSTOMER_ADDRESS = "192.0.2.50"
+ATTACKER_ADDRESSES = [f"203.0.113.{n}" for n in range(1, 6)]
+TEMPORARY = re.compile(r"пароль[^-\n]*- ([A-Za-z0-9]{8})\b")
+
+
+def newest_temporary_password(mailbox, login: str) -> str:
+    """What the customer does: open the newest message that carries a temporary password."""
+    found = [m for m in mailbox.messages(login) if TEMPORARY.search(m["text"])]
+    assert found, f"no temporary password reached {login}"
+    return TEMPORARY.search(found[-1]["text"]).group(1)
+
+
+def change(client, temporary: str, new: str):
+    return client.post("/password/change", data={"csrf_token": csrf(client, "/password/change"),
+                                                 "temporary": temporary, "new": new, "confirm": new})
+
+
+def test_a_stranger_at_five_addresses_for_an_hour_cannot_stop_the_first_sign_in(app, make_account, mailbox,
+                                                                               clock):
+    """Every minute for an hour, from each of five addresses, a stranger presses «Забыли пароль?» twice for the
+    customer's login and types wrong passwords until refused. Meanwhile the customer, at their own address,
+    gets a temporary password, signs in with it, completes «Изменение пароля» and signs in again."""
+    make_account(email=LOGIN)
+    attackers = [(attacker, csrf(attacker)) for attacker in map(lambda a: client_at(app, a), ATTACKER_ADDRESSES)]
+    customer = client_at(app, CUSTOMER_ADDRESS)
+    refused = failed = 0
+
+    def attack_for(minutes: int) -> None:
+        nonlocal refused, failed
+        for _ in range(minutes):
+            for attacker, token in attackers:
+                post = lambda **form: attacker.post("/login", data={"csrf_token": token, **form})  # noqa: E731
+                for _ in range(2):
+                    post(login=LOGIN, action="forgot")
+                for _ in range(20):  # until refused
+                    page = post(login=LOGIN, password="Guess2026", action="signin")
+                    if page.status_code == 429:
+                        refused += 1
+                        break
+                    failed += 1
+            clock.advance(minutes=1)
+
+    attack_for(30)
+    # The customer, half an hour into the attack.
+    page = post_login(customer, login=LOGIN, action="forgot")
+    assert page.status_code == 200 and codes(page.get_data(as_text=True)) == ["reset.sent_email"]
+    temporary = newest_temporary_password(mailbox, LOGIN)
+    page = post_login(customer, login=LOGIN, password=temporary, action="signin")
+    assert page.status_code == 302 and page.headers["Location"] == "/password/change", \
+        codes(page.get_data(as_text=True))
+    assert change(customer, temporary, "Polis2027").status_code == 302
+    attack_for(30)
+    page = post_login(customer, login=LOGIN, password="Polis2027", action="signin")
+    assert page.status_code == 302 and page.headers["Location"] == "/account", codes(page.get_data(as_text=True))
+    # The stranger did do their worst: they were held at every address, and got through only a bounded
+    # number of guesses (about a dozen an hour per address), below the login's ceiling.
+    assert refused > 0 and 5 * 5 <= failed < app.extensions["idp"].settings.signin_login_ceiling
+
+
+def test_past_the_logins_ceiling_the_customer_is_sent_to_the_contact_centre(app, make_account, clock):
+    """Many addresses together reach the login's ceiling (100 failures): then the login waits everywhere,
+    and the page says to call the contact centre — the same for a login that is no account."""
+    make_account(email=LOGIN, password="Polis2026")
+    for login in (LOGIN, "nobody@example.com"):
+        for n in range(20):
+            stranger = client_at(app, f"198.18.{n}.1")
+            for _ in range(5):
+                assert post_login(stranger, login=login, password="Guess2026", action="signin").status_code == 200
+        page = post_login(client_at(app, CUSTOMER_ADDRESS), login=login, password="Polis2026", action="signin")
+        html = page.get_data(as_text=True)
+        assert page.status_code == 429 and page.headers["Retry-After"] == "30"
+        assert codes(html) == ["signin.login_ceiling"] and "8 (800) 510 3 510" in html
+    clock.advance(seconds=30)
+    page = post_login(client_at(app, CUSTOMER_ADDRESS), login=LOGIN, password="Polis2026", action="signin")
+    assert page.status_code == 302 and page.headers["Location"] == "/account"
+
+
+def test_past_the_logins_reset_ceiling_the_customer_is_sent_to_the_contact_centre(app, make_account, mailbox,
+                                                                                  clock):
+    """Eight addresses asking five times an hour each use up the login's 40: the customer's own request is
+    then answered with the contact centre, and nothing is sent; the next hour it works again."""
+    make_account(email=LOGIN)
+    for n in range(8):
+        stranger = client_at(app, f"198.18.{n}.1")
+        for _ in range(5):
+            assert post_login(stranger, login=LOGIN, action="forgot").status_code == 200
+            clock.advance(seconds=61)
+    sent = len(mailbox.messages(LOGIN))
+    assert sent == 40
+    page = post_login(client_at(app, CUSTOMER_ADDRESS), login=LOGIN, action="forgot")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 429 and codes(html) == ["reset.login_ceiling"] and "8 (800) 510 3 510" in html
+    assert len(mailbox.messages(LOGIN)) == sent
+    assert reset_rows(app)["events"][-1] == ("reset.limited", CUSTOMER_ADDRESS)
+    clock.advance(hours=1)
+    page = post_login(client_at(app, CUSTOMER_ADDRESS), login=LOGIN, action="forgot")
+    assert codes(page.get_data(as_text=True)) == ["reset.sent_email"] and len(mailbox.messages(LOGIN)) == sent + 1
