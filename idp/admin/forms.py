@@ -14,7 +14,7 @@ from idp.errors import IdpError
 #: The checkboxes of the form, in order; the standard ones are ticked for a new client.
 SCOPE_CHOICES = (*STANDARD_SCOPES, ADMIN_SCOPE)
 DEFAULT_SCOPES = STANDARD_SCOPES
-FIELDS = ("name", "redirect_uris", "post_logout_redirect_uris", "scopes", "public", "first_party")
+FIELDS = ("name", "redirect_uris", "post_logout_redirect_uris", "scopes", "public", "first_party", "pkce_optional")
 #: Where an error that belongs to no field is shown.
 FORM = "form"
 #: Form fields are cut to this length before anything looks at them (the request is capped anyway).
@@ -35,6 +35,8 @@ class ClientForm:
     scopes: list[str] = field(default_factory=lambda: list(DEFAULT_SCOPES))
     public: bool = False
     first_party: bool = False
+    #: A legacy confidential client let go without PKCE (unticked: required, RFC 9700 §2.1.1).
+    pkce_optional: bool = False
     errors: dict[str, list[FieldError]] = field(default_factory=dict)
 
     @classmethod
@@ -46,6 +48,7 @@ class ClientForm:
             scopes=[s[:100] for s in form.getlist("scopes")][:50],
             public=form.get("public") == "on",
             first_party=form.get("first_party") == "on",
+            pkce_optional=form.get("pkce_optional") == "on",
         )
 
     def validate(self) -> bool:
@@ -66,7 +69,7 @@ class ClientForm:
         return {"name": self.name, "redirect_uris": _lines(self.redirect_uris),
                 "post_logout_redirect_uris": _lines(self.post_logout_redirect_uris),
                 "scopes": [s for s in SCOPE_CHOICES if s in self.scopes], "public": self.public,
-                "first_party": self.first_party}
+                "first_party": self.first_party, "pkce_required": not self.pkce_optional}
 
     def add(self, name: str, code: str, value: str | None = None) -> None:
         self.errors.setdefault(name, []).append(FieldError(code, value))
@@ -74,7 +77,7 @@ class ClientForm:
     def add_domain_error(self, exc: IdpError) -> None:
         """A rule the domain refused after the form's own checks passed, put under its field."""
         prefixes = {"client.name": "name", "client.redirect_uri": "redirect_uris", "client.scope": "scopes",
-                    "client.grant_type": "public"}
+                    "client.grant_type": "public", "client.pkce": "pkce_optional"}
         target = next((f for p, f in prefixes.items() if exc.code.startswith(p + ".")), FORM)
         self.add(target, exc.code)
 

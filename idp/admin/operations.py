@@ -56,7 +56,7 @@ def register(services: Services, actor: Actor, **fields) -> ClientWithSecret:
         client = created.client
         record("client.created", at=now, origin=actor.origin, account_id=actor.account_id,
                client_id=client.client_id, public=client.public, first_party=client.first_party,
-               **actor.details())
+               pkce_required=client.requires_pkce, **actor.details())
         return created
 
     try:
@@ -73,7 +73,9 @@ def change(services: Services, actor: Actor, client_id: str, **fields) -> OAuthC
 
     def work():
         client = update_client(client_id, now=now, **fields)
-        _changed(actor, client, now, "update", fields=sorted(fields))
+        # An opt-out of PKCE (or back in) is named with its value: the trail shows who weakened a client.
+        pkce = {"pkce_required": client.requires_pkce} if "pkce_required" in fields else {}
+        _changed(actor, client, now, "update", fields=sorted(fields), **pkce)
         return client
 
     return _in_transaction(work)

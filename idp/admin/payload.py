@@ -21,7 +21,7 @@ STRING, STRINGS, BOOLEAN = "string", "array of strings", "boolean"
 #: Fields of ``POST /api/admin/clients``; ``name`` is required (by the domain).
 CREATE_FIELDS = {
     "client_id": STRING, "name": STRING, "redirect_uris": STRINGS, "post_logout_redirect_uris": STRINGS,
-    "scopes": STRINGS, "grant_types": STRINGS, "public": BOOLEAN, "first_party": BOOLEAN,
+    "scopes": STRINGS, "grant_types": STRINGS, "public": BOOLEAN, "first_party": BOOLEAN, "pkce_required": BOOLEAN,
 }
 #: Fields of ``PATCH /api/admin/clients/{client_id}``: whether a client is public, and its id, never change.
 UPDATE_FIELDS = {name: kind for name, kind in CREATE_FIELDS.items() if name not in ("client_id", "public")}

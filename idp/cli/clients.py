@@ -69,11 +69,14 @@ _grant_choice = click.Choice(GRANT_TYPES)
 @click.option("--public", is_flag=True, help="A public client (no secret; PKCE S256 required).")
 @click.option("--first-party", is_flag=True,
               help="Trusted first-party client: customers are not asked to consent.")
+@click.option("--pkce-optional", is_flag=True,
+              help="Let a legacy confidential client use the code flow without PKCE (recorded in the audit). "
+                   "Default: PKCE S256 required of every client.")
 @click.option("--client-id", help="Choose the client_id (default: random).")
 @json_option
 @domain_errors
 def create(name, redirect_uris, post_logout_redirect_uris, scopes, grant_types, public, first_party,
-           client_id, as_json):
+           pkce_optional, client_id, as_json):
     """Register a client; a confidential client's secret is printed once."""
     svc = _services()
     if not public:
@@ -81,7 +84,7 @@ def create(name, redirect_uris, post_logout_redirect_uris, scopes, grant_types, 
     created = operations.register(svc, CLI, name=name, redirect_uris=redirect_uris,
                                   post_logout_redirect_uris=post_logout_redirect_uris, scopes=scopes or None,
                                   grant_types=grant_types or None, public=public, first_party=first_party,
-                                  client_id=client_id)
+                                  pkce_required=not pkce_optional, client_id=client_id)
     data = _with_secret(*created)
     emit(data, as_json, None if as_json else _human(data))
 
@@ -117,14 +120,18 @@ def show(client_id, as_json):
 @click.option("--grant-type", "grant_types", multiple=True, type=_grant_choice,
               help="Replaces the grant types.")
 @click.option("--first-party/--third-party", "first_party", default=None, help="Skip consent, or ask for it.")
+@click.option("--pkce-required/--pkce-optional", "pkce_required", default=None,
+              help="Require PKCE S256 (the default), or let a legacy confidential client go without it "
+                   "(recorded in the audit).")
 @json_option
 @domain_errors
 def update(client_id, name, redirect_uris, post_logout_redirect_uris, clear_post_logout_redirect_uris, scopes,
-           grant_types, first_party, as_json):
+           grant_types, first_party, pkce_required, as_json):
     """Change a client's settings; options not given stay as they are."""
     post_logout = [] if clear_post_logout_redirect_uris else (post_logout_redirect_uris or None)
     fields = {"name": name, "redirect_uris": redirect_uris or None, "post_logout_redirect_uris": post_logout,
-              "scopes": scopes or None, "grant_types": grant_types or None, "first_party": first_party}
+              "scopes": scopes or None, "grant_types": grant_types or None, "first_party": first_party,
+              "pkce_required": pkce_required}
     client = operations.change(_services(), CLI, client_id,
                                **{key: value for key, value in fields.items() if value is not None})
     data = describe_client(client)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from authlib.oauth2.rfc6749 import ClientMixin
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import db
@@ -39,6 +39,9 @@ class OAuthClient(db.Model, ClientMixin):
     grant_types: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     #: A public client (browser or native app) has no secret and must use PKCE (RFC 7636, RFC 9700 §2.1.1).
     public: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    #: PKCE (S256) required of this client: always for a public client; by default for a confidential one too
+    #: (RFC 9700 §2.1.1). An admin may opt a legacy confidential relying party out, which the audit records.
+    pkce_required: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=sa_true())
     #: First-party clients (set by an admin) skip the consent page.
     first_party: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -49,6 +52,10 @@ class OAuthClient(db.Model, ClientMixin):
     @property
     def active(self) -> bool:
         return self.disabled_at is None
+
+    @property
+    def requires_pkce(self) -> bool:
+        return self.public or self.pkce_required
 
     @property
     def auth_methods(self) -> tuple[str, ...]:

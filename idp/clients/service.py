@@ -55,14 +55,15 @@ class ClientWithSecret(NamedTuple):
 def create_client(settings: Settings, *, name: str, redirect_uris: Iterable[str] = (),
                   post_logout_redirect_uris: Iterable[str] = (), scopes: Iterable[str] | None = None,
                   grant_types: Iterable[str] | None = None, public: bool = False, first_party: bool = False,
-                  client_id: str | None = None, now: datetime) -> ClientWithSecret:
+                  pkce_required: bool = True, client_id: str | None = None, now: datetime) -> ClientWithSecret:
     """Register a client (flushed, not committed).
 
     Defaults: all standard scopes; grant types ``authorization_code`` and ``refresh_token``, plus
-    ``client_credentials`` for a confidential client. Redirect URIs are required when the client may use
-    the authorization code flow. A confidential client gets a new secret, returned in clear.
+    ``client_credentials`` for a confidential client; PKCE required. Redirect URIs are required when the
+    client may use the authorization code flow. A confidential client gets a new secret, returned in clear.
     """
     grants = _grant_types(grant_types, public=public)
+    _check_pkce(pkce_required, public=public)
     client = OAuthClient(
         client_id=_new_client_id(client_id),
         name=_name(name),
@@ -71,6 +72,7 @@ def create_client(settings: Settings, *, name: str, redirect_uris: Iterable[str]
         scopes=_scopes(scopes),
         grant_types=grants,
         public=bool(public),
+        pkce_required=bool(pkce_required),
         first_party=bool(first_party),
         created_at=now,
     )
@@ -118,7 +120,7 @@ def list_clients(*, include_disabled: bool = True) -> list[OAuthClient]:
 def update_client(client_id: str, *, name: str | None = None, redirect_uris: Iterable[str] | None = None,
                   post_logout_redirect_uris: Iterable[str] | None = None, scopes: Iterable[str] | None = None,
                   grant_types: Iterable[str] | None = None, first_party: bool | None = None,
-                  now: datetime) -> OAuthClient:
+                  pkce_required: bool | None = None, now: datetime) -> OAuthClient:
     """Change what is given (None leaves a field alone; a list replaces the whole list). Flushed.
 
     Whether a client is public cannot change: register a new client instead.
@@ -138,6 +140,9 @@ def update_client(client_id: str, *, name: str | None = None, redirect_uris: Ite
         client.scopes = _scopes(scopes)
     if first_party is not None:
         client.first_party = bool(first_party)
+    if pkce_required is not None:
+        _check_pkce(pkce_required, public=client.public)
+        client.pkce_required = bool(pkce_required)
     client.updated_at = now
     db.session.flush()
     return client
@@ -178,6 +183,7 @@ def describe_client(client: OAuthClient) -> dict:
         "client_id": client.client_id,
         "name": client.name,
         "public": client.public,
+        "pkce_required": client.requires_pkce,
         "first_party": client.first_party,
         "redirect_uris": list(client.redirect_uris),
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
@@ -248,6 +254,13 @@ def _grant_types(grant_types: Iterable[str] | None, *, public: bool) -> list[str
         raise InvalidClientSettings("a public client cannot use client_credentials",
                                     code="client.grant_type.public_client_credentials")
     return result
+
+
+def _check_pkce(pkce_required: bool, *, public: bool) -> None:
+    if public and not pkce_required:
+        # RFC 9700 §2.1.1: without a secret, PKCE is what binds the code to the app that asked for it.
+        raise InvalidClientSettings("a public client must use PKCE; only a confidential client may be opted out",
+                                    code="client.pkce.public")
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -83,7 +83,7 @@ class PkceChallenge:
         data, datalist = payload.data, payload.datalist
         repeated = any(len(datalist.get(name, [])) > 1 for name in ("code_challenge", "code_challenge_method"))
         problem = pkce.challenge_problem(data.get("code_challenge"), data.get("code_challenge_method"),
-                                         public=grant.request.client.public, repeated=repeated)
+                                         required=grant.request.client.requires_pkce, repeated=repeated)
         if problem is not None:
             raise InvalidRequestError(problem[1])
 

@@ -188,6 +188,29 @@ def test_register_public_client_has_no_secret(admin_client, app):
     assert row.public and row.secret_hash is None and "client_credentials" not in row.grant_types
 
 
+def test_pkce_is_required_unless_ticked_off_for_a_legacy_confidential_client(admin_client, app):
+    from idp.audit import search
+
+    text = html(register(admin_client))
+    required = re.search(r'<code data-field="client_id">([^<]+)</code>', text).group(1)
+    assert client_row(app, required).pkce_required
+    assert label_for(html(admin_client.get("/admin/clients/new")),
+                     "Разрешить вход без PKCE") == "pkce_optional"
+    text = html(register(admin_client, pkce_optional="on"))
+    legacy = re.search(r'<code data-field="client_id">([^<]+)</code>', text).group(1)
+    assert not client_row(app, legacy).pkce_required
+    listing = html(admin_client.get("/admin/"))
+    assert f'id="client-{legacy}"' in listing
+    shown = dict(re.findall(r'id="client-([^"]+)".*?data-field="pkce" data-value="(\w+)"', listing, re.S))
+    assert shown[required] == "required" and shown[legacy] == "optional"
+    with app.app_context():
+        created = {e.client_id: e.details for e in search(event="client.created")}
+    assert created[required]["pkce_required"] is True and created[legacy]["pkce_required"] is False
+    # A public client cannot go without it: the form says so under the box.
+    page = html(register(admin_client, public="on", pkce_optional="on", redirect_uris="http://127.0.0.1:8765/cb"))
+    assert field_codes(page, "pkce_optional") == ["client.pkce.public"] and "всегда должно использовать PKCE" in page
+
+
 def test_admin_scope_can_be_given(admin_client, app):
     text = html(register(admin_client, scopes=["admin"]))
     client_id = re.search(r'<code data-field="client_id">([^<]+)</code>', text).group(1)

@@ -86,3 +86,34 @@ def test_a_made_up_secret_key_is_warned_about_and_a_set_one_is_not(app, settings
     ephemeral = create_app(settings.replace(secret_key="").validated(), clock=clock)  # same database
     warned = ephemeral.test_cli_runner().invoke(cli, [*args[:3], "Другой", *args[4:]])
     assert warned.exit_code == 0 and "IDP_SECRET_KEY is not set" in warned.stderr
+
+
+def test_pkce_is_required_by_default_and_an_opt_out_is_in_the_audit_trail(run, app):
+    """RFC 9700 §2.1.1: PKCE of every client. A legacy confidential relying party may be let go without it,
+    and the trail names the change, its value and who made it; a public client can never be."""
+    created = json.loads(run("create", "--name", "ДМС", "--redirect-uri", "https://dms.example/cb",
+                             "--client-id", "dms", "--json")[1])
+    assert created["pkce_required"] is True
+    legacy = json.loads(run("create", "--name", "Старый портал", "--redirect-uri", "https://old.example/cb",
+                            "--client-id", "old", "--pkce-optional", "--json")[1])
+    assert legacy["pkce_required"] is False
+    assert json.loads(run("update", "dms", "--pkce-optional", "--json")[1])["pkce_required"] is False
+    assert json.loads(run("update", "dms", "--pkce-required", "--json")[1])["pkce_required"] is True
+    assert json.loads(run("update", "dms", "--name", "ДМС портал", "--json")[1])["pkce_required"] is True
+
+    code, out = run("create", "--name", "SPA", "--redirect-uri", "http://127.0.0.1:3000/cb", "--public",
+                    "--pkce-optional", "--json")
+    assert code == 1 and json.loads(out)["error"] == "client.pkce.public"
+    run("create", "--name", "SPA", "--redirect-uri", "http://127.0.0.1:3000/cb", "--public", "--client-id", "spa")
+    code, out = run("update", "spa", "--pkce-optional", "--json")
+    assert code == 1 and json.loads(out)["error"] == "client.pkce.public"
+
+    from idp.audit import search
+    with app.app_context():
+        events = [(e.event, e.client_id, e.details) for e in reversed(search(event="client.*"))]
+    assert [(event, client, details.get("pkce_required")) for event, client, details in events] == [
+        ("client.created", "dms", True), ("client.created", "old", False),
+        ("client.changed", "dms", False), ("client.changed", "dms", True),
+        ("client.changed", "dms", None),  # a change that leaves PKCE alone does not mention it
+        ("client.created", "spa", True)]
+    assert all(details["via"] == "cli" for _, _, details in events)

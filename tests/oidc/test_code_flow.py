@@ -81,9 +81,11 @@ def test_public_client_with_pkce(make_client, flow, customer):
     assert rotated.status_code == 200, rotated.text
 
 
-def test_confidential_client_without_pkce(rp, flow, customer):
-    request = rp.authorization(pkce=False)
-    response = rp.exchange(signed_in_code(flow, rp, request), request)
+def test_confidential_client_opted_out_of_pkce(make_client, flow, customer):
+    """A legacy relying party an admin let go without PKCE (``--pkce-optional``) still signs customers in."""
+    legacy = make_client(first_party=True, pkce_required=False)
+    request = legacy.authorization(pkce=False)
+    response = legacy.exchange(signed_in_code(flow, legacy, request), request)
     assert response.status_code == 200, response.text
 
 

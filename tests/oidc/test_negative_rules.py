@@ -238,6 +238,30 @@ def test_public_client_without_pkce_is_refused(make_client):
     assert _error_at_callback(public, request.url, request)["error"] == "invalid_request"
 
 
+def test_confidential_client_without_pkce_is_refused_by_default(rp):
+    """RFC 9700 §2.1.1: PKCE for every client, confidential ones too, unless an admin opted one out."""
+    request = rp.authorization(pkce=False)
+    answer = _error_at_callback(rp, request.url, request)
+    assert answer["error"] == "invalid_request" and "PKCE" in answer["error_description"]
+
+
+def test_a_code_issued_before_pkce_was_required_needs_a_verifier(make_client, flow, customer, app):
+    """Opted out, a code is issued without a challenge; the client is made to use PKCE again before the
+    exchange: that code is refused (no verifier can be checked), and the next flow uses PKCE."""
+    from idp.clients import update_client
+    from idp.extensions import db
+
+    legacy = make_client(first_party=True, pkce_required=False)
+    request = legacy.authorization(pkce=False)
+    code = signed_in_code(flow, legacy, request)
+    with app.app_context():
+        update_client(legacy.client_id, pkce_required=True, now=app.extensions["idp"].clock.now())
+        db.session.commit()
+    response = legacy.exchange(code, request)
+    assert response.status_code == 400 and response.json() == {
+        "error": "invalid_request", "error_description": "Missing 'code_verifier'."}
+
+
 def test_plain_pkce_is_refused(rp):
     request = rp.authorization(code_challenge="a" * 43, code_challenge_method="plain")
     assert _error_at_callback(rp, request.url, request)["error"] == "invalid_request"
@@ -262,10 +286,11 @@ def test_missing_code_verifier_is_refused(rp, flow, customer):
     assert rp.exchange(code, request).json()["error"] == "invalid_request"
 
 
-def test_code_verifier_without_challenge_is_refused(rp, flow, customer):
-    request = rp.authorization(pkce=False)
-    code = signed_in_code(flow, rp, request)
-    assert rp.exchange(code, request, code_verifier="v" * 43).json()["error"] == "invalid_request"
+def test_code_verifier_without_challenge_is_refused(make_client, flow, customer):
+    legacy = make_client(first_party=True, pkce_required=False)
+    request = legacy.authorization(pkce=False)
+    code = signed_in_code(flow, legacy, request)
+    assert legacy.exchange(code, request, code_verifier="v" * 43).json()["error"] == "invalid_request"
 
 
 # -- codes: single use, short-lived, bound --------------------------------------------------------------

@@ -58,6 +58,7 @@ CLIENTS = {  # client_id "<name>-client"
     "off": {},  # disabled
     "public": {"public": True, "grant_types": ["authorization_code", "refresh_token"]},
     "nocc": {"scopes": ["openid", "offline_access", "bench.api"], "grant_types": ["authorization_code"]},
+    "legacy": {"pkce_required": False},  # a confidential client an admin let go without PKCE
 }
 
 
@@ -103,6 +104,7 @@ def _code_specs(now: datetime) -> list[dict]:
         dict(name="noopenid", scope="profile offline_access"),
         dict(name="nocc", client="nocc", scope="openid offline_access"),  # a client without the refresh grant
         dict(name="public", client="public"), dict(name="public-plain", client="public", challenge=None),
+        dict(name="legacy-plain", client="legacy", challenge=None),
         dict(name="off", client="off"), dict(name="used", used_at=now - timedelta(seconds=1)),
         dict(name="expired", expires_at=now), dict(name="unset", account="unset"),
         dict(name="gone", account="gone"),
@@ -438,7 +440,8 @@ case("refresh-json", "token", {"grant_type": "refresh_token", "refresh_token": "
 CODE = [
     # name, code, who, form fields changed (None: left out), status
     ("pkce", "pkce", "basic:rp", {}, 200),
-    ("no-pkce", "plain", "basic:rp", {"code_verifier": None}, 200),  # allowed for a confidential client
+    ("no-pkce", "legacy-plain", "basic:legacy", {"code_verifier": None}, 200),  # a client opted out of PKCE
+    ("no-pkce-required", "plain", "basic:rp", {"code_verifier": None}, 200),  # the oracle; see DIFFERENCES
     ("verifier-without-challenge", "plain", "basic:rp", {}, 400),
     ("verifier-missing", "pkce", "basic:rp", {"code_verifier": None}, 400),
     ("verifier-wrong", "pkce", "basic:rp", {"code_verifier": VERIFIER[:-1] + "x"}, 400),
@@ -549,6 +552,10 @@ DIFFERENCES: dict[str, Difference] = {
     "cc-scope-twice": Difference(_refused("invalid_request"), {"status": 200}, "a repeated parameter"),
     "refresh-scope-twice": Difference(_refused("invalid_request"), {"status": 200}, "a repeated parameter"),
     "code-twice": Difference(_refused("invalid_request"), {"status": 200}, "a repeated parameter"),
+    "code-no-pkce-required": Difference(
+        _refused("invalid_request"), {"status": 200},
+        "PKCE is required of confidential clients too unless an admin opted the client out (RFC 9700 §2.1.1; "
+        "issue 22): a code issued without a challenge is refused; Authlib requires it of public clients only"),
     "cc-scope-in-query": Difference(
         {"status": 200, "scope": "bench.api"}, _refused("invalid_scope"),
         "parameters come from the form body only (RFC 6749 §3.2); Authlib reads the query string too"),

@@ -45,8 +45,7 @@ def exchange(provider: Provider, connection, call: Call) -> dict:
     account = code.account
     if not issuing.may_receive_tokens(account):
         raise InvalidGrant("The account cannot receive tokens.")
-    problem = pkce.verifier_problem(form.get("code_verifier"), code.code_challenge,
-                                    public=presented.method == client_auth.NONE)
+    problem = pkce.verifier_problem(form.get("code_verifier"), code.code_challenge, required=client.requires_pkce)
     if problem is not None:
         raise for_pkce(problem)
     issued = issuing.tokens_for(provider, connection, client=client, account=account, grant_type=GRANT_TYPE,
