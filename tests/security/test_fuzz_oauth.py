@@ -60,10 +60,16 @@ def sign_in(client, login: str = LOGIN, password: str = PASSWORD):
     return client
 
 
+#: The PKCE verifier of every code in the world (every client must use PKCE) and its S256 challenge.
+VERIFIER = "v" * 43
+CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
+
+
 def authorize_params(world: World, **extra) -> dict:
     params = {"response_type": "code", "client_id": world.client_id, "redirect_uri": REDIRECT,
               "scope": "openid profile email offline_access", "state": "st",
-              "nonce": secrets.token_urlsafe(8)}  # a fresh nonce each time: a repeated one is a replay
+              "nonce": secrets.token_urlsafe(8),  # a fresh nonce each time: a repeated one is a replay
+              "code_challenge": CHALLENGE, "code_challenge_method": "S256"}
     params.update(extra)
     return params
 
@@ -109,7 +115,7 @@ def world(app, make_account) -> World:
     world.codes = [code_for(client, world) for _ in range(3)]
     tokens = client.post("/oauth/token", headers={"Authorization": world.basic},
                          data={"grant_type": "authorization_code", "code": code_for(client, world),
-                               "redirect_uri": REDIRECT})
+                               "redirect_uri": REDIRECT, "code_verifier": VERIFIER})
     assert tokens.status_code == 200, tokens.get_data(as_text=True)
     data = tokens.get_json()
     world.access_token, world.refresh_token, world.id_token = (data["access_token"], data["refresh_token"],
@@ -145,8 +151,7 @@ def raw_or(pairs_strategy, names):
 @FUZZ
 @given(data=st.data(), method=st.sampled_from(["GET", "POST"]), signed_in=st.booleans())
 def test_authorize_answers_everything(app, world, data, method, signed_in):
-    s256 = base64.urlsafe_b64encode(hashlib.sha256(b"v" * 43).digest()).rstrip(b"=").decode()
-    valid = authorize_params(world, code_challenge=s256, code_challenge_method="S256", prompt="none",
+    valid = authorize_params(world, prompt="none",
                              max_age="60", login_hint=LOGIN, ui_locales="en", id_token_hint=world.id_token)
     request = data.draw(raw_or(mutated(valid), list(valid) + ["request", "request_uri", "response_mode"]))
     client = sign_in(app.test_client()) if signed_in else app.test_client()
@@ -164,7 +169,7 @@ def test_authorize_answers_everything(app, world, data, method, signed_in):
                                              + ["password", "urn:ietf:params:oauth:grant-type:jwt-bearer"]))
 def test_token_endpoint_answers_everything(app, world, data, grant):
     valid = {"grant_type": grant, "code": data.draw(st.sampled_from(world.codes)), "redirect_uri": REDIRECT,
-             "code_verifier": "v" * 43, "refresh_token": world.refresh_token, "scope": "openid admin",
+             "code_verifier": VERIFIER, "refresh_token": world.refresh_token, "scope": "openid admin",
              "username": LOGIN, "password": PASSWORD,
              "client_id": data.draw(st.sampled_from([world.client_id, world.public_id]))}
     names = list(valid) + ["client_secret", "assertion", "device_code"]

@@ -109,7 +109,8 @@ def test_authorization_requests(app, world, changes, status, where, expected):
     client = app.test_client()
     assert post_login(client, login=LOGIN, password=PASSWORD, action="signin").status_code == 302
     params = {"response_type": "code", "client_id": world["client_id"], "redirect_uri": REDIRECT,
-              "scope": "openid email", "state": "st", "nonce": "nn"}
+              "scope": "openid email", "state": "st", "nonce": "nn",
+              "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256"}
     params.update(changes)
     before = accounts_snapshot(app)
     response = client.get("/oauth/authorize?" + urlencode(params, doseq=True))
@@ -179,14 +180,16 @@ def test_the_registered_post_logout_redirect_uri_is_followed(app, world):
 
 def id_token(app, world) -> str:
     """A real ID token of the portal, through sign-in, authorize and the token endpoint."""
-    client = app.test_client()
+    from idp.oidc.pkce import s256
+
+    client, verifier = app.test_client(), "v" * 43
     post_login(client, login=LOGIN, password=PASSWORD, action="signin")
     location = client.get("/oauth/authorize?" + urlencode({
         "response_type": "code", "client_id": world["client_id"], "redirect_uri": REDIRECT, "scope": "openid",
-        "state": "st"})).headers["Location"]
+        "state": "st", "code_challenge": s256(verifier), "code_challenge_method": "S256"})).headers["Location"]
     code = parse_qs(urlsplit(location).query)["code"][0]
     response = client.post("/oauth/token", data={"grant_type": "authorization_code", "code": code,
-                                                 "redirect_uri": REDIRECT},
+                                                 "redirect_uri": REDIRECT, "code_verifier": verifier},
                            headers={"Authorization": basic(world["client_id"], world["secret"])})
     return response.get_json()["id_token"]
 
