@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,15 @@ def _render(code: str, status: int, description: str | None = None):
     return render_template("error.html", code=code, status=status), status
 
 
+def allow_methods(response, exc: MethodNotAllowed):
+    """A 405 names the methods the resource takes (RFC 9110 §15.5.6): the routing's ``valid_methods``,
+    through Werkzeug's own ``Allow`` header. Pages and JSON APIs alike; ``response`` is returned."""
+    for name, value in exc.get_headers():
+        if name == "Allow":
+            response.headers["Allow"] = value
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(IdpError)
     def _idp_error(exc: IdpError):
@@ -74,7 +83,10 @@ def register_error_handlers(app: Flask) -> None:
         status = exc.code or 500
         code = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
                 413: "too_large", 429: "too_many_requests"}.get(status, "server_error")
-        return _render(code, status)
+        response = make_response(_render(code, status))
+        if isinstance(exc, MethodNotAllowed):
+            allow_methods(response, exc)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Callable
 
 from flask import Blueprint, Response, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from idp.errors import BadRequest, Conflict, IdpError, NotFound
+from idp.errors import BadRequest, Conflict, IdpError, NotFound, allow_methods
 from idp.extensions import db
 from idp.oidc.bearer import BearerError
 
@@ -64,6 +64,6 @@ def install_error_handlers(bp: Blueprint, classify: Callable[[IdpError], str] = 
         status = exc.code or 500
         response = error_response(HTTP_ERRORS.get(status, "invalid_request" if status < 500 else "server_error"),
                                   status, exc.description, None)
-        if status == 405:  # say which methods the resource takes (RFC 9110 §15.5.6)
-            response.headers.update({k: v for k, v in exc.get_headers() if k == "Allow"})
+        if isinstance(exc, MethodNotAllowed):  # say which methods the resource takes (RFC 9110 §15.5.6)
+            allow_methods(response, exc)
         return response

@@ -15,9 +15,13 @@ by ``openapi.json``.
     POST   /api/admin/deliveries/{id}/requeue          a dead letter back in the queue (409 if not dead)
     GET    /api/admin/openapi.json                     this API's OpenAPI 3.1 description (no token needed)
 
+The calling client cannot lock itself out: disabling itself, rotating its own secret, or removing the
+``admin`` scope or the ``client_credentials`` grant from itself is 409 ``client.self_lockout.*``
+(:mod:`idp.admin.operations`); another admin client, the web area or ``idp clients`` may.
+
 Lists are paged: ``?page=`` (from 1) and ``?per_page=`` (1–200, default 50); the body says ``total``
-and ``next_page``. A query parameter that is not what the list takes is ``invalid_request``
-(``query.page``, ``query.per_page``, ``query.status``, ``query.reason``).
+and ``next_page``. A query parameter that is not what the list takes — an empty one included — is
+``invalid_request`` (``query.page``, ``query.per_page``, ``query.status``, ``query.reason``).
 
 Errors are ``{"error", "error_description", "error_code"}``: ``error`` is the OAuth-style class
 (``invalid_request``, ``invalid_redirect_uri``, ``invalid_client_metadata`` (RFC 7591 §3.2.2),
@@ -33,7 +37,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from idp.admin import casework, operations
 from idp.admin.bearer import require_admin_token
-from idp.admin.paging import MAX_PER_PAGE, PER_PAGE, choice_of, number_of
+from idp.admin.paging import MAX_PER_PAGE, PER_PAGE, InvalidQuery, choice_of, number_of
 from idp.admin.payload import CREATE_FIELDS, UPDATE_FIELDS, read_object
 from idp.audit import Origin
 from idp.clients import (ClientWithSecret, InvalidClientSettings, InvalidRedirectUri, OAuthClient,
@@ -134,7 +138,7 @@ def held_policies():
 
 @bp.get("/policies/refused")
 def refused_policies():
-    reason = choice_of(request.args.get("reason"), REFUSED_REASONS, name="reason")
+    reason = choice_of(_query("reason"), REFUSED_REASONS, name="reason")
     found = casework.refused_policies(reason, *_paging())
     return jsonify({"policies": casework.policy_reports(found.items), **found.as_dict()})
 
@@ -146,7 +150,7 @@ def recheck_policy(number: str):
 
 @bp.get("/deliveries")
 def failed_deliveries():
-    which = choice_of(request.args.get("status"), FILTERS, name="status", default=FAILED)
+    which = choice_of(_query("status"), FILTERS, name="status", default=FAILED)
     found = casework.failed_deliveries(which, *_paging())
     return jsonify({"deliveries": [describe_delivery(row) for row in found.items], **found.as_dict()})
 
@@ -157,8 +161,17 @@ def requeue_delivery(delivery_id: str):
 
 
 def _paging() -> tuple[int, int]:
-    return (number_of(request.args.get("page")),
-            number_of(request.args.get("per_page"), name="per_page", default=PER_PAGE, maximum=MAX_PER_PAGE))
+    return (number_of(_query("page")),
+            number_of(_query("per_page"), name="per_page", default=PER_PAGE, maximum=MAX_PER_PAGE))
+
+
+def _query(name: str) -> str | None:
+    """A query parameter as the document describes it: absent gives the default, but a present one must have
+    a value (``?status=`` is no status; the web area's filter forms send empty fields, the API takes none)."""
+    raw = request.args.get(name)
+    if raw is not None and not raw.strip():
+        raise InvalidQuery(f"{name} is empty: leave it out for the default", code=f"query.{name}")
+    return raw
 
 
 @bp.get("/openapi.json")

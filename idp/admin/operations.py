@@ -11,10 +11,11 @@ from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
+from idp.admin.bearer import ADMIN_SCOPE
 from idp.audit import Origin, record
 from idp.clients import (ClientExists, ClientWithSecret, OAuthClient, create_client, disable_client,
                          enable_client, rotate_secret, update_client)
-from idp.errors import IdpError
+from idp.errors import Conflict, IdpError
 from idp.extensions import db
 from idp.services import Services
 
@@ -35,6 +36,21 @@ class Actor:
         if self.client_id is not None:
             found["by_client"] = self.client_id
         return found
+
+
+class SelfLockout(Conflict):
+    """An admin API client may not cut off its own access: disable itself, rotate its own secret (the new
+    one would live only in the answer to this request), or drop the ``admin`` scope or the
+    ``client_credentials`` grant it calls the API with. Another admin client, the web area or
+    ``idp clients`` may."""
+
+    code = "client.self_lockout"
+
+
+def _not_itself(actor: Actor, client_id: str, what: str, code: str) -> None:
+    if actor.client_id is not None and actor.client_id == client_id:
+        raise SelfLockout(f"a client cannot {what} through the API with its own token: it would lock itself "
+                          f"out; use another admin client, the admin area or `idp clients`", code=code)
 
 
 def _in_transaction(work: Callable[[], T]) -> T:
@@ -69,6 +85,11 @@ def register(services: Services, actor: Actor, **fields) -> ClientWithSecret:
 
 def change(services: Services, actor: Actor, client_id: str, **fields) -> OAuthClient:
     """``update_client`` with the given fields (absent ones stay as they are)."""
+    if fields.get("scopes") is not None and ADMIN_SCOPE not in " ".join(fields["scopes"]).split():
+        _not_itself(actor, client_id, "remove the admin scope from itself", "client.self_lockout.scope")
+    if fields.get("grant_types") is not None and "client_credentials" not in fields["grant_types"]:
+        _not_itself(actor, client_id, "remove the client_credentials grant from itself",
+                    "client.self_lockout.grant_type")
     now = services.clock.now()
 
     def work():
@@ -82,6 +103,7 @@ def change(services: Services, actor: Actor, client_id: str, **fields) -> OAuthC
 
 
 def new_secret(services: Services, actor: Actor, client_id: str) -> ClientWithSecret:
+    _not_itself(actor, client_id, "rotate its own secret", "client.self_lockout.secret")
     now = services.clock.now()
 
     def work():
@@ -93,6 +115,7 @@ def new_secret(services: Services, actor: Actor, client_id: str) -> ClientWithSe
 
 
 def disable(services: Services, actor: Actor, client_id: str) -> OAuthClient:
+    _not_itself(actor, client_id, "disable itself", "client.self_lockout.disable")
     now = services.clock.now()
 
     def work():

@@ -11,10 +11,13 @@ import json
 
 from flask import request
 
+from idp.clients.redirect_uris import MAX_URIS, InvalidRedirectUri
 from idp.errors import BadRequest, IdpError
 
-#: Longest list accepted in any field; the domain's own limits (20 URIs) are lower still.
+#: Longest list accepted in any field. URI lists take at most the domain's own limit (20) as sent, duplicates
+#: included, so that the document's ``maxItems`` is the rule, whatever the domain would drop.
 MAX_ITEMS = 100
+URI_LISTS = ("redirect_uris", "post_logout_redirect_uris")
 
 STRING, STRINGS, BOOLEAN = "string", "array of strings", "boolean"
 
@@ -69,6 +72,8 @@ def _typed(name: str, kind: str, value):
         return _text(name, value)
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise _wrong_type(name, kind)
+    if name in URI_LISTS and len(value) > MAX_URIS:
+        raise InvalidRedirectUri(f"{name}: at most {MAX_URIS} URIs", code="client.redirect_uri.too_many")
     if len(value) > MAX_ITEMS:
         raise InvalidRequest(f"{name}: at most {MAX_ITEMS} items", code="request.too_many_items")
     return [_text(name, item) for item in value]

@@ -120,8 +120,8 @@ def parse_policy(document, *, today: date) -> PolicyInput:
 
     person = _object(document, "person", problems, required=True) or {}
     _unknown(person, PERSON_FIELDS, "person.", problems)
-    full_name = _text(person, "full_name", problems, prefix="person.", limit=MAX_NAME)
-    if full_name is not None and (not _LETTER.search(full_name) or _has_control(full_name)):
+    full_name = _text(person, "full_name", problems, prefix="person.", limit=MAX_NAME, printable=True)
+    if full_name is not None and not _LETTER.search(full_name):
         problems.append(Problem("person.full_name", "policy.invalid_name", "a full name made of letters"))
     birth = _date(person, "birth_date", problems, prefix="person.")
     if birth and not EARLIEST_BIRTH <= birth <= today:
@@ -131,11 +131,19 @@ def parse_policy(document, *, today: date) -> PolicyInput:
     phone = _text(person, "phone", problems, prefix="person.", limit=MAX_CONTACT, required=False)
 
     employer_name = includes = None
-    employer = _object(document, "employer", problems, required=kind == "corporate")
+    if "employer" in document and document["employer"] is None:
+        # Present but null: no policy has an employer of null; the field is omitted or an object.
+        employer = None
+        problems.append(Problem("employer", "policy.employer_null",
+                                "null is not an employer: omit the field, or (corporate policies only) send "
+                                "an object with name and includes_account"))
+    else:
+        employer = _object(document, "employer", problems, required=kind == "corporate")
     if employer is not None:
         _unknown(employer, EMPLOYER_FIELDS, "employer.", problems)
         if kind == "corporate":
-            employer_name = _text(employer, "name", problems, prefix="employer.", limit=MAX_EMPLOYER)
+            employer_name = _text(employer, "name", problems, prefix="employer.", limit=MAX_EMPLOYER,
+                                  printable=True)
             includes = employer.get("includes_account")
             if not isinstance(includes, bool):
                 code = "policy.missing_field" if includes is None else "policy.invalid_field"
@@ -160,7 +168,9 @@ def _unknown(document: Mapping, known: tuple[str, ...], prefix: str, problems: l
 
 
 def _text(document: Mapping, name: str, problems: list[Problem], *, prefix: str = "", limit: int,
-          required: bool = True) -> str | None:
+          required: bool = True, printable: bool = False) -> str | None:
+    """The field as a stripped string, or ``None`` with its problem: missing, not a string, too long, a NUL
+    (never storable; with ``printable``, any control character), not valid Unicode — each its own message."""
     value = document.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -169,9 +179,16 @@ def _text(document: Mapping, name: str, problems: list[Problem], *, prefix: str 
     if not isinstance(value, str):
         problems.append(Problem(prefix + name, "policy.invalid_field", "must be a string"))
         return None
-    value = value.strip()
-    if len(value) > limit or "\x00" in value:
+    if len(value) > limit:  # as sent, white space around it included (what the document's maxLength counts)
         problems.append(Problem(prefix + name, "policy.invalid_field", f"at most {limit} characters"))
+        return None
+    value = value.strip()
+    if "\x00" in value:
+        problems.append(Problem(prefix + name, "policy.control_character", "must not contain NUL (\\u0000)"))
+        return None
+    if printable and _has_control(value):
+        problems.append(Problem(prefix + name, "policy.control_character",
+                                "must not contain control characters (tab, line breaks and the like)"))
         return None
     try:
         value.encode("utf-8")

@@ -182,10 +182,10 @@ def test_expired_token_is_401_at_its_exact_expiry(api, clock, app):
     assert error_of(api.get("/api/admin/clients")) == (401, "invalid_token", "token.invalid")
 
 
-def test_token_of_a_disabled_admin_client_is_401(make_admin_token, live_server, openapi, app):
+def test_token_of_a_disabled_admin_client_is_401(api, make_admin_token, live_server, openapi, app):
     token, client_id, _ = make_admin_token()
     caller = Api(live_server.url, token, openapi)
-    assert caller.post(f"/api/admin/clients/{client_id}/disable").status_code == 200
+    assert api.post(f"/api/admin/clients/{client_id}/disable").status_code == 200  # by another admin client
     assert error_of(caller.get("/api/admin/clients")) == (401, "invalid_token", "token.invalid")
 
 
@@ -256,6 +256,20 @@ def test_wrong_method_is_405(api, make_client):
     client_id, _ = make_client()
     assert api.request("DELETE", f"/api/admin/clients/{client_id}").json()["error"] == "method_not_allowed"
     assert api.request("PUT", "/api/admin/clients").status_code == 405
+
+
+@pytest.mark.parametrize("method, path, allowed", [
+    ("DELETE", "/api/admin/clients/some-client", {"GET", "HEAD", "PATCH", "OPTIONS"}),
+    ("PUT", "/api/admin/clients", {"GET", "HEAD", "POST", "OPTIONS"}),
+    ("TRACE", "/api/admin/clients/some-client/disable", {"POST", "OPTIONS"}),
+    ("GET", "/api/admin/deliveries/1/requeue", {"POST", "OPTIONS"}),
+    ("POST", "/api/admin/openapi.json", {"GET", "HEAD", "OPTIONS"}),
+])
+def test_405_says_which_methods_the_resource_takes(api, method, path, allowed):
+    """RFC 9110 §15.5.6: a 405 carries ``Allow`` (the app-wide handler answered without it)."""
+    response = api.request(method, path)
+    assert response.status_code == 405 and response.json()["error"] == "method_not_allowed"
+    assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed
 
 
 def test_taken_client_id_is_409(api, make_client):
@@ -441,3 +455,43 @@ def test_operator_path_from_the_readme(run_cli, live_server, openapi):
     listed = Api(live_server.url, response.json()["access_token"], openapi).get("/api/admin/clients")
     assert listed.status_code == 200
     assert created["client_id"] in [c["client_id"] for c in listed.json()["clients"]]
+
+
+# -- an admin client cannot lock itself out ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method, suffix, body, code", [
+    ("POST", "/disable", None, "client.self_lockout.disable"),
+    ("POST", "/rotate-secret", None, "client.self_lockout.secret"),
+    ("PATCH", "", {"scopes": ["openid"]}, "client.self_lockout.scope"),
+    ("PATCH", "", {"grant_types": ["refresh_token"]}, "client.self_lockout.grant_type"),
+])
+def test_the_calling_client_cannot_lock_itself_out(make_admin_token, live_server, openapi, app, method,
+                                                   suffix, body, code):
+    token, client_id, secret = make_admin_token()
+    caller = Api(live_server.url, token, openapi)
+    before = client_row(app, client_id)
+    response = caller.request(method, f"/api/admin/clients/{client_id}{suffix}",
+                              **({"json": body} if body is not None else {}))
+    assert error_of(response) == (409, "conflict", code)
+    assert "lock itself out" in response.json()["error_description"]
+    after = client_row(app, client_id)
+    assert (after.active, after.secret_hash, after.scopes, after.grant_types) == (
+        before.active, before.secret_hash, before.scopes, before.grant_types)
+    # Still in: the same token works, and the old secret still gets new ones.
+    assert caller.get("/api/admin/clients").status_code == 200
+    assert token_for(live_server.url, client_id, secret).status_code == 200
+
+
+def test_another_admin_client_may_disable_rotate_and_narrow_it(api, make_admin_token, live_server, openapi):
+    token, client_id, secret = make_admin_token()
+    narrowed = api.patch(f"/api/admin/clients/{client_id}", json={"scopes": ["admin", "openid"],
+                                                                   "grant_types": ["client_credentials"]})
+    assert narrowed.status_code == 200
+    caller = Api(live_server.url, token, openapi)
+    # Changes that keep it in are its own to make.
+    assert caller.patch(f"/api/admin/clients/{client_id}", json={"name": "Переименована",
+                                                                  "scopes": ["admin"]}).status_code == 200
+    assert api.post(f"/api/admin/clients/{client_id}/rotate-secret").status_code == 200
+    assert token_for(live_server.url, client_id, secret).status_code == 401
+    assert api.post(f"/api/admin/clients/{client_id}/disable").json()["active"] is False

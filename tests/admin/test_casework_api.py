@@ -84,6 +84,10 @@ def test_pages(api, app):
     ("/api/admin/deliveries", {"status": "sent"}, "query.status"),
     ("/api/admin/deliveries", {"status": "\x00"}, "query.status"),
     ("/api/admin/deliveries", {"page": "1e3"}, "query.page"),
+    ("/api/admin/policies/held", {"page": ""}, "query.page"),  # present but empty: not the default
+    ("/api/admin/policies/held", {"per_page": " "}, "query.per_page"),
+    ("/api/admin/policies/refused", {"reason": ""}, "query.reason"),
+    ("/api/admin/deliveries", {"status": ""}, "query.status"),
 ])
 def test_bad_query_is_400(api, path, params, code):
     assert error_of(api.get(path, params=params)) == (400, "invalid_request", code)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from openapi_spec_validator import validate
 
 from idp.admin.payload import CREATE_FIELDS, UPDATE_FIELDS
@@ -46,6 +48,7 @@ def test_every_error_class_is_in_the_schema(openapi):
     from idp.admin.api import _HTTP_ERRORS, error_of
     from idp.admin.bearer import BearerError, InsufficientScope, MissingToken
     from idp.admin.casework import PolicyNotFound
+    from idp.admin.operations import SelfLockout
     from idp.admin.paging import InvalidQuery
     from idp.admin.payload import InvalidRequest, UnsupportedMediaType
     from idp.clients import ClientExists, ClientNotFound, InvalidClientSettings, InvalidRedirectUri
@@ -56,7 +59,8 @@ def test_every_error_class_is_in_the_schema(openapi):
     raised = {error_of(cls()) for cls in (BearerError, MissingToken, InsufficientScope, InvalidRequest,
                                           UnsupportedMediaType, ClientExists, ClientNotFound,
                                           InvalidClientSettings, InvalidRedirectUri, InvalidQuery,
-                                          PolicyNotFound, DeliveryNotFound, NotRequeueable, Conflict)}
+                                          PolicyNotFound, DeliveryNotFound, NotRequeueable, Conflict,
+                                          SelfLockout)}
     assert raised | set(_HTTP_ERRORS.values()) | {"server_error"} == documented
 
 
@@ -112,3 +116,62 @@ def test_policy_and_delivery_schemas_name_every_field_the_api_shows(app, openapi
                          (schemas["RecheckOutcome"], outcome.as_dict())):
         assert set(data) == set(schema["properties"]) == set(schema["required"])
     assert set(schemas["RecheckOutcome"]["properties"]["result"]["enum"]) == set(RESULTS) - {UNCHANGED}
+
+
+# -- the document states the rules the server enforces -------------------------------------------------------
+
+
+def _valid(openapi, name: str, body) -> bool:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator({"$schema": "https://json-schema.org/draft/2020-12/schema",
+                                            "$ref": f"#/components/schemas/{name}",
+                                            "components": openapi["components"]}).is_valid(body)
+
+
+SERVICE = {"name": "Служебная система", "grant_types": ["client_credentials"], "scopes": ["admin"]}
+PORTAL = {"name": "ДМС", "redirect_uris": ["https://dms.example/cb"]}
+
+
+@pytest.mark.parametrize("body, valid", [
+    (PORTAL, True),
+    (SERVICE, True),
+    ({**PORTAL, "redirect_uris": ["http://127.0.0.1:5001/rp/cb", " https://dms.example/cb?x=1 "]}, True),
+    ({**PORTAL, "client_id": ""}, True),  # empty: a random one, as when absent
+    ({**SERVICE, "scopes": ["openid profile", "admin"]}, True),  # several in one item: the API splits them
+    ({**SERVICE, "grant_types": []}, False),  # at least one grant
+    ({"name": "ДМС"}, False),  # the default grants include authorization_code: a redirect URI is required
+    ({**SERVICE, "grant_types": ["authorization_code"]}, False),
+    ({**SERVICE, "grant_types": ["authorization_code"], "redirect_uris": []}, False),
+    ({**PORTAL, "public": True, "grant_types": ["authorization_code", "client_credentials"]}, False),
+    ({**PORTAL, "public": True, "pkce_required": False}, False),
+    ({**PORTAL, "pkce_required": False}, True),
+    ({**PORTAL, "redirect_uris": ["https://dms.example/cb#top"]}, False),
+    ({**PORTAL, "redirect_uris": ["http://dms.example/cb"]}, False),
+    ({**PORTAL, "redirect_uris": ["https://user@dms.example/cb"]}, False),
+    ({**PORTAL, "redirect_uris": ["https://*.example/cb"]}, False),
+    ({**PORTAL, "redirect_uris": ["https://dms.example:99999/cb"]}, False),
+    ({**PORTAL, "redirect_uris": [f"https://dms.example/{i}" for i in range(21)]}, False),
+    ({**PORTAL, "name": "   "}, False),
+    ({**PORTAL, "name": "ДМС\x00"}, False),
+])
+def test_registration_rules_are_in_the_document(openapi, body, valid):
+    assert _valid(openapi, "ClientCreate", body) is valid
+
+
+@pytest.mark.parametrize("body, valid", [
+    ({}, True),
+    ({"grant_types": ["authorization_code"]}, True),  # the stored URIs decide (400 if there are none)
+    ({"grant_types": []}, False),
+    ({"grant_types": ["authorization_code"], "redirect_uris": []}, False),
+])
+def test_update_rules_are_in_the_document(openapi, body, valid):
+    assert _valid(openapi, "ClientUpdate", body) is valid
+
+
+def test_self_lockout_is_documented_where_it_can_happen(openapi):
+    for path, method in (("/api/admin/clients/{client_id}/disable", "post"),
+                         ("/api/admin/clients/{client_id}/rotate-secret", "post"),
+                         ("/api/admin/clients/{client_id}", "patch")):
+        assert openapi["paths"][path][method]["responses"]["409"] == {
+            "$ref": "#/components/responses/SelfLockout"}

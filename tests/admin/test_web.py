@@ -387,3 +387,15 @@ def test_audit_page_is_for_admins_only(client, customer):
     assert client.get("/admin/audit").status_code == 302
     sign_in(client, customer.email)
     assert client.get("/admin/audit").status_code == 403
+
+
+@pytest.mark.parametrize("method, path, allowed", [
+    ("GET", "/admin/clients/some-client/disable", {"POST", "OPTIONS"}),
+    ("DELETE", "/admin/clients/new", {"GET", "HEAD", "POST", "OPTIONS"}),
+    ("PUT", "/login", {"GET", "HEAD", "POST", "OPTIONS"}),
+])
+def test_pages_answer_405_with_allow(admin_client, method, path, allowed):
+    """A page that does not take the method says which it takes (RFC 9110 §15.5.6), on its HTML error page."""
+    response = admin_client.open(path, method=method)
+    assert response.status_code == 405 and response.mimetype == "text/html"
+    assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed

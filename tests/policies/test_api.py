@@ -75,6 +75,9 @@ def test_numbers_with_slashes_can_be_read_back(api):
     (policy_doc(kind="corporate"), "policy.missing_field", "employer"),
     (policy_doc(person={"full_name": "\ud800"}), "policy.invalid_field", "person.full_name"),
     (policy_doc(premium=10), "policy.unknown_field", "premium"),
+    (policy_doc(employer=None), "policy.employer_null", "employer"),
+    (policy_doc(kind="corporate", employer=None), "policy.employer_null", "employer"),
+    (policy_doc(person={"full_name": "Иванов\x00Иван"}), "policy.control_character", "person.full_name"),
     ([policy_doc()], "policy.not_an_object", ""),
     (None, "policy.not_an_object", ""),
 ])
@@ -108,6 +111,33 @@ def test_unknown_policy_is_404(api):
 def test_wrong_method_is_405(api):
     response = api.request("DELETE", "/api/v1/policies/LF-1")
     assert response.status_code == 405
+
+
+@pytest.mark.parametrize("method, path, allowed", [
+    ("DELETE", "/api/v1/policies/LF-1", {"GET", "HEAD", "OPTIONS"}),
+    ("PUT", "/api/v1/policies", {"POST", "OPTIONS"}),
+    ("POST", "/api/v1/openapi.json", {"GET", "HEAD", "OPTIONS"}),
+])
+def test_405_says_which_methods_the_resource_takes(api, method, path, allowed):
+    """RFC 9110 §15.5.6: a 405 carries ``Allow``."""
+    response = api.request(method, path)
+    assert response.status_code == 405 and response.json()["error"] == "method_not_allowed"
+    assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed
+
+
+def test_a_null_employer_is_refused_with_its_own_message(api, app):
+    response = api.post("/api/v1/policies", json=policy_doc(number="LF-NULL", employer=None))
+    assert error_of(response) == (400, "invalid_request", "policy.employer_null")
+    [problem] = response.json()["errors"]
+    assert problem["field"] == "employer" and "omit the field" in problem["description"]
+    assert error_of(api.get("/api/v1/policies/LF-NULL"))[0] == 404  # nothing stored
+
+
+def test_a_nul_in_a_short_name_is_not_called_too_long(api):
+    response = api.post("/api/v1/policies", json=policy_doc(person={"full_name": "Иванов\x00 Иван"}))
+    [problem] = response.json()["errors"]
+    assert (problem["field"], problem["code"]) == ("person.full_name", "policy.control_character")
+    assert "NUL" in problem["description"] and "at most" not in problem["description"]
 
 
 # -- who may call it ----------------------------------------------------------------------------------------
@@ -266,3 +296,35 @@ def test_the_same_document_from_two_connections_at_once_gives_one_account(api, l
     with app.app_context():
         assert db.session.query(Account).count() == 1
     assert len(mailbox.messages()) == 2
+
+
+# -- the document states the rules the server enforces -------------------------------------------------------
+
+
+def _validator(openapi, name):
+    import jsonschema
+
+    return jsonschema.Draft202012Validator({"$schema": "https://json-schema.org/draft/2020-12/schema",
+                                            "$ref": f"#/components/schemas/{name}",
+                                            "components": openapi["components"]})
+
+
+@pytest.mark.parametrize("document, valid", [
+    (policy_doc(), True),
+    (policy_doc(kind="corporate", employer={"name": "ООО «Ромашка»", "includes_account": True}), True),
+    (policy_doc(person={"full_name": "Ἀλέξανδρος"}), True),
+    (policy_doc(employer=None), False),  # was valid: employer said object, null went through
+    (policy_doc(employer={"name": "ООО", "includes_account": True}), False),  # employer only on corporate
+    (policy_doc(kind="corporate"), False),  # and always on corporate
+    (policy_doc(kind="corporate", employer={"name": " ", "includes_account": True}), False),
+    (policy_doc(person={"full_name": "Иванов\x00Иван"}), False),
+    (policy_doc(person={"email": "a@example.com\x00"}), False),
+])
+def test_the_document_states_what_is_refused(openapi, document, valid):
+    assert _validator(openapi, "PolicyDocument").is_valid(document) is valid
+
+
+def test_rules_beyond_json_schema_are_listed_with_their_codes(openapi):
+    rules = openapi["components"]["schemas"]["PolicyDocument"]["x-rules"]
+    assert {rule["code"] for rule in rules} == {"policy.dates_out_of_order", "policy.invalid_birth_date",
+                                                "policy.invalid_name"}

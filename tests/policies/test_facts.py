@@ -69,7 +69,11 @@ def test_name_key_ignores_case_yo_and_spacing(raw, key):
     ({"person": "Иванов"}, "person", "policy.invalid_field"),
     ({"person": {"full_name": DROP}}, "person.full_name", "policy.missing_field"),
     ({"person": {"full_name": "12345"}}, "person.full_name", "policy.invalid_name"),
-    ({"person": {"full_name": "Иванов\x07Иван"}}, "person.full_name", "policy.invalid_name"),
+    ({"person": {"full_name": "Иванов\x07Иван"}}, "person.full_name", "policy.control_character"),
+    ({"person": {"full_name": "Иванов\x00Иван"}}, "person.full_name", "policy.control_character"),
+    ({"person": {"full_name": "Иванов\tИван"}}, "person.full_name", "policy.control_character"),
+    ({"person": {"full_name": "Иванов Иван" + " " * 290}}, "person.full_name", "policy.invalid_field"),
+    ({"number": " " * 60 + "LF-1" + " " * 10}, "number", "policy.invalid_field"),
     ({"person": {"birth_date": "2027-01-01"}}, "person.birth_date", "policy.invalid_birth_date"),
     ({"person": {"birth_date": "1899-12-31"}}, "person.birth_date", "policy.invalid_birth_date"),
     ({"person": {"birth_date": DROP}}, "person.birth_date", "policy.missing_field"),
@@ -85,6 +89,10 @@ def test_name_key_ignores_case_yo_and_spacing(raw, key):
     ({"kind": "corporate", "employer": {"includes_account": True}}, "employer.name", "policy.missing_field"),
     ({"kind": "corporate", "employer": []}, "employer", "policy.invalid_field"),
     ({"employer": {"name": "ООО", "includes_account": True}}, "employer", "policy.field_not_allowed"),
+    ({"employer": None}, "employer", "policy.employer_null"),
+    ({"kind": "corporate", "employer": None}, "employer", "policy.employer_null"),
+    ({"kind": "corporate", "employer": {"name": "ООО\x1b", "includes_account": True}}, "employer.name",
+     "policy.control_character"),
 ])
 def test_bad_documents_are_refused_with_field_and_code(overrides, field, code):
     with pytest.raises(InvalidPolicy) as caught:
@@ -107,3 +115,17 @@ def test_every_problem_is_reported_at_once():
     assert {"kind", "product", "status", "start_date", "end_date", "person.full_name",
             "person.birth_date"} <= fields
     assert caught.value.code == caught.value.problems[0].code
+
+
+@pytest.mark.parametrize("overrides, field, words", [
+    ({"person": {"full_name": "Иванов\x00Иван"}}, "person.full_name", "NUL"),
+    ({"person": {"email": "ivan@example.com\x00"}}, "person.email", "NUL"),
+    ({"person": {"full_name": "Иванов\nИван"}}, "person.full_name", "control characters"),
+    ({"employer": None}, "employer", "omit the field"),
+])
+def test_each_refusal_says_what_is_wrong(overrides, field, words):
+    """A NUL in a short name was answered "at most 300 characters", a null employer was taken for none."""
+    with pytest.raises(InvalidPolicy) as caught:
+        parse_policy(policy_doc(**overrides), today=TODAY)
+    [problem] = [p for p in caught.value.problems if p.field == field]
+    assert words in problem.message and "at most" not in problem.message
