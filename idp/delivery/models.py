@@ -15,12 +15,19 @@ from idp.extensions import db
 
 QUEUED = "queued"  # waiting for its first or next attempt
 SENDING = "sending"  # claimed by a dispatcher; if it stays so past its lease, the outcome is unknown
-SENT = "sent"
-DEAD = "dead"  # gave up after the last attempt, or outcome unknown: an admin may re-queue it
+SENT = "sent"  # handed to the provider, which gave its message id
+DEAD = "dead"  # gave up after the last attempt, refused for good, or outcome unknown: an admin may re-queue it
 #: Never sent because a newer message replaced it (an older temporary password, revoked by a newer request),
 #: or because the temporary password in it expired before it could be sent (``idp purge``).
 SUPERSEDED = "superseded"
-STATUSES = (QUEUED, SENDING, SENT, DEAD, SUPERSEDED)
+#: What the provider reported after the hand-off (a delivery receipt): it reached the recipient; it bounced
+#: (``outcome_detail`` says hard or soft); the recipient marked it as spam; the provider could not deliver it.
+DELIVERED = "delivered"
+BOUNCED = "bounced"
+COMPLAINED = "complained"
+FAILED = "failed"
+RECEIPTS = (DELIVERED, BOUNCED, COMPLAINED, FAILED)
+STATUSES = (QUEUED, SENDING, SENT, DEAD, SUPERSEDED, *RECEIPTS)
 
 
 class Delivery(db.Model):
@@ -44,3 +51,24 @@ class Delivery(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: When the provider's receipt (delivered, bounced, complained, failed) arrived, and what it said
+    #: (bounce type and subtype, the SMS provider's reason) — never the message text.
+    outcome_at: Mapped[datetime | None] = mapped_column(DateTime)
+    outcome_detail: Mapped[str | None] = mapped_column(String(200))
+
+
+class UndeliverableRecipient(db.Model):
+    """An address the provider reported as not to be written to again: a hard bounce or a complaint (e-mail),
+    an opted-out or invalid number (SMS). Messages that can go elsewhere go elsewhere (a temporary password to
+    the phone); the mark is lifted when the customer proves the address again or an operator clears it."""
+
+    __tablename__ = "undeliverable_recipients"
+
+    #: Normalised like the outbox's ``recipient`` (lower-case e-mail, E.164 phone).
+    recipient: Mapped[str] = mapped_column(String(254), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), nullable=False)
+    #: ``bounce:Permanent/General``, ``complaint:abuse``, ``sms:opted-out`` …: readable, no message text.
+    reason: Mapped[str] = mapped_column(String(200), nullable=False)
+    marked_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    #: The message whose receipt said so.
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"))

@@ -47,3 +47,6 @@ class ResetRequest(db.Model):
     #: The login and the request's origin, sealed like outbox payloads (:mod:`idp.delivery.sealing`).
     payload: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    #: Set by the worker that claimed it, until when it holds it: the temporary password is hashed by that
+    #: worker alone, and a request whose worker died is taken by another after this instant.
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
