@@ -284,3 +284,36 @@ def test_a_request_whose_worker_died_is_taken_by_another_after_the_lease(make_ap
         assert db.session.execute(select(func.count()).select_from(TemporaryPassword)).scalar() == 1
         assert Dispatcher(survivor).run_due().as_dict() == {"sent": 1, "retrying": 0, "dead": 0}
     assert [m.recipient for m in transport.sent] == ["client@example.com"]
+
+
+def test_a_long_batch_stays_with_its_dispatcher_while_it_works(make_app, clock):
+    """On the suite's database: a slow provider (three minutes a message, in a frozen clock) makes a batch
+    outlast the five-minute lease it was claimed with; the dispatcher renews it as it goes, so another
+    dispatcher running meanwhile neither sends those messages nor reaps them as abandoned."""
+    from tests.delivery.conftest import ScriptedTransport
+
+    others = ScriptedTransport()
+    other_app = None
+
+    class SlowTransport(ScriptedTransport):
+        def send(self, message):
+            clock.advance(minutes=3)
+            with other_app.app_context():  # another dispatcher's pass while this one waits on the provider
+                assert Dispatcher(other_app.extensions["idp"]).run_due().as_dict() == \
+                    {"sent": 0, "retrying": 0, "dead": 0}
+                db.session.remove()
+            return super().send(message)
+
+    slow = SlowTransport()
+    app = make_app(courier=Courier({"email": slow, "sms": slow}), delivery_mode="worker")
+    other_app = make_app(courier=Courier({"email": others, "sms": others}), delivery_mode="worker")
+    with app.app_context():
+        services = app.extensions["idp"]
+        for index in range(3):
+            enqueue(services, "temporary_password", channel="email", recipient=f"m{index}@example.com",
+                    account_id=None, params={"password": "Abc12345", "login_url": "https://x.test/login"})
+        db.session.commit()
+        assert Dispatcher(services).run_due().as_dict() == {"sent": 3, "retrying": 0, "dead": 0}
+        assert db.session.execute(select(func.count()).where(Delivery.status == SENT)).scalar() == 3
+    assert [m.recipient for m in slow.sent] == ["m0@example.com", "m1@example.com", "m2@example.com"]
+    assert others.sent == []
