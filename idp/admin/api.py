@@ -11,7 +11,7 @@ by ``openapi.json``.
     GET    /api/admin/policies/held                    held policies, with whose accounts their contacts are
     GET    /api/admin/policies/refused                 policies refused by rule (?reason=credit_linked …)
     POST   /api/admin/policies/{number}/recheck        evaluate a policy again (``idp policies recheck``)
-    GET    /api/admin/deliveries                       failed messages (?status=failed|dead|retrying)
+    GET    /api/admin/deliveries                       messages by state (?status=failed|all|queued|…)
     POST   /api/admin/deliveries/{id}/requeue          a dead letter back in the queue (409 if not dead)
     GET    /api/admin/openapi.json                     this API's OpenAPI 3.1 description (no token needed)
 
@@ -151,7 +151,7 @@ def recheck_policy(number: str):
 @bp.get("/deliveries")
 def failed_deliveries():
     which = choice_of(_query("status"), FILTERS, name="status", default=FAILED)
-    found = casework.failed_deliveries(which, *_paging())
+    found = casework.deliveries(which, *_paging())
     return jsonify({"deliveries": [describe_delivery(row) for row in found.items], **found.as_dict()})
 
 

@@ -15,7 +15,7 @@ from idp.admin.operations import Actor
 from idp.admin.paging import PER_PAGE, Page, paginate
 from idp.audit import record
 from idp.delivery import Delivery, Dispatcher, dispatch_inline
-from idp.delivery.failures import FAILED, NotRequeueable, failed_filter, get_delivery, requeueable
+from idp.delivery.failures import FAILED, NotRequeueable, get_delivery, listing, requeueable
 from idp.errors import BadRequest, Conflict, IdpError, NotFound
 from idp.extensions import db
 from idp.policies import HELD, REFUSED, Outcome, Policy, conflicts_for, describe_policy, recheck
@@ -44,10 +44,14 @@ def refused_policies(reason: str | None = None, number: int = 1, per_page: int =
     return paginate(query.order_by(Policy.id.desc()), number, per_page)
 
 
-def failed_deliveries(which: str = FAILED, number: int = 1, per_page: int = PER_PAGE) -> Page[Delivery]:
-    """Dead letters and messages waiting for a retry after a failed attempt, newest first."""
-    query = select(Delivery).where(failed_filter(which)).order_by(Delivery.id.desc())
-    return paginate(query, number, per_page)
+def deliveries(which: str = FAILED, number: int = 1, per_page: int = PER_PAGE) -> Page[Delivery]:
+    """The messages of filter ``which`` (:data:`idp.delivery.failures.FILTERS`), newest first: by default
+    dead letters and messages waiting for a retry after a failed attempt; or ``all``; or one state's."""
+    return paginate(listing(which), number, per_page)
+
+
+#: The older name, from when only failed messages were listed.
+failed_deliveries = deliveries
 
 
 def find_policy(number: str) -> Policy:

@@ -5,7 +5,7 @@
     /admin/held                  policies held for data or an admin, with the conflict; «Перепроверить»
     /admin/refused               policies refused by rule, filtered by reason (read-only)
     /admin/policies/<number>     one policy and the accounts its contacts belong to
-    /admin/deliveries            failed messages (recipients masked); «Отправить снова» for dead ones
+    /admin/deliveries            messages by state (recipients masked); «Отправить снова» for dead ones
 
 Views are thin: the form is read and checked by :mod:`idp.admin.forms`, changes go through
 :mod:`idp.admin.operations` and :mod:`idp.admin.casework`. Every request passes
@@ -25,7 +25,7 @@ from idp.accounts import get_by_login
 from idp.audit import EVENTS, Origin, search
 from idp.clients import list_clients
 from idp.delivery import mask_recipient
-from idp.delivery.failures import FAILED, FILTERS, NotRequeueable, requeueable
+from idp.delivery.failures import FAILED, FILTERS, NotRequeueable, requeueable, state_of
 from idp.errors import IdpError
 from idp.policies import conflicts_for
 from idp.policies.eligibility import REFUSED_REASONS
@@ -155,15 +155,17 @@ def recheck_policy(number: str):
 
 @bp.get("/deliveries")
 def deliveries():
-    """Dead letters and messages waiting for a retry, recipients masked, never a payload."""
+    """Messages by state (by default dead letters and those waiting for a retry), recipients masked, never
+    a payload."""
     errors, found, which = [], None, FAILED
     try:
         which = choice_of(request.args.get("status"), FILTERS, name="status", default=FAILED)
-        found = casework.failed_deliveries(which, number_of(request.args.get("page")))
+        found = casework.deliveries(which, number_of(request.args.get("page")))
     except InvalidQuery as exc:
         errors.append(exc.code)
     return render_template("admin/deliveries.html", found=found, which=which, filters=FILTERS, errors=errors,
-                           mask=mask_recipient, requeueable=requeueable, admin=current_admin()), \
+                           mask=mask_recipient, requeueable=requeueable, state_of=state_of,
+                           admin=current_admin()), \
         400 if errors else 200
 
 

@@ -297,7 +297,7 @@ def test_failed_messages_are_listed_masked_without_their_text(admin_client, app,
     dead, sms = dead_letters(app, transport)
     page = admin_client.get("/admin/deliveries")
     text = html(page)
-    assert page.status_code == 200 and "<h1>Недоставленные сообщения</h1>" in text
+    assert page.status_code == 200 and "<h1>Сообщения клиентам</h1>" in text
     assert re.findall(r'data-delivery-id="(\d+)" data-status="(\w+)"', text) == [(str(sms), "dead"),
                                                                                 (str(dead), "dead")]
     assert "a***@example.com" in text and "+791***11" in text
@@ -336,7 +336,7 @@ def test_retrying_messages_are_listed_and_filtered(admin_client, app, transport)
     assert "ждёт повторной попытки" in retrying and "Отправить снова" not in retrying
     only_dead = html(admin_client.get("/admin/deliveries?status=dead"))
     assert re.findall(r'data-delivery-id="(\d+)"', only_dead) == [str(dead)]
-    response = admin_client.get("/admin/deliveries?status=sent")
+    response = admin_client.get("/admin/deliveries?status=bounce")
     assert response.status_code == 400 and codes(html(response)) == ["query.status"]
 
 

@@ -223,8 +223,8 @@ def test_admin_settles_a_held_policy_and_a_dead_letter_on_a_phone(browsers, make
     assert_accessible(page, axe_source, "the policy after the recheck")
     shot(page, "rechecked")
 
-    page.get_by_role("link", name="Недоставленные сообщения").tap()
-    expect(page.get_by_role("heading", level=1, name="Недоставленные сообщения")).to_be_visible()
+    page.get_by_role("link", name="Сообщения клиентам").tap()
+    expect(page.get_by_role("heading", level=1, name="Сообщения клиентам")).to_be_visible()
     card = page.locator("li.case").filter(has_text="a***@example.com")
     expect(card).to_have_attribute("data-status", "dead")
     assert "anna@example.com" not in page.content()
