@@ -11,8 +11,10 @@ from idp.settings import Settings, SettingsError
 #: endpoint must fail within seconds, not after botocore's 60-second defaults and five tries.
 AWS_CONNECT_TIMEOUT = 3  # seconds to open the connection
 AWS_READ_TIMEOUT = 10  # seconds to wait for the answer
-#: Attempts in all, the first included (standard retry mode); ``AWS_MAX_ATTEMPTS`` overrides it.
-AWS_MAX_ATTEMPTS = 2
+#: One attempt per send call, whatever ``AWS_MAX_ATTEMPTS``, ``AWS_RETRY_MODE`` or a profile say: the outbox
+#: alone decides retries. botocore's retries would resend after a read timeout, when the provider may
+#: already have taken the message — a customer would get it twice, and the company pay twice.
+AWS_MAX_ATTEMPTS = 1
 
 
 class Courier:
@@ -26,12 +28,15 @@ class Courier:
         return transport.send(message)
 
 
-def build_courier(settings: Settings) -> Courier:
-    """Transports as configured; boto3 clients are created only when an AWS transport is chosen."""
+def build_courier(settings: Settings, *, connect_timeout: float = AWS_CONNECT_TIMEOUT,
+                  read_timeout: float = AWS_READ_TIMEOUT) -> Courier:
+    """Transports as configured; boto3 clients are created only when an AWS transport is chosen.
+
+    ``connect_timeout``/``read_timeout`` (seconds) are for tests that play a slow provider."""
     mailbox = MailboxTransport(settings.mailbox_path, sender=settings.email_from)
     transports: dict[str, Transport] = {EMAIL: mailbox, SMS: mailbox}
     if settings.email_transport == "ses" or settings.sms_transport == "sns":
-        session, config = aws_session()
+        session, config = aws_session(connect_timeout=connect_timeout, read_timeout=read_timeout)
         if settings.email_transport == "ses":
             transports[EMAIL] = SesTransport(session.client("sesv2", config=config),
                                              sender=settings.email_from)
@@ -41,12 +46,15 @@ def build_courier(settings: Settings) -> Courier:
     return Courier(transports)
 
 
-def aws_session():
-    """A boto3 session and client config from boto3's standard variables, with short timeouts.
+def aws_session(*, connect_timeout: float = AWS_CONNECT_TIMEOUT, read_timeout: float = AWS_READ_TIMEOUT):
+    """A boto3 session and client config from boto3's standard variables, with short timeouts and one
+    attempt per call.
 
-    Endpoint (``AWS_ENDPOINT_URL``), credentials and retry settings come from boto3's own variables and
-    shared config files. The region is ``AWS_REGION`` (the AWS SDKs' standard name, which botocore
-    itself does not read), else boto3's ``AWS_DEFAULT_REGION`` or the profile's region. Raises
+    Endpoint (``AWS_ENDPOINT_URL``) and credentials come from boto3's own variables and shared config
+    files; retry settings (``AWS_MAX_ATTEMPTS``, ``AWS_RETRY_MODE``) do not apply to sends: an explicit
+    ``total_max_attempts`` in the client's config wins over them (botocore), so a send is one request.
+    The region is ``AWS_REGION`` (the AWS SDKs' standard name, which botocore itself does not read), else
+    boto3's ``AWS_DEFAULT_REGION`` or the profile's region. Raises
     :class:`SettingsError` when no region is configured at all.
     """
     import boto3
@@ -59,8 +67,9 @@ def aws_session():
         raise SettingsError("AWS_REGION is not set: the ses and sns transports need the AWS region "
                             "(e.g. AWS_REGION=eu-central-1)")
     config = Config(
-        connect_timeout=AWS_CONNECT_TIMEOUT,
-        read_timeout=AWS_READ_TIMEOUT,
-        retries={"total_max_attempts": core.get_config_variable("max_attempts") or AWS_MAX_ATTEMPTS},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        # "standard" and not "adaptive": no client-side rate limiter sleeping in front of the one attempt.
+        retries={"total_max_attempts": AWS_MAX_ATTEMPTS, "mode": "standard"},
     )
     return boto3.session.Session(botocore_session=core, region_name=region), config
