@@ -90,6 +90,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     from idp.policies.api import init_app as init_policies_api
 
     init_policies_api(app)  # the policy system's REST API (/api/v1/policies)
+    from idp.delivery.sns_endpoint import init_app as init_receipts
+
+    init_receipts(app)  # delivery receipts from SNS (/api/delivery/sns)
     register_error_handlers(app)
     app.register_blueprint(health_bp)
     _install_request_hooks(app, settings, catalogue, install_metrics(app, hooks=False))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,10 @@ class Settings:
     delivery_max_attempts: int = 6
     #: Seconds before the first retry; doubles after every failed attempt (capped at an hour).
     delivery_backoff: int = 30
+    #: The SMS budget (SMS pumping costs money on SNS): SMS in all per clock hour, and to one phone per day;
+    #: beyond it SMS wait in the outbox (:mod:`idp.delivery.budget`).
+    sms_per_hour: int = 1000
+    sms_per_phone_per_day: int = 10
     #: The development mailbox: one JSON object per line per message.
     mailbox_path: str = ""
     #: Sender of e-mails (the seed's address).
@@ -123,6 +128,17 @@ class Settings:
     #: ``host:port`` of the Prometheus listener, apart from the public one (whose ``/metrics`` is a 404: some
     #: counters move only for real accounts); unset: metrics are not served over HTTP.
     metrics_bind: str = ""
+    #: Delivery receipts: the SNS topics (ARNs, comma-separated) whose notifications ``/api/delivery/sns``
+    #: accepts; the signing certificate is fetched only from ``sns.<the topic's region>.amazonaws.com``.
+    #: Unset: the endpoint answers 404 and no receipt is recorded.
+    sns_topic_arns: str = ""
+    #: Tests only: a PEM certificate trusted instead of SNS's own to verify notifications. Production refuses it.
+    sns_test_certificate: str = ""
+
+    @property
+    def receipt_topics(self) -> tuple[str, ...]:
+        """The SNS topic ARNs of ``IDP_SNS_TOPIC_ARNS``."""
+        return tuple(arn.strip() for arn in self.sns_topic_arns.split(",") if arn.strip())
 
     @property
     def production(self) -> bool:
@@ -236,6 +252,8 @@ class Settings:
                                     "no customer: in production set IDP_EMAIL_TRANSPORT=ses and IDP_SMS_TRANSPORT=sns")
         if s.delivery_max_attempts < 1 or s.delivery_backoff < 0:
             raise SettingsError("IDP_DELIVERY_MAX_ATTEMPTS must be ≥ 1 and IDP_DELIVERY_BACKOFF ≥ 0")
+        if s.sms_per_hour < 1 or s.sms_per_phone_per_day < 1:
+            raise SettingsError("IDP_SMS_PER_HOUR and IDP_SMS_PER_PHONE_PER_DAY must be ≥ 1")
         if min(s.signin_threshold, s.ip_threshold, s.reset_per_minute, s.reset_per_hour) < 1 \
                 or not 0 < s.signin_base_wait <= s.signin_max_wait or s.trusted_proxies < 0:
             raise SettingsError("throttling settings must be positive, with IDP_SIGNIN_BASE_WAIT ≤ IDP_SIGNIN_MAX_WAIT")
@@ -256,6 +274,14 @@ class Settings:
                      "keys_reload_interval"):
             if getattr(s, name) <= 0:
                 raise SettingsError(f"IDP_{name.upper()} must be a positive number of seconds")
+        for arn in s.receipt_topics:
+            if not re.fullmatch(r"arn:aws(-[a-z]+)*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}", arn):
+                raise SettingsError(f"IDP_SNS_TOPIC_ARNS: {arn!r} is not an SNS topic ARN "
+                                    "(arn:aws:sns:REGION:ACCOUNT:NAME)")
+        if s.sns_test_certificate and s.production:
+            # A certificate of our own choosing would let anyone holding its key forge receipts.
+            raise SettingsError("IDP_SNS_TEST_CERTIFICATE is for tests only: production verifies SNS "
+                                "notifications with SNS's own certificate; unset it")
         host, colon, port = s.metrics_bind.rpartition(":")
         if s.metrics_bind and not (colon and host.strip("[]") and port.isdigit() and 0 < int(port) < 65536):
             raise SettingsError(f"IDP_METRICS_BIND must be host:port (e.g. 127.0.0.1:9464), got {s.metrics_bind!r}")

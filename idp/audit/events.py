@@ -36,6 +36,8 @@ EVENTS = {
     "policy.refused": "a policy gives no account by rule: credit-linked, corporate without it, not in force",
     "delivery.dead": "a message became a dead letter: its last attempt failed, or its outcome is unknown",
     "delivery.requeued": "a dead message was put back in the queue",
+    "delivery.recipient_marked": "a hard bounce or complaint marked an address undeliverable (id, channel, reason)",
+    "delivery.recipient_cleared": "an undeliverable mark was lifted (by an operator, or the customer proved it)",
     "admin.policy_recheck": "an admin had a policy evaluated again (CLI, API or web area)",
     "admin.delivery_requeue": "an admin re-queued a dead message (CLI, API or web area)",
 }

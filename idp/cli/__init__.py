@@ -10,6 +10,7 @@ from idp.cli.clients import clients
 from idp.cli.db import db_group
 from idp.cli.keys import keys
 from idp.cli.deliveries import deliveries
+from idp.cli import receipts as _receipts  # noqa: F401  (confirm-subscription, undeliverable… in `deliveries`)
 from idp.cli.policies import policies
 from idp.cli.purge import purge_command
 from idp.cli.run import run

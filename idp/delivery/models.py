@@ -32,7 +32,9 @@ STATUSES = (QUEUED, SENDING, SENT, DEAD, SUPERSEDED, *RECEIPTS)
 
 class Delivery(db.Model):
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),
+                      # a delivery receipt finds its message by the provider's id (idp.delivery.receipts)
+                      Index("ix_deliveries_provider_message_id", "provider_message_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
@@ -72,3 +74,17 @@ class UndeliverableRecipient(db.Model):
     marked_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     #: The message whose receipt said so.
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"))
+
+
+class SnsSubscriptionConfirmation(db.Model):
+    """A verified SubscriptionConfirmation from a configured SNS topic, waiting for the operator's
+    ``idp deliveries confirm-subscription`` (the provider never follows a SubscribeURL by itself)."""
+
+    __tablename__ = "sns_subscription_confirmations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic_arn: Mapped[str] = mapped_column(String(256), nullable=False, index=True)
+    #: The token ``ConfirmSubscription`` takes (valid three days); not a secret of ours.
+    token: Mapped[str] = mapped_column(Text, nullable=False)
+    message_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    received_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

@@ -21,6 +21,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, m
 EVENTS = Counter("idp_events_total", "Security events recorded in the audit trail, by event name", ["event"])
 DELIVERIES = Counter("idp_deliveries_total", "Outbox delivery attempts, by channel and resulting status",
                      ["channel", "status"])
+SMS_DEFERRED = Counter("idp_sms_deferred_total", "SMS held back in the outbox by the SMS budget, by the limit "
+                       "reached (hour: IDP_SMS_PER_HOUR; phone: IDP_SMS_PER_PHONE_PER_DAY)", ["limit"])
 LATENCY = Histogram("idp_request_seconds", "Request latency by endpoint and method", ["endpoint", "method"],
                     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 
@@ -31,6 +33,10 @@ def count_event(event: str) -> None:
 
 def count_delivery(channel: str, status: str) -> None:
     DELIVERIES.labels(channel=channel, status=status).inc()
+
+
+def count_sms_deferred(limit: str) -> None:
+    SMS_DEFERRED.labels(limit=limit).inc()
 
 
 def registry() -> CollectorRegistry:

@@ -14,6 +14,7 @@ from idp.accounts import Account
 from idp.audit import Origin, record
 from idp.sessions import end_all_sessions
 from idp.delivery import EMAIL, SMS, dispatch_inline, enqueue
+from idp.delivery.receipts import clear_undeliverable
 from idp.extensions import db
 from idp.passwords.models import MAX_FAILED_ATTEMPTS, TemporaryPassword
 from idp.passwords.rules import broken_rules
@@ -81,9 +82,12 @@ def change_with_temporary(account: Account, temporary: str, new: str, confirm: s
         return ["password.temporary_invalid"]
     account.password_hash = new_hash
     account.password_changed_at = now
-    # The temporary password reached the customer through this channel: it is theirs.
+    # The temporary password reached the customer through this channel: it is theirs, and it takes messages,
+    # whatever a delivery receipt said of it before (idp.delivery.receipts).
     if temp.channel == "email":
         account.email_verified = True
+        if account.email:
+            clear_undeliverable(account.email, now, account_id=account.id, via="customer", origin=origin)
     else:
         account.phone_verified = True
     revoke_everything(account.id, now=now, origin=origin, revoke_tokens=revoke_tokens)

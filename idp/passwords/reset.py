@@ -12,9 +12,11 @@ time. So it is split in two:
    reset request only, right after writing it.
    Only here is the login looked up; a request for a login that is not an account is simply consumed.
 
-A request is claimed by deleting its row in the same transaction that writes the temporary password and
-its outbox message, so it is issued exactly once however many workers run, and nothing of it is left
-readable afterwards (an unknown login someone typed is not kept).
+A worker first claims a batch of requests (a lease on each, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so
+each temporary password is hashed by one worker only, however many run; a request whose worker died is
+claimed again once its lease has passed. Its row is deleted in the same transaction that writes the
+temporary password and its outbox message, so it is issued exactly once, and nothing of it is left readable
+afterwards (an unknown login someone typed is not kept).
 """
 from __future__ import annotations
 
@@ -28,7 +30,9 @@ from idp.accounts import find_by_login, parse_login
 from idp.accounts.logins import Login
 from idp.audit import Origin, record
 from idp.delivery import EMAIL, SMS, channel_backlogged, dispatch_inline, enqueue, supersede
+from idp.delivery.claiming import locked_candidates
 from idp.delivery.models import Delivery
+from idp.delivery.receipts import is_undeliverable
 from idp.delivery.sealing import Sealer, SealError
 from idp.extensions import db
 from idp.passwords import temporary
@@ -77,12 +81,11 @@ def request_temporary_password(raw_login: str, services: Services, origin: Origi
 def issue_pending(services: Services, ids: list[int] | None = None, limit: int = 100) -> list[Delivery]:
     """Turn pending reset requests (oldest first, or just ``ids``) into temporary passwords and queued
     messages; returns the messages, committed and due now. Requests for logins that are no account are
-    consumed without a trace."""
-    query = select(ResetRequest.id, ResetRequest.payload).order_by(ResetRequest.id).limit(limit)
-    if ids is not None:
-        query = query.where(ResetRequest.id.in_(ids))
-    pending = db.session.execute(query).all()
-    db.session.commit()  # end the read: nothing is held while bcrypt runs below
+    consumed without a trace.
+
+    Claim first, then hash: the requests are claimed in one short transaction (:func:`claim_pending`),
+    so each one is bcrypt-hashed by this worker alone; each is then issued in a transaction of its own."""
+    pending = claim_pending(services.clock.now(), limit, ids)  # committed: nothing is held during bcrypt
     sealer = Sealer(services.settings.secret_key)
     messages = []
     for request_id, payload in pending:
@@ -90,6 +93,33 @@ def issue_pending(services: Services, ids: list[int] | None = None, limit: int =
         if delivery is not None:
             messages.append(delivery)
     return messages
+
+
+#: How long a worker holds the requests it claimed; a request whose worker died is taken by another after it.
+CLAIM_LEASE = timedelta(minutes=5)
+
+
+def claim_pending(now, limit: int, ids: list[int] | None = None) -> list[tuple[int, str]]:
+    """Claim up to ``limit`` unclaimed (or expired-claim) reset requests, oldest first, or just those of
+    ``ids``; returns ``(id, payload)`` of those this worker now holds until ``now + CLAIM_LEASE``.
+
+    One UPDATE … RETURNING, committed at once. On PostgreSQL its candidates are locked ``FOR UPDATE SKIP
+    LOCKED``, so workers claiming at the same moment take different requests; on SQLite (one writer at a
+    time) the same statement is simply conditional. The request row itself is deleted when it is issued
+    (:func:`_issue`), in the transaction that writes the temporary password."""
+    claimable = (ResetRequest.claimed_until.is_(None)) | (ResetRequest.claimed_until < now)
+    candidates = select(ResetRequest.id).where(claimable).order_by(ResetRequest.id).limit(limit)
+    if ids is not None:
+        candidates = candidates.where(ResetRequest.id.in_(ids))
+    claimed = db.session.execute(
+        update(ResetRequest)
+        .where(ResetRequest.id.in_(locked_candidates(candidates, "pending")), claimable)
+        .values(claimed_until=now + CLAIM_LEASE)
+        .returning(ResetRequest.id, ResetRequest.payload)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()
+    return sorted((row.id, row.payload) for row in claimed)  # oldest first: a newer request supersedes
 
 
 def _issue(services: Services, sealer: Sealer, request_id: int, payload: str) -> Delivery | None:
@@ -119,13 +149,19 @@ def _issue(services: Services, sealer: Sealer, request_id: int, payload: str) ->
         .values(revoked_at=now)
     )
     supersede(account.id, "temporary_password")  # an older password's message, if still unsent, never goes
-    channel = EMAIL if login.is_email else SMS
+    channel, recipient, message_params = EMAIL if login.is_email else SMS, login.value, {}
+    if login.is_email and account.phone and is_undeliverable(login.value):
+        # The address hard-bounced or complained (a delivery receipt said so): the password goes to the phone,
+        # and the SMS itself says why. Only whoever holds that phone learns it; the page says the same for
+        # every login.
+        channel, recipient, message_params = SMS, account.phone, {"email_undeliverable": True}
     db.session.add(TemporaryPassword(account_id=account.id, password_hash=password_hash, channel=channel,
                                      created_at=now,
                                      expires_at=now + timedelta(seconds=services.settings.temp_password_ttl)))
-    delivery = enqueue(services, "temporary_password", channel=channel, recipient=login.value,
+    delivery = enqueue(services, "temporary_password", channel=channel, recipient=recipient,
                        account_id=account.id,
-                       params={"password": password, "login_url": services.settings.issuer + "/login"})
+                       params={"password": password, "login_url": services.settings.issuer + "/login",
+                               **message_params})
     record("temporary.issued", at=now, origin=Origin(params.get("ip"), params.get("user_agent")),
            account_id=account.id, channel=channel)
     db.session.commit()

@@ -17,7 +17,7 @@ import pytest
 from botocore.config import Config
 from sqlalchemy import select
 
-from idp.delivery import (EMAIL, QUEUED, SENT, SMS, Delivery, DeliveryError, Dispatcher, OutgoingMessage,
+from idp.delivery import (DEAD, EMAIL, QUEUED, SENT, SMS, Delivery, DeliveryError, Dispatcher, OutgoingMessage,
                           build_courier)
 from idp.delivery.courier import AWS_CONNECT_TIMEOUT, AWS_MAX_ATTEMPTS, AWS_READ_TIMEOUT
 from idp.delivery.transports import SesTransport, SnsTransport
@@ -143,26 +143,40 @@ def test_unreachable_endpoint_fails_fast_tells_the_customer_and_leaks_nothing(
 @pytest.mark.parametrize("aws, app_overrides", [
     ("moto_server", {"email_from": "noreply@unverified.example"}),  # a sender SES has not verified
 ])
-def test_ses_refusing_an_unverified_sender_is_handled_the_same_then_retried(
+def test_ses_refusing_an_unverified_sender_goes_dead_at_once_then_an_admin_requeues_it(
         moto_server, app, live_server, make_account, issued, capture, clock):
+    """``MessageRejected`` is a permanent refusal (issue 23): dead at once with a readable reason, not retried
+    six times; once the operator has verified the sender, an admin requeues it and it goes out."""
     account = make_account(password=PERMANENT, **ACCOUNT)
 
     browser, page, _ = forgot(live_server, "client@example.com")
 
     [password] = issued
-    error = "SES refused the message: MessageRejected"
-    assert_told_and_nothing_leaked(page, capture, password=password, recipient="client@example.com",
-                                   masked="c***@example.com", error=error)
-    row = assert_queued_for_retry(app, account.id, channel=EMAIL, error=error)
+    assert page.status_code == 200 and password not in page.text
+    failures = [r.getMessage() for r in capture.records if r.levelno >= logging.ERROR]
+    assert any("SES refused the message: MessageRejected" in line and "c***@example.com" in line
+               for line in failures)
+    assert password not in "\n".join(r.getMessage() for r in capture.records)
+    with app.app_context():
+        row = db.session.execute(select(Delivery)).scalar_one()
+        assert (row.account_id, row.status, row.attempts) == (account.id, DEAD, 1)
+        assert row.last_error.startswith("SES refused the message: MessageRejected (SES refuses this message")
+        assert "not retried" in row.last_error and row.payload
     assert moto_server.emails() == []
     assert [r.action for r in moto_server.requests("ses")] == ["SendEmail"]  # it reached SES, which said no
     assert_permanent_password_still_works(browser, "client@example.com")
 
-    # The operator verifies the sender; the retry, when due, carries the very password that is stored.
-    moto_server.verify_sender("noreply@unverified.example")
-    clock.advance(seconds=(row.next_attempt_at - row.created_at).total_seconds())
+    clock.advance(hours=2)  # no retry of its own, however long one waits
     with app.app_context():
-        assert Dispatcher(app.extensions["idp"]).run_due().as_dict() == {"sent": 1, "retrying": 0, "dead": 0}
+        assert Dispatcher(app.extensions["idp"]).run_due().as_dict() == {"sent": 0, "retrying": 0, "dead": 0}
+    assert len(moto_server.requests("ses", "SendEmail")) == 1
+
+    # The operator verifies the sender; the admin requeues; it carries the very password that is stored.
+    moto_server.verify_sender("noreply@unverified.example")
+    with app.app_context():
+        dispatcher = Dispatcher(app.extensions["idp"])
+        assert dispatcher.requeue(row.id)
+        assert dispatcher.run_due().as_dict() == {"sent": 1, "retrying": 0, "dead": 0}
         assert db.session.execute(select(Delivery.status)).scalar_one() == SENT
     [received] = moto_server.emails()
     assert received.sender == "noreply@unverified.example" and received.to == ["client@example.com"]
@@ -229,10 +243,15 @@ def test_courier_clients_fail_fast_by_default(aws_unreachable, settings):
     assert time.monotonic() - started < 3
 
 
-def test_operator_retry_setting_is_honoured(aws_unreachable, settings, monkeypatch):
+def test_aws_max_attempts_does_not_bring_back_sdk_retries_of_sends(aws_unreachable, settings, monkeypatch):
+    """One request per send (issue 23): the outbox alone retries; an SDK retry after a read timeout could
+    deliver a message twice."""
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "4")
-    courier = build_courier(settings.replace(email_transport="ses"))
-    assert courier.transports[EMAIL].client.meta.config.retries["total_max_attempts"] == 4
+    monkeypatch.setenv("AWS_RETRY_MODE", "adaptive")
+    courier = build_courier(settings.replace(email_transport="ses", sms_transport="sns"))
+    for channel in (EMAIL, SMS):
+        retries = courier.transports[channel].client.meta.config.retries
+        assert retries["total_max_attempts"] == 1 and retries["mode"] == "standard"
 
 
 def test_no_region_stops_start_up_with_a_clear_message(aws_unreachable, settings, monkeypatch):

@@ -483,6 +483,8 @@ def test_a_customer_without_a_phone_proves_the_address_with_the_password_sent_th
     browser.get("/login")
     page = browser.submit("/login", {"login": EMAIL, "password": password, "action": "signin"})
     assert page.url.endswith("/password/change")
+    page = browser.submit("/password/change", {"temporary": password, "new": "Polis2027", "confirm": "Polis2027"})
+    assert page.url.endswith("/login"), page.text[:300]
     assert marks(app) == []
     [audited] = events(app, "delivery.recipient_cleared")
     assert (audited.account_id, audited.details) == (account.id, {"channel": "email", "via": "customer"})
