@@ -16,8 +16,9 @@ after the delivery); a milder one never does, and the same receipt again changes
 A hard bounce or a complaint marks the address in ``undeliverable_recipients`` (audited
 ``delivery.recipient_marked``): a temporary password for that account then goes to its phone
 (:mod:`idp.passwords.reset`). The mark is lifted by an operator (``idp deliveries clear-undeliverable``,
-audited ``delivery.recipient_cleared``) or when the customer signs in with a temporary password that was sent
-to that address (possible only for an account with no phone, whose password still goes there).
+audited ``delivery.recipient_cleared``) or when the customer completes «Изменение пароля» with a temporary
+password that was sent to that address (:mod:`idp.passwords.change`; possible only for an account with no
+phone, whose password still goes there).
 """
 from __future__ import annotations
 
