@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import db
@@ -31,6 +31,8 @@ class Account(db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(100))
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
     is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    #: The contact centre's role: find and view accounts, and help (never clients or policy casework).
+    is_support: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
 
@@ -45,3 +47,17 @@ class Account(db.Model):
 
     def __repr__(self) -> str:  # never prints contact details into logs by accident
         return f"<Account {self.id}>"
+
+
+class OperatorAction(db.Model):
+    """One action an operator took on an account (support or admin: a temporary password sent, a lockout
+    lifted, blocked…), keyed by the token of the form or request that asked for it, so a double submit does it
+    once. The audit trail has the action with its reason; this row only makes it idempotent."""
+
+    __tablename__ = "operator_actions"
+
+    #: The form's one-time token (or the API's ``Idempotency-Key``).
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

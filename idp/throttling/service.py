@@ -18,9 +18,15 @@ def login_key(purpose: str, login_value: str) -> str:
 
 
 def pair_key(purpose: str, login_value: str, address: str | None) -> str:
-    """The login as typed from one address (no address: a call from inside — tests, tools)."""
-    typed = f"{login_value}\n{(address or '-')[:45]}"
-    return f"{purpose}:pair:" + hashlib.sha256(typed.encode("utf-8")).hexdigest()[:40]
+    """The login as typed from one address (no address: a call from inside — tests, tools). The login's hash
+    comes first, so every address's counter of one login shares a prefix (:func:`pair_prefix`) an operator's
+    "lift the lockout" can find."""
+    where = hashlib.sha256((address or "-")[:45].encode("utf-8")).hexdigest()[:16]
+    return f"{pair_prefix(purpose, login_value)}{where}"
+
+
+def pair_prefix(purpose: str, login_value: str) -> str:
+    return f"{purpose}:pair:" + hashlib.sha256(login_value.encode("utf-8")).hexdigest()[:40] + ":"
 
 
 def ip_key(purpose: str, address: str) -> str:
