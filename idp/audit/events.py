@@ -40,6 +40,14 @@ EVENTS = {
     "delivery.recipient_cleared": "an undeliverable mark was lifted (by an operator, or the customer proved it)",
     "admin.policy_recheck": "an admin had a policy evaluated again (CLI, API or web area)",
     "admin.delivery_requeue": "an admin re-queued a dead message (CLI, API or web area)",
+    "support.viewed": "an operator (support or admin; web, API or CLI) looked at a customer's account",
+    "support.resend_welcome": "an operator had the welcome message sent again (operator, reason)",
+    "support.send_temporary_password": "an operator had a temporary password sent to the customer's own channel",
+    "support.unlock": "an operator lifted the sign-in lockouts of an account's logins (operator, reason)",
+    "support.block": "an operator blocked an account: sessions ended, tokens revoked (operator, reason)",
+    "support.unblock": "an operator unblocked an account (operator, reason)",
+    "support.sign_out": "an operator ended an account's sessions and revoked its tokens (operator, reason)",
+    "signin.blocked": "the right password of a blocked account: sign-in refused with the blocked message",
 }
 
 #: Keys that must never reach the trail, whatever a caller passes.
