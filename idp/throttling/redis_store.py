@@ -83,6 +83,24 @@ class RedisStore:
     def clear(self, key: str) -> None:
         self.client.hset(self.prefix + "throttle:" + key, mapping={"failures": 0, "blocked_until": ""})
 
+    def find_prefix(self, prefix: str, limit: int = 1000) -> list[dict]:
+        """As :meth:`SqlStore.find_prefix`: SCAN MATCH over the throttle keys (no KEYS: it never blocks Redis)."""
+        base = self.prefix + "throttle:"
+        pattern = base + "".join("\\" + ch if ch in "*?[]\\" else ch for ch in prefix) + "*"
+        found = []
+        for name in self.client.scan_iter(match=pattern, count=500):
+            name = name.decode() if isinstance(name, bytes) else name
+            data = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+                    for k, v in self.client.hgetall(name).items()}
+            if not data:  # expired meanwhile
+                continue
+            blocked = data.get("blocked_until") or ""
+            found.append({"key": name[len(base):], "failures": int(data.get("failures") or 0),
+                          "blocked_until": _EPOCH + timedelta(seconds=int(float(blocked))) if blocked else None})
+            if len(found) >= limit:
+                break
+        return sorted(found, key=lambda row: row["key"])
+
     def hit(self, key: str, limit: int, window: int, now: datetime) -> bool:
         seconds = _seconds(now)
         bucket = f"{self.prefix}rate:{key}:{window}:{seconds // window}"

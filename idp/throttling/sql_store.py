@@ -69,6 +69,14 @@ class SqlStore:
         db.session.execute(update(Throttle).where(Throttle.key == key).values(failures=0, blocked_until=None))
         db.session.commit()
 
+    def find_prefix(self, prefix: str, limit: int = 1000) -> list[dict]:
+        """The throttle counters whose key starts with ``prefix`` (a login's per-address keys share one, see
+        :func:`idp.throttling.service.pair_prefix`): ``{"key", "failures", "blocked_until"}`` each, by key."""
+        rows = db.session.execute(select(Throttle.key, Throttle.failures, Throttle.blocked_until)
+                                  .where(Throttle.key.startswith(prefix, autoescape=True))
+                                  .order_by(Throttle.key).limit(limit)).all()
+        return [{"key": key, "failures": failures, "blocked_until": until} for key, failures, until in rows]
+
     def hit(self, key: str, limit: int, window: int, now: datetime) -> bool:
         """One hit of ``key`` in the current ``window``-second window; False once past ``limit``."""
         seconds = int((now - _EPOCH).total_seconds())
