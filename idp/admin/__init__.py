@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from idp.admin import account_pages  # noqa: F401  (registers the account pages on the web blueprint)
 from idp.admin.api import bp as api_bp
 from idp.admin.bearer import ADMIN_SCOPE
 from idp.admin.views import bp as web_bp

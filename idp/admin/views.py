@@ -1,15 +1,17 @@
 """The admin web area (``/admin/``): OAuth clients, the audit trail, and what the automation left to an admin.
 
-    /admin/                      clients: list, register, disable, enable
+    /admin/                      clients: list, register, edit, rotate the secret, disable, enable
     /admin/audit                 the audit trail
     /admin/held                  policies held for data or an admin, with the conflict; «Перепроверить»
     /admin/refused               policies refused by rule, filtered by reason (read-only)
     /admin/policies/<number>     one policy and the accounts its contacts belong to
     /admin/deliveries            messages by state (recipients masked); «Отправить снова» for dead ones
+    /admin/accounts…             the contact centre's account pages (:mod:`idp.admin.account_pages`)
 
 Views are thin: the form is read and checked by :mod:`idp.admin.forms`, changes go through
 :mod:`idp.admin.operations` and :mod:`idp.admin.casework`. Every request passes
-:func:`idp.admin.access.require_admin` first.
+:func:`idp.admin.access.require_admin` first: an admin opens everything, a support operator only the views
+marked :func:`idp.admin.access.for_support`.
 """
 from __future__ import annotations
 
@@ -18,12 +20,13 @@ from datetime import datetime
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from idp.admin import casework, operations
-from idp.admin.access import current_admin, require_admin
+from idp.admin.access import current_admin, may_open, require_admin
+from idp.admin.editing import ClientEditForm
 from idp.admin.forms import SCOPE_CHOICES, ClientForm
 from idp.admin.paging import InvalidQuery, choice_of, number_of
 from idp.accounts import get_by_login
 from idp.audit import EVENTS, Origin, search
-from idp.clients import list_clients
+from idp.clients import OAuthClient, get_client, list_clients
 from idp.delivery import mask_recipient
 from idp.delivery.failures import FAILED, FILTERS, NotRequeueable, requeueable, state_of
 from idp.errors import IdpError
@@ -33,6 +36,11 @@ from idp.web.context import services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(require_admin)
+
+
+@bp.context_processor
+def _roles():
+    return {"may_open": may_open}
 
 
 def _actor() -> operations.Actor:
@@ -64,6 +72,40 @@ def create_client():
     # no flash); the page is ``Cache-Control: no-store`` like every hosted page.
     return render_template("admin/created.html", client=created.client, secret=created.secret,
                            admin=current_admin())
+
+
+@bp.get("/clients/<client_id>/edit")
+def edit_client(client_id: str):
+    client = get_client(client_id)
+    return _edit_page(client, ClientEditForm.of_client(client))
+
+
+@bp.post("/clients/<client_id>/edit")
+def update_client(client_id: str):
+    client = get_client(client_id)
+    form = ClientEditForm.posted(request.form, client)
+    if not form.validate():
+        return _edit_page(client, form, status=400)
+    try:
+        operations.change(services(), _actor(), client_id, **form.values())
+    except IdpError as exc:
+        form.add_domain_error(exc)
+        return _edit_page(get_client(client_id), form, status=exc.status)
+    flash("admin.client.changed_done", "success")
+    return redirect(url_for("admin.clients", _anchor=f"client-{client_id}"))
+
+
+@bp.post("/clients/<client_id>/secret")
+def rotate_client_secret(client_id: str):
+    rotated = operations.new_secret(services(), _actor(), client_id)
+    # As at registration: the new secret is in this one response (``no-store``) and nowhere else.
+    return render_template("admin/created.html", client=rotated.client, secret=rotated.secret, rotated=True,
+                           admin=current_admin())
+
+
+def _edit_page(client: OAuthClient, form: ClientEditForm, status: int = 200):
+    return render_template("admin/new_client.html", form=form, scope_choices=form.scope_choices, client=client,
+                           admin=current_admin()), status
 
 
 @bp.post("/clients/<client_id>/disable")
