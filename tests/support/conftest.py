@@ -30,3 +30,49 @@ def operator():
     from idp.support import Operator
 
     return Operator(login="agent@example.com", via="web", origin=Origin(ip="10.0.0.5"), account_id=None)
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield app.extensions["idp"]
+
+
+def account_of(customer):
+    from idp.accounts import Account
+    from idp.extensions import db
+
+    return db.session.get(Account, customer["account_id"])
+
+
+@pytest.fixture
+def signed_in(app):
+    """``signed_in(account_id)``: a browser session, a consent and a token (refresh + access) at a client
+    «Личный кабинет» for the account, committed; returns (client_id, token row id)."""
+    import hashlib
+    from datetime import timedelta
+
+    from idp.clients import create_client
+    from idp.extensions import db
+    from idp.oidc import OAuthToken, grant_consent
+    from idp.sessions import start_session
+    from idp.accounts import Account
+
+    def _make(account_id: int):
+        services = app.extensions["idp"]
+        now = services.clock.now()
+        account = db.session.get(Account, account_id)
+        start_session(account, now=now, lifetime=services.settings.session_lifetime)
+        client = create_client(services.settings, name="Личный кабинет", redirect_uris=["https://lk.example.com/cb"],
+                               scopes=["openid", "profile"], now=now).client
+        grant_consent(account_id, client, "openid profile", now=now)
+        token = OAuthToken(access_token_hash=hashlib.sha256(b"a%d" % account_id).hexdigest(),
+                           refresh_token_hash=hashlib.sha256(b"r%d" % account_id).hexdigest(),
+                           client_pk=client.id, account_id=account_id, scope="openid profile",
+                           grant_type="authorization_code", issued_at=now,
+                           access_expires_at=now + timedelta(hours=1), refresh_expires_at=now + timedelta(days=30))
+        db.session.add(token)
+        db.session.commit()
+        return client.client_id, token.id
+
+    return _make
