@@ -23,6 +23,8 @@ OK = "ok"
 CHANGE_REQUIRED = "change_required"
 INVALID = "invalid"
 THROTTLED = "throttled"
+#: The right password of a blocked account: only someone who knows the password learns it is blocked.
+BLOCKED = "blocked"
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,14 @@ def authenticate(raw_login: str, password: str, services: Services, origin: Orig
     if not verdict.allowed:
         return _fail(THROTTLED, now, origin, retry_after=verdict.retry_after, login_ceiling=verdict.login_ceiling)
     account = find_by_login(login)
+    blocked = None
     if account is not None and not account.active:
-        account = None
-    if hasher.verify(password, account.password_hash if account else None):
+        account, blocked = None, account
+    # A blocked account's password is checked all the same (the same work as for any account), so only the
+    # right password is told that the account is blocked.
+    if hasher.verify(password, (account or blocked).password_hash if (account or blocked) else None):
+        if blocked is not None:
+            return _refuse_blocked(blocked, now, origin)
         verified = account.password_hash
         # A hash in an older format (see idp.passwords.hashing) is rewritten now that the password is known:
         # bcrypt runs here, before the writes, and only for a customer who just proved the password.
@@ -67,10 +74,12 @@ def authenticate(raw_login: str, password: str, services: Services, origin: Orig
         return _succeed(OK, "signin.success", account, login.value, services, now, origin, upgrade=upgrade)
     # Asked for unknown logins too (of an id no account has): one query more only for known logins would
     # make their failures measurably slower (a round trip on PostgreSQL, seen by the enumeration test).
-    temp = current_temporary(account.id if account else 0)
+    temp = current_temporary((account or blocked).id if (account or blocked) else 0)
     if temp is not None and not temp.usable(now):
         temp = None
     if hasher.verify(password, temp.password_hash if temp else None):
+        if blocked is not None:
+            return _refuse_blocked(blocked, now, origin)
         return _succeed(CHANGE_REQUIRED, "signin.temporary", account, login.value, services, now, origin)
     # A wrong password here does not count against the temporary password: whoever types the login may
     # fail, and a stranger must not be able to kill the customer's temporary password. Guessing is bounded
@@ -90,6 +99,12 @@ def _succeed(outcome: str, event: str, account: Account, login_value: str, servi
     record(event, at=now, origin=origin, account_id=account.id)
     db.session.commit()
     return SignInResult(outcome, account)
+
+
+def _refuse_blocked(account: Account, now: datetime, origin: Origin) -> SignInResult:
+    record("signin.blocked", at=now, origin=origin, account_id=account.id)
+    db.session.commit()
+    return SignInResult(BLOCKED)
 
 
 def _fail(outcome: str, now: datetime, origin: Origin, *, account_id: int | None = None, retry_after: int = 0,

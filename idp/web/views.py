@@ -12,7 +12,7 @@ from idp.oidc import revoke_for_account
 from idp.passwords import RULES
 from idp.passwords.change import change_with_temporary
 from idp.passwords.reset import request_temporary_password
-from idp.passwords.signin import CHANGE_REQUIRED, OK, THROTTLED, authenticate
+from idp.passwords.signin import BLOCKED, CHANGE_REQUIRED, OK, THROTTLED, authenticate
 from idp.sessions import end_session, start_session
 from idp.web.context import current_account, current_session, safe_next, services
 
@@ -72,6 +72,8 @@ def login_submit():
         return page, status, {"Retry-After": str(result.retry_after)}
     if result.outcome == OK:
         return _signed_in(result.account)
+    if result.outcome == BLOCKED:  # only after the right password: nobody else learns it is blocked
+        return _login_page(login=raw_login, errors=("signin.blocked",), status=403)
     if result.outcome == CHANGE_REQUIRED:
         session.pop("sid", None)
         session["pw_change"] = result.account.id

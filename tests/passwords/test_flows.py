@@ -10,7 +10,7 @@ from idp.oidc import revoke_for_account
 from idp.passwords import TemporaryPassword
 from idp.passwords.change import change_with_temporary
 from idp.passwords.reset import request_temporary_password
-from idp.passwords.signin import CHANGE_REQUIRED, INVALID, OK, authenticate
+from idp.passwords.signin import BLOCKED, CHANGE_REQUIRED, INVALID, OK, authenticate
 
 LOGIN = "client@example.com"
 
@@ -148,6 +148,8 @@ def test_disabled_account_cannot_sign_in_or_reset(ctx, make_account, mailbox, cl
     acct = account()
     acct.disabled_at = clock.now()
     db.session.commit()
-    assert authenticate(LOGIN, "Polis2026", ctx).outcome == INVALID
+    # Only the right password learns that the account is blocked (issue 24: a plain message on the page).
+    assert authenticate(LOGIN, "Polis2026", ctx).outcome == BLOCKED
+    assert authenticate(LOGIN, "Wrong2026", ctx).outcome == INVALID
     request_temporary_password(LOGIN, ctx)
     assert mailbox.messages() == []
