@@ -14,6 +14,7 @@ from idp.cli import receipts as _receipts  # noqa: F401  (confirm-subscription, 
 from idp.cli.policies import policies
 from idp.cli.purge import purge_command
 from idp.cli.run import run
+from idp.cli.support import support
 from idp.cli.setup import demo_command, init_command
 
 
@@ -38,6 +39,7 @@ cli.add_command(keys)
 cli.add_command(deliveries)
 cli.add_command(policies)
 cli.add_command(purge_command)
+cli.add_command(support)
 cli.add_command(run)  # Flask's run, with the metrics listener
 
 

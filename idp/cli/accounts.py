@@ -87,3 +87,32 @@ def grant_admin(login, as_json):
                action="grant_admin", via="cli")
     db.session.commit()
     emit(describe(account), as_json)
+
+
+def _set_support(login: str, value: bool, as_json: bool) -> None:
+    account = get_by_login(login)
+    if account.is_support != value:
+        account.is_support = value
+        record("admin.action", at=current_app.extensions["idp"].clock.now(), account_id=account.id,
+               action="grant_support" if value else "revoke_support", via="cli")
+    db.session.commit()
+    emit({**describe(account), "is_support": account.is_support}, as_json)
+
+
+@accounts.command("grant-support")
+@click.argument("login")
+@json_option
+@domain_errors
+def grant_support(login, as_json):
+    """Give the account of LOGIN the support role: find and view customers' accounts and help them in the
+    admin area (never clients or policy casework)."""
+    _set_support(login, True, as_json)
+
+
+@accounts.command("revoke-support")
+@click.argument("login")
+@json_option
+@domain_errors
+def revoke_support(login, as_json):
+    """Take the support role from the account of LOGIN."""
+    _set_support(login, False, as_json)
