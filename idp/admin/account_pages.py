@@ -91,9 +91,20 @@ def account_action(sub: str, action: str):
         db.session.rollback()
         flash(f"error.{exc.code}", "error")
     else:
-        flash(f"admin.account.{action}.{'repeated' if result.repeated else 'done'}",
-              "info" if result.repeated else "success")
+        flash(*_outcome(action, result))
     return redirect(url_for("admin.account", sub=target.subject, _anchor=f"action-{action}"))
+
+
+def _outcome(action: str, result: support.ActionResult) -> tuple[str, str]:
+    """The flash after an action: done, done before (a double submit), or a temporary password the
+    customer's limits held back or the failing channel delays."""
+    if result.repeated:
+        return f"admin.account.{action}.repeated", "info"
+    if result.details.get("limited"):
+        return f"admin.account.{action}.limited", "error"
+    if result.details.get("delivered") is False:
+        return f"admin.account.{action}.delayed", "info"
+    return f"admin.account.{action}.done", "success"
 
 
 def _account_page(sub: str, *, errors: dict | None = None, reason: str = "", status: int = 200):

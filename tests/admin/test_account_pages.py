@@ -227,6 +227,7 @@ def test_every_text_of_the_account_pages_exists_in_both_languages(app):
     catalogue = app.extensions["idp.catalogue"]
     codes_ = {f"admin.account.{a}{suffix}" for a in ACTIONS for suffix in ("", ".hint", ".button", ".done",
                                                                            ".repeated")}
+    codes_ |= {f"admin.account.send_temporary_password.{s}" for s in ("limited", "delayed")}
     codes_ |= {f"admin.account.state.{s}" for s in STATES}
     codes_ |= {f"admin.accounts.{name}{suffix}" for name in ("query", "name", "birth_date")
                for suffix in ("", ".hint")}
@@ -240,3 +241,18 @@ def test_every_text_of_the_account_pages_exists_in_both_languages(app):
         for locale in ("ru", "en"):
             assert sorted(c for c in codes_ if catalogue.text(locale, c) == c) == [], locale
         assert not [c for c in codes_ if re.search("[а-яё]", catalogue.text("en", c), re.I)]
+
+
+@pytest.mark.parametrize("details, code", [({"limited": True}, "admin.account.send_temporary_password.limited"),
+                                           ({"delivered": False}, "admin.account.send_temporary_password.delayed"),
+                                           ({"delivered": True}, "admin.account.send_temporary_password.done")])
+def test_the_flash_says_when_a_temporary_password_was_held_back_or_delayed(support_client, insured, monkeypatch,
+                                                                          details, code):
+    from idp import support
+
+    monkeypatch.setattr(support, "perform", lambda services, operator, account, action, **kw: support.ActionResult(
+        action, account.id, details=details))
+    page = html(support_client.get(f"/admin/accounts/{insured}"))
+    support_client.post(f"/admin/accounts/{insured}/send_temporary_password",
+                        data={**action_form(page, "send_temporary_password"), "reason": "звонок"})
+    assert codes(html(support_client.get(f"/admin/accounts/{insured}")))[0] == code
