@@ -256,3 +256,12 @@ def test_the_flash_says_when_a_temporary_password_was_held_back_or_delayed(suppo
     support_client.post(f"/admin/accounts/{insured}/send_temporary_password",
                         data={**action_form(page, "send_temporary_password"), "reason": "звонок"})
     assert codes(html(support_client.get(f"/admin/accounts/{insured}")))[0] == code
+
+
+def test_the_search_form_keeps_what_was_typed(support_client, insured):
+    page = html(support_client.get("/admin/accounts", query_string={"name": "Иванов Иван",
+                                                                     "birth_date": "17.05.1980"}))
+    assert re.search(r'id="name" name="name" value="Иванов Иван"', page)
+    assert re.search(r'id="birth_date" name="birth_date" value="17.05.1980"', page)
+    page = html(support_client.get("/admin/accounts", query_string={"q": "8 (916) 123-45-67"}))
+    assert re.search(r'id="q" name="q" value="8 \(916\) 123-45-67"', page)
