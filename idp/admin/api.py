@@ -13,7 +13,17 @@ by ``openapi.json``.
     POST   /api/admin/policies/{number}/recheck        evaluate a policy again (``idp policies recheck``)
     GET    /api/admin/deliveries                       messages by state (?status=failed|all|queued|…)
     POST   /api/admin/deliveries/{id}/requeue          a dead letter back in the queue (409 if not dead)
+    GET    /api/admin/accounts?q=…[&birth_date=…]      find a customer's account (contact centre: ``support``)
+    GET    /api/admin/accounts/{ref}                   the account as an operator sees it (the look is audited)
+    POST   /api/admin/accounts/{ref}/{action}          send-temporary-password, resend-welcome, unlock, block,
+                                                       unblock, sign-out: ``{"reason": …}``, ``Idempotency-Key``
     GET    /api/admin/openapi.json                     this API's OpenAPI 3.1 description (no token needed)
+
+Every route takes a token with the ``admin`` scope; the contact centre's routes (``/accounts…``) take one with
+``support`` as well (:func:`idp.admin.bearer.require_support_token`), and nothing else does. ``{ref}`` is any
+login (an e-mail, a phone in any usual writing), a policy number (a ``/`` in it as is or as ``%2F``) or a
+``sub``; the rules are the contact centre's own (:mod:`idp.support`), shared with ``/admin/accounts`` and
+``idp support``.
 
 The calling client cannot lock itself out: disabling itself, rotating its own secret, or removing the
 ``admin`` scope or the ``client_credentials`` grant from itself is 409 ``client.self_lockout.*``
@@ -31,20 +41,26 @@ Errors are ``{"error", "error_description", "error_code"}``: ``error`` is the OA
 """
 from __future__ import annotations
 
+from datetime import date
+from hashlib import sha256
 from importlib import resources
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from werkzeug.routing import PathConverter
 
+from idp import support
 from idp.admin import casework, operations
-from idp.admin.bearer import require_admin_token
+from idp.admin.bearer import require_admin_token, require_support_token
 from idp.admin.paging import MAX_PER_PAGE, PER_PAGE, InvalidQuery, choice_of, number_of
-from idp.admin.payload import CREATE_FIELDS, UPDATE_FIELDS, read_object
+from idp.admin.payload import CREATE_FIELDS, STRING, UPDATE_FIELDS, InvalidRequest, read_object
 from idp.audit import Origin
 from idp.clients import (ClientWithSecret, InvalidClientSettings, InvalidRedirectUri, OAuthClient,
                          describe_client, get_client, list_clients)
 from idp.delivery.failures import FAILED, FILTERS
 from idp.delivery.failures import describe as describe_delivery
+from idp.delivery.message import mask_recipient
 from idp.errors import IdpError
+from idp.extensions import db
 from idp.json_api import HTTP_ERRORS, install_error_handlers
 from idp.json_api import error_of as json_error_of
 from idp.policies.eligibility import REFUSED_REASONS
@@ -55,9 +71,15 @@ bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
 _HTTP_ERRORS = HTTP_ERRORS  # what the OpenAPI document lists for errors raised by the framework
 
 
+#: The contact centre's endpoints: a ``support`` token will do (an ``admin`` one too); every other needs ``admin``.
+_SUPPORT_ENDPOINTS: set[str] = set()
+
+
 @bp.before_request
 def _authorise():
-    if request.endpoint != "admin_api.openapi":
+    if request.endpoint in _SUPPORT_ENDPOINTS:
+        g.admin_token = require_support_token()
+    elif request.endpoint != "admin_api.openapi":
         g.admin_token = require_admin_token()
 
 
@@ -158,6 +180,113 @@ def failed_deliveries():
 @bp.post("/deliveries/<delivery_id>/requeue")
 def requeue_delivery(delivery_id: str):
     return jsonify(describe_delivery(casework.requeue_delivery(services(), _actor(), delivery_id)))
+
+
+# -- the contact centre: /accounts… (scope support or admin) --------------------------------------------------
+
+#: ``POST /accounts/{ref}/{action}``: the path's action and the rule of :mod:`idp.support` behind it.
+ACTIONS = ("send-temporary-password", "resend-welcome", "unlock", "block", "unblock", "sign-out")
+#: The body of an action: the reason, for the audit (its rules: :func:`idp.support.check_reason`).
+ACTION_FIELDS = {"reason": STRING}
+#: ``Idempotency-Key``: printable ASCII, as long as a form's one-time token may be.
+MAX_IDEMPOTENCY_KEY = 64
+
+
+class AccountRef(PathConverter):
+    """``{ref}`` of the account routes: any text, ``/`` included (a policy number may have one), but never
+    ending in ``/<action>`` — that is the action's path, so ``GET …/{ref}/unlock`` is a 405, not a lookup."""
+
+    regex = r"[^/](?:(?!/(?:" + "|".join(ACTIONS) + r")$).)*"
+
+
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("account_ref", AccountRef))
+
+
+def _support(view):
+    _SUPPORT_ENDPOINTS.add(f"{bp.name}.{view.__name__}")
+    return view
+
+
+def _operator() -> support.Operator:
+    client_id = g.admin_token.client.client_id
+    origin = Origin(ip=request.remote_addr, user_agent=request.user_agent.string[:300] or None)
+    return support.Operator(login=client_id, via="api", origin=origin, client_id=client_id)
+
+
+def _account_summary(account) -> dict:
+    """An account in a list of found ones: enough to pick the right customer (contacts masked) and its ``sub``
+    to open it by."""
+    return {"subject": account.subject, "full_name": account.full_name,
+            "email": mask_recipient(account.email) if account.email else None,
+            "phone": mask_recipient(account.phone) if account.phone else None,
+            "blocked": account.disabled_at is not None}
+
+
+def _action_result(result, account) -> dict:
+    """What an action did; ``repeated`` when the ``Idempotency-Key`` was used before (done then, not again)."""
+    return {"action": result.action, "account": account.subject, "repeated": bool(result.repeated),
+            "details": dict(result.details or {})}
+
+
+@bp.get("/accounts")
+@_support
+def find_accounts():
+    query = _query("q")
+    if query is None:
+        raise InvalidQuery("q is required: an e-mail, a phone, a policy number, a sub or a name", code="query.q")
+    birth = _query("birth_date")
+    found = support.find_accounts(query, birth_date=_date_of(birth) if birth is not None else None)
+    return jsonify({"accounts": [_account_summary(account) for account in found]})
+
+
+@bp.get("/accounts/<account_ref:ref>")
+@_support
+def show_account(ref: str):
+    account = support.resolve_account(ref)
+    now = services().clock.now()
+    view = support.account_view(services(), account, now)
+    support.record_view(_operator(), account, now)
+    db.session.commit()
+    return jsonify(view)
+
+
+def _account_action(ref: str, action: str):
+    fields = read_object(ACTION_FIELDS)
+    token = _idempotency_token()
+    account = support.resolve_account(ref)
+    result = support.perform(services(), _operator(), account, action.replace("-", "_"),
+                             reason=fields.get("reason", ""), token=token)
+    return jsonify(_action_result(result, account))
+
+
+for _action in ACTIONS:
+    _endpoint = "account_" + _action.replace("-", "_")
+    bp.add_url_rule(f"/accounts/<account_ref:ref>/{_action}", endpoint=_endpoint, methods=["POST"],
+                    view_func=lambda ref, _action=_action: _account_action(ref, _action))
+    _SUPPORT_ENDPOINTS.add(f"{bp.name}.{_endpoint}")
+
+
+def _idempotency_token() -> str | None:
+    """The ``Idempotency-Key`` header as the token that makes an action happen once. Keyed by the calling client
+    too, so two clients never share one (hashed to fit ``operator_actions.token``)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not all("\x21" <= ch <= "\x7e" for ch in key):
+        raise InvalidRequest(f"Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, no spaces",
+                             code="request.idempotency_key")
+    client_id = g.admin_token.client.client_id
+    return "api:" + sha256(f"{client_id}\n{key}".encode("utf-8")).hexdigest()[:60]
+
+
+def _date_of(raw: str) -> date:
+    text = raw.strip()
+    try:
+        if len(text) != 10:
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidQuery("birth_date must be a date: YYYY-MM-DD", code="query.birth_date") from None
 
 
 def _paging() -> tuple[int, int]:

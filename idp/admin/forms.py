@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from idp.admin.bearer import ADMIN_SCOPE
+from idp.admin.bearer import ADMIN_SCOPE, SUPPORT_SCOPE
 from idp.clients import STANDARD_SCOPES, InvalidRedirectUri, validate_redirect_uri, validate_redirect_uris
 from idp.errors import IdpError
 
 #: The checkboxes of the form, in order; the standard ones are ticked for a new client.
-SCOPE_CHOICES = (*STANDARD_SCOPES, ADMIN_SCOPE)
+SCOPE_CHOICES = (*STANDARD_SCOPES, ADMIN_SCOPE, SUPPORT_SCOPE)
 DEFAULT_SCOPES = STANDARD_SCOPES
 FIELDS = ("name", "redirect_uris", "post_logout_redirect_uris", "scopes", "public", "first_party", "pkce_optional")
 #: Where an error that belongs to no field is shown.

@@ -55,8 +55,9 @@ class InsufficientScope(BearerError):
         return f'Bearer realm="{self.realm}", error="{self.error}", scope="{self.scope}"'
 
 
-def require_client_token(scope: str, *, realm: str) -> IssuedToken:
-    """The access token of this request; raises a :class:`BearerError`."""
+def require_client_token(scope: str, *, realm: str, also: tuple[str, ...] = ()) -> IssuedToken:
+    """The access token of this request; raises a :class:`BearerError`. The token must carry ``scope`` or one
+    of ``also`` (a refusal names ``scope``, the least that suffices)."""
     services = current_app.extensions["idp"]
     try:
         value = bearer.token_value(request.headers.get("Authorization"))
@@ -66,8 +67,9 @@ def require_client_token(scope: str, *, realm: str) -> IssuedToken:
         raise MissingToken("an 'Authorization: Bearer <access token>' header is required", realm=realm) from None
     except InvalidToken:
         raise BearerError("the access token is unknown, expired or revoked", realm=realm) from None
-    if scope not in scope_list(token.scope):
-        raise InsufficientScope(f"the access token lacks the '{scope}' scope", realm=realm, scope=scope)
+    if not {scope, *also} & set(scope_list(token.scope)):
+        wanted = " or ".join(f"'{s}'" for s in (scope, *also))
+        raise InsufficientScope(f"the access token lacks the {wanted} scope", realm=realm, scope=scope)
     if token.row.account_id is not None:
         # A customer's token never speaks for a machine, whatever scope its client was allowed.
         raise InsufficientScope("this API takes client_credentials tokens only", realm=realm, scope=scope)

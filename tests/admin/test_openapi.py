@@ -54,13 +54,15 @@ def test_every_error_class_is_in_the_schema(openapi):
     from idp.clients import ClientExists, ClientNotFound, InvalidClientSettings, InvalidRedirectUri
     from idp.delivery.failures import DeliveryNotFound, NotRequeueable
     from idp.errors import Conflict
+    from idp.support import AccountNotFound, InvalidReason, InvalidToken
+    from idp.support import InvalidQuery as InvalidSearch
 
     documented = set(openapi["components"]["schemas"]["Error"]["properties"]["error"]["enum"])
     raised = {error_of(cls()) for cls in (BearerError, MissingToken, InsufficientScope, InvalidRequest,
                                           UnsupportedMediaType, ClientExists, ClientNotFound,
                                           InvalidClientSettings, InvalidRedirectUri, InvalidQuery,
                                           PolicyNotFound, DeliveryNotFound, NotRequeueable, Conflict,
-                                          SelfLockout)}
+                                          SelfLockout, AccountNotFound, InvalidSearch, InvalidReason, InvalidToken)}
     assert raised | set(_HTTP_ERRORS.values()) | {"server_error"} == documented
 
 
@@ -87,7 +89,7 @@ def test_client_schema_names_every_field_the_api_shows(app, openapi):
 def test_token_url_is_the_providers(openapi, app):
     flows = openapi["components"]["securitySchemes"]["adminToken"]["flows"]
     assert flows["clientCredentials"]["tokenUrl"] == "/oauth/token"
-    assert "admin" in flows["clientCredentials"]["scopes"]
+    assert set(flows["clientCredentials"]["scopes"]) == {"admin", "support"}
     # The provider's token endpoint answers there (an OAuth error for an empty request, not a 404).
     response = app.test_client().post("/oauth/token", data={})
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_request"
@@ -167,6 +169,18 @@ def test_registration_rules_are_in_the_document(openapi, body, valid):
 ])
 def test_update_rules_are_in_the_document(openapi, body, valid):
     assert _valid(openapi, "ClientUpdate", body) is valid
+
+
+def test_the_contact_centre_operations_take_support_or_admin_and_no_other_does(app, openapi):
+    from idp.admin.api import _SUPPORT_ENDPOINTS
+
+    either = [{"adminToken": ["support"]}, {"adminToken": ["admin"]}]
+    for path, item in openapi["paths"].items():
+        for method, operation in item.items():
+            if method in ("get", "post", "patch") and operation.get("security") != []:
+                assert (operation.get("security") == either) is path.startswith("/api/admin/accounts"), path
+    routes = {rule.endpoint for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/admin/accounts")}
+    assert routes == _SUPPORT_ENDPOINTS and len(routes) == 8
 
 
 def test_self_lockout_is_documented_where_it_can_happen(openapi):
