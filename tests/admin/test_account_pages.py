@@ -265,3 +265,21 @@ def test_the_search_form_keeps_what_was_typed(support_client, insured):
     assert re.search(r'id="birth_date" name="birth_date" value="17.05.1980"', page)
     page = html(support_client.get("/admin/accounts", query_string={"q": "8 (916) 123-45-67"}))
     assert re.search(r'id="q" name="q" value="8 \(916\) 123-45-67"', page)
+
+
+JUNK = ["\x00", "\ufffd\ufeff", "x" * 40000, "😀" * 300, "\r\n" * 500, "%00", "{{ 7*7 }}", "<script>", "../..",
+        "8" * 40, "+", "@", "'; drop table accounts; --"]
+
+
+@pytest.mark.parametrize("junk", JUNK)
+def test_no_500_from_anything_typed(support_client, insured, junk):
+    for args in ({"q": junk}, {"name": junk, "birth_date": "1980-05-17"}, {"name": "Иванов", "birth_date": junk}):
+        response = support_client.get("/admin/accounts", query_string=args)
+        assert response.status_code in (200, 400), (args, response.status_code)
+        assert "<script>" not in html(response)
+    assert support_client.get("/admin/accounts/" + junk[:2000]).status_code < 500
+    page = html(support_client.get(f"/admin/accounts/{insured}"))
+    for field in ("reason", "token"):
+        data = {**action_form(page, "unlock"), "reason": "звонок", field: junk}
+        response = support_client.post(f"/admin/accounts/{insured}/unlock", data=data)
+        assert response.status_code in (302, 400), (field, response.status_code)

@@ -168,3 +168,14 @@ def test_english(admin_client, make_client):
     page = html(admin_client.get(f"/admin/clients/{client_id}/edit?lang=en"))
     assert "<h1>Edit a client</h1>" in page and ">Save</button>" in page
     assert "Issue a new secret" in html(admin_client.get("/admin/"))
+
+
+@pytest.mark.parametrize("junk", ["\x00", "\ufffd\ufeff", "x" * 40000, "😀" * 300, "\r\n" * 500, "{{ 7*7 }}",
+                                  "https://ok.example/\x00", "<script>"])
+def test_no_500_from_anything_typed(admin_client, make_client, junk):
+    client_id, _ = make_client()
+    for field in ("name", "redirect_uris", "post_logout_redirect_uris"):
+        response = edit(admin_client, client_id, **{field: junk})
+        assert response.status_code in (302, 400), (field, response.status_code)
+    assert edit(admin_client, client_id, scopes=[junk]).status_code == 400
+    assert admin_client.get("/admin/clients/" + junk[:500].replace("/", "") + "/edit").status_code in (404, 400)
