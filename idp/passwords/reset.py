@@ -52,6 +52,9 @@ class ResetResult:
     #: is told to use the newest password received or call the contact centre. Counted from what was typed,
     #: so it says nothing about whether the login is an account.
     login_ceiling: bool = False
+    #: False when a limit held the request back (nothing will be sent). For an operator acting for the
+    #: customer (idp.support); the customer's own page must not show it.
+    accepted: bool = True
 
 
 def request_temporary_password(raw_login: str, services: Services, origin: Origin | None = None) -> ResetResult:
@@ -75,7 +78,8 @@ def request_temporary_password(raw_login: str, services: Services, origin: Origi
     db.session.commit()
     if request is not None and services.settings.delivery_mode == "inline":
         dispatch_inline(services, issue_pending(services, ids=[request.id]))
-    return ResetResult(login, delivered=not channel_backlogged(channel), login_ceiling=verdict.login_ceiling)
+    return ResetResult(login, delivered=not channel_backlogged(channel), login_ceiling=verdict.login_ceiling,
+                       accepted=verdict.allowed)
 
 
 def issue_pending(services: Services, ids: list[int] | None = None, limit: int = 100) -> list[Delivery]:

@@ -161,7 +161,7 @@ def send_temporary_password(services, operator: Operator, account: Account, *, r
         # Its own transaction (it commits): the audit of the operator's action is committed first.
         # No address: the contact centre is many operators behind one; the login's own limits still apply.
         outcome = request_temporary_password(login, services, Origin(user_agent=operator.origin.user_agent))
-        state.update(delivered=outcome.delivered, limited=outcome.login_ceiling)
+        state.update(delivered=outcome.delivered, limited=not outcome.accepted)
         return ActionResult(result.action, result.account_id, details={**result.details, **state})
     return result
 

@@ -328,3 +328,12 @@ def test_the_view_of_a_new_customer(api, ivan):
     assert [p["number"] for p in view["policies"]] == [ivan["number"]] and view["policies"][0]["attached_here"]
     assert {(m["purpose"], m["channel"]) for m in view["messages"]} == {("account_created", "email"),
                                                                        ("account_created", "sms")}
+
+
+def test_a_key_used_for_another_action_or_account_is_400(api, ivan, issue):
+    other = issue(person={"email": "petr@example.com", "phone": "+7 916 765-43-21", "full_name": "Петров Пётр"})
+    headers = {"Idempotency-Key": "press-2"}
+    assert api.post(path(PHONE_WRITTEN) + "/unlock", json={"reason": "звонок"}, headers=headers).status_code == 200
+    for where in (path(PHONE_WRITTEN) + "/block", path(other["account"]) + "/unlock"):
+        response = api.post(where, json={"reason": "звонок"}, headers=headers)
+        assert error_of(response) == (400, "invalid_request", "support.token.reused")

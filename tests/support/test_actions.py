@@ -207,3 +207,14 @@ def test_no_temporary_password_for_a_blocked_account(ctx, customer, operator, ma
         send_temporary_password(ctx, operator, account_of(customer), reason="y")
     assert caught.value.code == "support.blocked" and len(mailbox.messages()) == before
     assert events("support.send_temporary_password") == []
+
+
+def test_a_temporary_password_held_back_by_the_limits_says_so(ctx, customer, operator, mailbox, clock):
+    first = send_temporary_password(ctx, operator, account_of(customer), reason="1")
+    assert first.details["limited"] is False
+    # The login's limit of one request a minute (from inside: no address) holds the second back.
+    second = send_temporary_password(ctx, operator, account_of(customer), reason="2")
+    assert second.details["limited"] is True
+    assert len(mailbox.messages(to="ivan@example.com")) == 2  # the welcome and the first temporary password
+    clock.advance(seconds=61)
+    assert send_temporary_password(ctx, operator, account_of(customer), reason="3").details["limited"] is False
