@@ -9,13 +9,31 @@ import logging
 import os
 import re
 import secrets
+import sys
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-#: The repository root: default home of ``instance/``, ``keys/`` and ``templates/``.
+#: The repository root of a checkout (editable install): default home of ``instance/``, ``keys/`` and ``templates/``.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: The theme a built wheel carries inside the package (setup.py copies the top-level ``templates/`` there);
+#: a checkout has none.
+_PACKAGED_TEMPLATES = Path(str(resources.files("idp") / "templates"))
+
+
+def default_templates_dir() -> Path:
+    """The theme the code came with: the package's own copy when installed from the wheel, else the checkout's
+    top-level ``templates/`` (so editing a template in a checkout shows at once)."""
+    return _PACKAGED_TEMPLATES if _PACKAGED_TEMPLATES.is_dir() else PROJECT_ROOT / "templates"
+
+
+def default_home() -> Path:
+    """Default home of ``instance/`` and ``keys/``: the repository root in a checkout; installed from the wheel,
+    ``var/idp`` in the Python environment (``sys.prefix``: the virtualenv), never inside site-packages."""
+    return Path(sys.prefix) / "var" / "idp" if _PACKAGED_TEMPLATES.is_dir() else PROJECT_ROOT
 
 
 #: Secret keys this process made up because none was set (development): they die with the process.
@@ -197,13 +215,13 @@ class Settings:
         s = self
         if s.env not in {"development", "production"}:
             raise SettingsError(f"IDP_ENV must be 'development' or 'production', got {s.env!r}")
-        instance_dir = s.instance_dir or str(PROJECT_ROOT / "instance")
+        instance_dir = s.instance_dir or str(default_home() / "instance")
         s = s.replace(
             instance_dir=instance_dir,
             database_url=s.database_url or f"sqlite:///{Path(instance_dir) / 'idp.sqlite3'}",
             mailbox_path=s.mailbox_path or str(Path(instance_dir) / "mailbox.jsonl"),
-            keys_dir=s.keys_dir or str(PROJECT_ROOT / "keys"),
-            templates_dir=s.templates_dir or str(PROJECT_ROOT / "templates"),
+            keys_dir=s.keys_dir or str(default_home() / "keys"),
+            templates_dir=s.templates_dir or str(default_templates_dir()),
             issuer=s.issuer.rstrip("/"),
         )
         s = s.replace(sms_link=s.sms_link.strip() or s.issuer)
