@@ -25,6 +25,7 @@ from idp.ops.logs import request_id
 from idp.ops.metrics import install as install_metrics
 from idp.services import Services
 from idp.settings import Settings
+from idp.startup import check_database, driver_error, engine_options
 
 #: Form posts are small; anything larger is refused before it is parsed.
 MAX_CONTENT_LENGTH = 64 * 1024
@@ -62,8 +63,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session; a slow customer is no attacker
         WTF_CSRF_SSL_STRICT=settings.production,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings),
     )
-    db.init_app(app)
+    try:
+        db.init_app(app)  # makes the engine: imports the driver
+    except (ImportError, sa_exc.NoSuchModuleError, sa_exc.ArgumentError) as exc:
+        raise driver_error(settings.database_url, exc) from None
     with app.app_context():
         if settings.database_url.startswith("sqlite"):
             # The file (and its folder) before SQLite makes it world-readable; the path as Flask-SQLAlchemy
@@ -72,6 +77,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             event.listen(db.engine, "connect", _sqlite_pragmas)
         else:
             _ping_idle_connections(db.engine)
+        check_database(db.engine)  # the database answers, or start-up stops saying so
     app.session_interface = _SessionInterface()
     csrf.init_app(app)
     app.extensions["idp"] = Services.build(settings, clock=clock, courier=courier)

@@ -66,6 +66,10 @@ class Settings:
     secret_key: str = ""
     #: SQLAlchemy URL. SQLite is the embedded default; PostgreSQL (``postgresql+psycopg://``) for production.
     database_url: str = ""
+    #: A connection pooler between the provider and PostgreSQL: ``pgbouncer`` (transaction pooling, where a
+    #: server connection serves another client after every transaction) makes the provider send no named
+    #: prepared statements and keep no session state. Unset: connections straight to PostgreSQL.
+    database_pooler: str = ""
     #: The issuer identifier and public base URL of the hosted pages (links in messages point here).
     issuer: str = "http://127.0.0.1:5000"
     #: bcrypt work factor for customer passwords and temporary passwords.
@@ -251,6 +255,11 @@ class Settings:
             raise SettingsError("IDP_PASSWORD_PEPPER must differ from IDP_SECRET_KEY (that key is rotated on its own)")
         if s.production and not s.issuer.startswith("https://"):
             raise SettingsError("IDP_ISSUER must be an https:// URL in production")
+        if s.database_pooler not in {"", "pgbouncer"}:
+            raise SettingsError(f"IDP_DATABASE_POOLER must be 'pgbouncer' or unset, got {s.database_pooler!r}")
+        if s.database_pooler and not s.database_url.startswith("postgresql"):
+            raise SettingsError("IDP_DATABASE_POOLER=pgbouncer needs a PostgreSQL IDP_DATABASE_URL "
+                                "(postgresql+psycopg://user@pgbouncer-host:6432/db); unset it for SQLite")
         if s.email_transport not in {"mailbox", "ses"}:
             raise SettingsError(f"IDP_EMAIL_TRANSPORT must be 'mailbox' or 'ses', got {s.email_transport!r}")
         if s.sms_transport not in {"mailbox", "sns"}:

@@ -44,6 +44,7 @@ cli.add_command(run)  # Flask's run, with the metrics listener
 
 
 def main() -> None:
+    from idp.keys import KeyFileError
     from idp.settings import SettingsError
 
     try:
@@ -51,3 +52,6 @@ def main() -> None:
     except SettingsError as exc:  # a configuration mistake: one clear line, not a traceback
         click.echo(f"idp: configuration error: {exc}", err=True)
         raise SystemExit(2) from None
+    except KeyFileError as exc:  # a key file that cannot be written or read: which one, and why
+        click.echo(f"idp: keys error: {exc}", err=True)
+        raise SystemExit(1) from None

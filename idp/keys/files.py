@@ -76,12 +76,13 @@ def file_name(document: dict) -> str:
 
 def write_new(folder: Path, document: dict) -> Path:
     """Create the file (mode 0600, never overwriting); the folder is created 0700 if missing."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / file_name(document)
     try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
-        raise KeyFileError(f"cannot create key file {path}: {exc.strerror}") from None
+        raise KeyFileError(f"cannot create key file {path}: {exc.strerror} (IDP_KEYS_DIR={folder}: make it a "
+                           f"directory the user running `idp` can write to)") from None
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(document, handle, indent=2)
     return path
