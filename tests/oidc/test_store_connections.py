@@ -384,6 +384,33 @@ def test_lookups_are_prepared_statements_of_the_connection(app, engine, make_acc
 
 
 @postgres_only
+def test_behind_a_pooler_nothing_is_prepared_under_a_name(make_app, database, make_account):
+    """IDP_DATABASE_POOLER=pgbouncer: the same lookups, each an unnamed statement (one round trip), and
+    SQLAlchemy's own queries never prepared by psycopg either, however often they run: PgBouncer in
+    transaction pooling mode hands the server connection to other clients between two statements."""
+    app = make_app(database_url=database, database_pooler="pgbouncer")
+    if not TEST_DATABASE_URL.startswith("postgresql"):
+        with app.app_context():
+            empty_database()
+            create_schema()
+            db.session.remove()
+    account_id, _, client_id, _ = _setup(app, make_account)
+    prepared = "SELECT name FROM pg_prepared_statements"
+    with _store(app).connect() as connection:
+        assert not connection.named and connection.driver.prepare_threshold is None
+        for _ in range(10):
+            assert records.client(connection, client_id).client_id == client_id
+            assert records.client(connection, "nobody") is None
+            assert records.account(connection, account_id).id == account_id
+        assert connection.driver.execute(prepared).fetchall() == [] and connection.prepared == {}
+    with app.app_context():
+        for _ in range(10):  # psycopg prepares a query from its fifth run unless told not to
+            db.session.execute(select(OAuthClient.client_id).where(OAuthClient.client_id == client_id)).all()
+        assert db.session.connection().connection.dbapi_connection.execute(prepared).fetchall() == []
+        db.session.remove()
+
+
+@postgres_only
 def test_a_lookup_the_server_refuses_raises_as_through_a_cursor(app, engine, make_account):
     """A failed lookup runs once more through psycopg's cursor, which raises SQLAlchemy's exception, naming
     no value; its prepared statements are made afresh; the connection stays usable and is kept."""

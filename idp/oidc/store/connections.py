@@ -11,7 +11,11 @@ and 15–20 µs on SQLite, a sixth of a UserInfo request (``bench/profile_endpoi
   COMMIT; READ COMMITTED takes a fresh snapshot for every statement anyway), sent as libpq's own
   prepared-statement call (``PQexecPrepared``) with psycopg's :class:`~psycopg.adapt.Transformer` dumping
   and loading the values as psycopg would. A transaction's statements go as one or two simple queries
-  (:meth:`PostgresConnection.transaction`).
+  (:meth:`PostgresConnection.transaction`). Behind PgBouncer in transaction pooling mode
+  (``IDP_DATABASE_POOLER=pgbouncer``: the engine's connections have psycopg's ``prepare_threshold=None``) a
+  lookup is the same round trip with an unnamed statement (``PQexecParams``): a server connection serves
+  other clients between two statements, so nothing named on it would still be there. No other state is
+  kept on a connection between requests (no ``SET``, advisory lock, ``LISTEN`` or temporary table).
 * A SQLite file (:class:`SqliteConnection`): as the pool made it (pysqlite begins no transaction for a
   SELECT); writers of one file queue on a lock instead of SQLite's busy-handler sleeps (:func:`writers_turn`).
 * A SQLite database in memory: the pool's own connection (it is the database), checked out per request.
@@ -257,7 +261,8 @@ class MemoryConnection(SqliteConnection):
 
 
 class PostgresConnection(KeptConnection):
-    """A PostgreSQL connection in autocommit mode, its lookups sent as libpq's prepared statements."""
+    """A PostgreSQL connection in autocommit mode, its lookups sent as libpq's prepared statements (named ones
+    kept per connection; unnamed ones behind a transaction-pooling PgBouncer)."""
 
     ping_after = PING_AFTER_IDLE
 
@@ -269,6 +274,9 @@ class PostgresConnection(KeptConnection):
         self.idle = pq.TransactionStatus.IDLE
         self.prepared: dict = {}  # (statement, parameter types) → name of the server's prepared statement
         self.numbered = 0
+        #: Whether lookups may be kept prepared on the server under a name: not when psycopg was told never to
+        #: prepare (``prepare_threshold=None``, set by idp.startup.engine_options for a pooler).
+        self.named = self.driver.prepare_threshold is not None
 
     def prepare(self, driver) -> None:
         from psycopg.adapt import Transformer
@@ -296,16 +304,19 @@ class PostgresConnection(KeptConnection):
         transformer = self.transformer
         values = transformer.dump_sequence([arguments[name] for name in names], _auto(len(names)))
         types = transformer.types
-        key = (sql, types)
         pgconn = self.driver.pgconn
-        name = self.prepared.get(key)
-        if name is None:
-            self.numbered += 1
-            name = b"idp_%d" % self.numbered
-            if pgconn.prepare(name, query, types).status != self.prepared_ok:
-                return _FAILED
-            self.prepared[key] = name
-        result = pgconn.exec_prepared(name, values, transformer.formats)
+        if self.named:
+            key = (sql, types)
+            name = self.prepared.get(key)
+            if name is None:
+                self.numbered += 1
+                name = b"idp_%d" % self.numbered
+                if pgconn.prepare(name, query, types).status != self.prepared_ok:
+                    return _FAILED
+                self.prepared[key] = name
+            result = pgconn.exec_prepared(name, values, transformer.formats)
+        else:  # Parse (unnamed), Bind, Execute and Sync in one go: one round trip, nothing left on the server
+            result = pgconn.exec_params(query, values, types, transformer.formats)
         if result.status != self.rows_ok:
             self.prepared.clear()  # whatever happened, prepare afresh (under new names) next time
             return _FAILED
