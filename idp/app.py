@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask, g, request, session
 from flask.sessions import NullSession, SecureCookieSession, SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import BadRequest, HTTPException
@@ -50,7 +51,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app = Flask("idp", template_folder=str(templates), static_folder=str(templates / "static"),
                 static_url_path="/static", instance_path=settings.instance_dir)
     app.config.update(
+        # The session cookie is signed with the current key and read with any accepted one (Flask's fallbacks);
+        # so are CSRF tokens, whose signing key Flask-WTF takes from here (itsdangerous takes a list of keys:
+        # the last signs, all verify).
         SECRET_KEY=settings.secret_key,
+        SECRET_KEY_FALLBACKS=settings.secret_keys.signing_keys[:-1],
+        WTF_CSRF_SECRET_KEY=settings.secret_keys.signing_keys,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         # In production the __Host- prefix: browsers take the cookie only Secure, with Path=/ and no Domain,
         # so neither a sibling subdomain nor plain HTTP can set or shadow it.
@@ -221,7 +227,8 @@ class _MachineSession(SecureCookieSession):
 
 class _SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, its signing serializer made once per key rather than per request
-    (building one runs a trial serialisation; the result is the same object every time). Machine endpoints
+    (building one runs a trial serialisation; the result is the same object every time). A cookie signed with
+    a previous key (``SECRET_KEY_FALLBACKS``) is read, then saved again signed with the current one. Machine endpoints
     neither read nor write the cookie: they get an empty session that is never saved (and no
     ``Vary: Cookie``): nothing they answer depends on a browser session."""
 
@@ -240,7 +247,21 @@ class _SessionInterface(SecureCookieSessionInterface):
     def open_session(self, app: Flask, request):
         if is_machine_path(request.path):
             return _MachineSession()
-        return super().open_session(app, request)
+        session = super().open_session(app, request)
+        if session and app.config["SECRET_KEY_FALLBACKS"] and not self._signed_with_current_key(app, request):
+            # Read with a previous key (a rotation is under way): saved again, signed with the current key, so
+            # the customer stays signed in once the previous key is dropped.
+            session.modified = True
+        return session
+
+    def _signed_with_current_key(self, app: Flask, request) -> bool:
+        signer = self._serializers.get(app.secret_key)
+        if signer is None:
+            signer = self._serializers[app.secret_key] = URLSafeTimedSerializer(
+                app.secret_key, salt=self.salt, serializer=self.serializer,
+                signer_kwargs={"key_derivation": self.key_derivation, "digest_method": self.digest_method},
+            ).make_signer(self.salt)
+        return signer.validate(request.cookies.get(self.get_cookie_name(app), ""))
 
     def is_null_session(self, obj) -> bool:
         return isinstance(obj, (_MachineSession, NullSession))

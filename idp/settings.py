@@ -5,6 +5,7 @@ Every default lives here, with a comment saying why; the README's settings table
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import re
@@ -13,6 +14,8 @@ import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+from idp.secret_keys import SecretKeys
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +65,12 @@ def _bool(value: str) -> bool:
 class Settings:
     #: ``development`` (the default: demo-friendly) or ``production`` (secrets required, cookies Secure).
     env: str = "development"
-    #: Signs the session cookie and CSRF tokens. Required in production.
-    secret_key: str = ""
+    #: Signs and seals everything new: the session cookie, CSRF tokens, the re-authentication marker,
+    #: client-secret hashes, queued messages. Required in production (never in a repr or log).
+    secret_key: str = dataclasses.field(default="", repr=False)
+    #: Earlier secret keys, comma-separated, still accepted to verify and open what they signed or sealed while
+    #: a rotation is under way (README, "Rotating the secret key"); never used for anything new, never logged.
+    previous_secret_keys: str = dataclasses.field(default="", repr=False)
     #: SQLAlchemy URL. SQLite is the embedded default; PostgreSQL (``postgresql+psycopg://``) for production.
     database_url: str = ""
     #: A connection pooler between the provider and PostgreSQL: ``pgbouncer`` (transaction pooling, where a
@@ -156,6 +163,17 @@ class Settings:
     sns_topic_arns: str = ""
     #: Tests only: a PEM certificate trusted instead of SNS's own to verify notifications. Production refuses it.
     sns_test_certificate: str = ""
+
+    @functools.cached_property
+    def secret_keys(self) -> SecretKeys:
+        """``IDP_SECRET_KEY`` and the keys of ``IDP_PREVIOUS_SECRET_KEYS``, as everything that signs or seals
+        takes them (:mod:`idp.secret_keys`)."""
+        return SecretKeys(self.secret_key, self.previous_keys)
+
+    @property
+    def previous_keys(self) -> tuple[str, ...]:
+        """The keys of ``IDP_PREVIOUS_SECRET_KEYS``, in order (spaces around the commas ignored)."""
+        return tuple(key.strip() for key in self.previous_secret_keys.split(",") if key.strip())
 
     @property
     def receipt_topics(self) -> tuple[str, ...]:
@@ -253,6 +271,15 @@ class Settings:
             raise SettingsError("IDP_PASSWORD_PEPPER is the published development pepper: use a random value")
         elif s.production and s.password_pepper == s.secret_key:
             raise SettingsError("IDP_PASSWORD_PEPPER must differ from IDP_SECRET_KEY (that key is rotated on its own)")
+        for key in s.previous_keys:  # (never the key itself in a message)
+            if s.production and len(key) < 32:
+                raise SettingsError("IDP_PREVIOUS_SECRET_KEYS: a key is shorter than 32 characters")
+            if key == s.secret_key:
+                raise SettingsError("IDP_PREVIOUS_SECRET_KEYS repeats IDP_SECRET_KEY: list only the other keys")
+            if s.production and key == s.password_pepper:
+                raise SettingsError("IDP_PREVIOUS_SECRET_KEYS: a key equals IDP_PASSWORD_PEPPER")
+        if len(set(s.previous_keys)) != len(s.previous_keys):
+            raise SettingsError("IDP_PREVIOUS_SECRET_KEYS lists a key twice")
         if s.production and not s.issuer.startswith("https://"):
             raise SettingsError("IDP_ISSUER must be an https:// URL in production")
         if s.database_pooler not in {"", "pgbouncer"}:

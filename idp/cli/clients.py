@@ -1,8 +1,8 @@
 """``idp clients …``: register and manage OAuth clients (relying parties).
 
-The secret of a confidential client is printed once, at ``create`` and ``rotate-secret``; only its keyed
-hash is stored. It is keyed from ``IDP_SECRET_KEY``, so run these commands with the same
-``IDP_SECRET_KEY`` as the server.
+The secret of a confidential client is printed once, at ``create`` and ``rotate-secret``; only its hash,
+sealed under ``IDP_SECRET_KEY``, is stored; so run these commands with the same ``IDP_SECRET_KEY`` as the
+server.
 """
 from __future__ import annotations
 

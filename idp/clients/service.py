@@ -79,7 +79,7 @@ def create_client(settings: Settings, *, name: str, redirect_uris: Iterable[str]
     secret = None
     if not client.public:
         secret = generate_secret()
-        client.secret_hash = hash_secret(secret, settings.secret_key)
+        client.secret_hash = hash_secret(secret, settings.secret_keys)
     db.session.add(client)
     db.session.flush()
     return ClientWithSecret(client, secret)
@@ -154,7 +154,7 @@ def rotate_secret(settings: Settings, client_id: str, *, now: datetime) -> Clien
     if client.public:
         raise InvalidClientSettings("a public client has no secret", code="client.public_has_no_secret")
     secret = generate_secret()
-    client.secret_hash = hash_secret(secret, settings.secret_key)
+    client.secret_hash = hash_secret(secret, settings.secret_keys)
     client.secret_rotated_at = client.updated_at = now
     db.session.flush()
     return ClientWithSecret(client, secret)

@@ -46,7 +46,7 @@ class Report:
 class Dispatcher:
     def __init__(self, services):
         self.services = services
-        self.sealer = Sealer(services.settings.secret_key)
+        self.sealer = Sealer(services.settings.secret_keys)
         #: Throttling seen by this dispatcher, per channel: how many in a row, and until when to wait.
         self._throttles: dict[str, int] = {}
         self._paused: dict[str, datetime] = {}

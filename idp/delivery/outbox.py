@@ -17,7 +17,7 @@ def enqueue(services, purpose: str, *, channel: str, recipient: str, account_id:
     """
     now = services.clock.now()
     row = Delivery(account_id=account_id, channel=channel, recipient=recipient, template=purpose,
-                   payload=Sealer(services.settings.secret_key).seal(params), status=QUEUED, attempts=0,
+                   payload=Sealer(services.settings.secret_keys).seal(params), status=QUEUED, attempts=0,
                    next_attempt_at=now, created_at=now)
     db.session.add(row)
     db.session.flush()

@@ -20,6 +20,7 @@ from idp.oidc.id_token import InvalidHint, read_hint
 from idp.oidc.interaction import (CONSENT, LOGIN, REAUTH_PARAM, Situation, next_step, parse_max_age,
                                   parse_prompts, read_reauth, request_digest, sign_reauth)
 from idp.oidc.scopes import scope_list
+from idp.secret_keys import SecretKeys
 from idp.web.context import current_account, current_session
 
 #: Form fields of our own consent page, never part of the authorization request.
@@ -60,12 +61,12 @@ def handle(server, *, decision: str | None = None):
         situation = Situation(client=client, account=account, signed_in=signed_in, now=now,
                               scope=grant.request.scope or "", prompts=prompts, max_age=max_age,
                               hint_subject=_hint_subject(server, params.get("id_token_hint")),
-                              reauth_since=read_reauth(services.settings.secret_key,
+                              reauth_since=read_reauth(services.settings.secret_keys,
                                                        params.get(REAUTH_PARAM), now, _digest(params)),
                               consent_given=decision is not None)
         step = next_step(situation)
         if step == LOGIN:
-            return redirect(_login_url(params, account, services.settings.secret_key, now))
+            return redirect(_login_url(params, account, services.settings.secret_keys, now))
     except OAuth2Error as error:
         return back_to_client(server, error, redirect_uri, state)
     if step == CONSENT:
@@ -121,10 +122,10 @@ def _hint_subject(server, hint: str | None) -> str | None:
         raise InvalidRequestError("'id_token_hint' is not an ID token issued by this provider.") from None
 
 
-def _login_url(params, account, secret_key: str, now) -> str:
+def _login_url(params, account, keys: SecretKeys, now) -> str:
     """``/login`` with ``next`` = this request (+ the re-authentication marker), ``login_hint``, ``lang``."""
     query = _request_params(params)
-    query.append((REAUTH_PARAM, sign_reauth(secret_key, now, request_digest(query))))
+    query.append((REAUTH_PARAM, sign_reauth(keys, now, request_digest(query))))
     next_url = url_for("oidc.authorize") + "?" + urlencode(query)
     if len(next_url) > _MAX_NEXT:
         raise InvalidRequestError("The authorization request is too long.")

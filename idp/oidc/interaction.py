@@ -31,6 +31,7 @@ from idp.accounts import Account
 from idp.clients import OAuthClient
 from idp.oidc.consent import consent_needed
 from idp.oidc.models import unix
+from idp.secret_keys import SecretKeys
 from idp.sessions import BrowserSession
 
 LOGIN, CONSENT, ISSUE = "login", "consent", "issue"
@@ -65,18 +66,20 @@ def request_digest(params) -> str:
     return urlsafe_b64encode(hashlib.sha256(canonical.encode("utf-8")).digest()).decode("ascii").rstrip("=")
 
 
-def sign_reauth(secret_key: str, now: datetime, digest: str) -> str:
-    """The marker for the request whose :func:`request_digest` is ``digest``, made at ``now``."""
-    return URLSafeSerializer(secret_key, salt=_SALT).dumps([unix(now), digest])
+def sign_reauth(keys: SecretKeys, now: datetime, digest: str) -> str:
+    """The marker for the request whose :func:`request_digest` is ``digest``, made at ``now`` (signed with
+    the current secret key)."""
+    return URLSafeSerializer(keys.signing_keys, salt=_SALT).dumps([unix(now), digest])
 
 
-def read_reauth(secret_key: str, value: str | None, now: datetime, digest: str) -> int | None:
+def read_reauth(keys: SecretKeys, value: str | None, now: datetime, digest: str) -> int | None:
     """The hand-over moment (Unix seconds) in a genuine, recent marker made for this request
-    (``digest``); None otherwise (no marker, forged, stale, or made for another request)."""
+    (``digest``) and signed with an accepted secret key; None otherwise (no marker, forged, stale, or made
+    for another request)."""
     if not value or len(value) > 300:
         return None
     try:
-        payload = URLSafeSerializer(secret_key, salt=_SALT).loads(value)
+        payload = URLSafeSerializer(keys.signing_keys, salt=_SALT).loads(value)
     except BadSignature:
         return None
     if not isinstance(payload, list) or len(payload) != 2:

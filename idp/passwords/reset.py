@@ -72,7 +72,7 @@ def request_temporary_password(raw_login: str, services: Services, origin: Origi
            **({"counter": "login"} if verdict.login_ceiling else {}))
     request = None
     if verdict.allowed:
-        request = ResetRequest(created_at=now, payload=Sealer(services.settings.secret_key).seal(
+        request = ResetRequest(created_at=now, payload=Sealer(services.settings.secret_keys).seal(
             {"login": login.value, "ip": origin.ip, "user_agent": origin.user_agent}))
         db.session.add(request)
     db.session.commit()
@@ -90,7 +90,7 @@ def issue_pending(services: Services, ids: list[int] | None = None, limit: int =
     Claim first, then hash: the requests are claimed in one short transaction (:func:`claim_pending`),
     so each one is bcrypt-hashed by this worker alone; each is then issued in a transaction of its own."""
     pending = claim_pending(services.clock.now(), limit, ids)  # committed: nothing is held during bcrypt
-    sealer = Sealer(services.settings.secret_key)
+    sealer = Sealer(services.settings.secret_keys)
     messages = []
     for request_id, payload in pending:
         delivery = _issue(services, sealer, request_id, payload)
@@ -131,7 +131,7 @@ def _issue(services: Services, sealer: Sealer, request_id: int, payload: str) ->
         params = sealer.open(payload)
         login = parse_login(params["login"])
     except (SealError, KeyError, TypeError, ValueError):
-        log.error("reset request %s cannot be read (another IDP_SECRET_KEY?): dropped", request_id)
+        log.error("reset request %s cannot be read (sealed under a key no longer accepted?): dropped", request_id)
         db.session.execute(delete(ResetRequest).where(ResetRequest.id == request_id))
         db.session.commit()
         return None

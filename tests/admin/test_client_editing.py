@@ -141,7 +141,7 @@ def test_rotate_secret_shows_the_new_one_once(admin_client, make_client, app, ad
     assert "<h1>Новый секрет клиента</h1>" in text and "admin.created.secret_once" in codes(text)
     assert label_for(text, "Секрет (client_secret)") == "client_secret"
     secret = secret_of(text)
-    key = app.extensions["idp"].settings.secret_key
+    key = app.extensions["idp"].settings.secret_keys
     row = client_row(app, client_id)
     assert check_secret(secret, row.secret_hash, key) and not check_secret(old, row.secret_hash, key)
     assert secret not in html(admin_client.get("/admin/"))

@@ -171,7 +171,7 @@ def test_register_shows_the_secret_once(admin_client, app):
     assert row.redirect_uris == ["https://dms.example/callback", "https://dms.example/cb2"]
     assert row.post_logout_redirect_uris == ["https://dms.example/"]
     assert row.scopes == ["openid", "profile", "email"]
-    assert check_secret(secret, row.secret_hash, app.extensions["idp"].settings.secret_key)
+    assert check_secret(secret, row.secret_hash, app.extensions["idp"].settings.secret_keys)
     assert secret not in (row.secret_hash or "")
 
     # Not retrievable afterwards: not in the list, not in the session cookie, not in a second look.
@@ -350,7 +350,7 @@ def test_admin_journey_over_http(live_server, admin, app):
     assert page.status_code == 200 and "admin.created.secret_once" in codes(page.text)
     client_id = re.search(r'<code data-field="client_id">([^<]+)</code>', page.text).group(1)
     secret = secret_of(page.text)
-    key = app.extensions["idp"].settings.secret_key
+    key = app.extensions["idp"].settings.secret_keys
     assert check_secret(secret, client_row(app, client_id).secret_hash, key)
 
     page = browser.get("/admin/")

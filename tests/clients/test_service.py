@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 
 import pytest
 
@@ -10,7 +9,9 @@ from idp.clients import (ClientExists, ClientNotFound, InvalidClientSettings, In
                          check_secret, create_client, describe_client, disable_client, enable_client,
                          find_active_client, get_client, hash_secret, list_clients, rotate_secret,
                          update_client)
+from idp.clients.secrets import PURPOSE
 from idp.extensions import db
+from idp.secret_keys import SecretKeys
 from tests.conftest import T0
 
 CB = "https://dms.example/callback"
@@ -25,19 +26,20 @@ def ctx(app):
 def test_create_confidential_client_returns_its_secret_once(ctx):
     client, secret = create_client(ctx, name="ДМС", redirect_uris=[CB], now=T0)
     assert len(secret) >= 43 and secret not in client.secret_hash
-    assert client.secret_hash.startswith("hmac-sha256$")
-    assert check_secret(secret, client.secret_hash, ctx.secret_key)
-    assert not check_secret(secret + "x", client.secret_hash, ctx.secret_key)
-    assert not check_secret(secret, client.secret_hash, "another-secret-key-" + "z" * 32)
+    assert client.secret_hash.startswith("aead$" + ctx.secret_keys.current_id + ".")
+    assert check_secret(secret, client.secret_hash, ctx.secret_keys)
+    assert not check_secret(secret + "x", client.secret_hash, ctx.secret_keys)
+    assert not check_secret(secret, client.secret_hash, SecretKeys("another-secret-key-" + "z" * 32))
     assert client.scopes == ["openid", "profile", "email", "phone", "offline_access"]
     assert client.grant_types == ["authorization_code", "refresh_token", "client_credentials"]
     assert "client_secret" not in describe_client(client) and "secret_hash" not in describe_client(client)
 
 
-def test_secret_hash_is_hmac_sha256_keyed_from_the_secret_key(ctx):
-    key = hmac.new(ctx.secret_key.encode(), b"idp.clients.secret.v1", hashlib.sha256).digest()
-    expected = hmac.new(key, b"s3cret", hashlib.sha256).hexdigest()
-    assert hash_secret("s3cret", ctx.secret_key) == "hmac-sha256$" + expected
+def test_secret_hash_is_the_sha256_of_the_secret_sealed_under_the_secret_key(ctx):
+    stored = hash_secret("s3cret", ctx.secret_keys)
+    assert len(stored) <= 100  # oauth_clients.secret_hash is VARCHAR(100)
+    assert ctx.secret_keys.open(PURPOSE, stored.removeprefix("aead$")) == hashlib.sha256(b"s3cret").digest()
+    assert hash_secret("s3cret", ctx.secret_keys) != stored  # a fresh nonce every time
 
 
 def test_public_client_has_no_secret_and_no_client_credentials(ctx):
@@ -99,8 +101,8 @@ def test_rotate_secret_replaces_the_old_one(ctx):
     client, old = create_client(ctx, name="ДМС", redirect_uris=[CB], now=T0)
     _, new = rotate_secret(ctx, client.client_id, now=T0)
     assert new != old
-    assert check_secret(new, client.secret_hash, ctx.secret_key)
-    assert not check_secret(old, client.secret_hash, ctx.secret_key)
+    assert check_secret(new, client.secret_hash, ctx.secret_keys)
+    assert not check_secret(old, client.secret_hash, ctx.secret_keys)
 
 
 def test_disable_and_enable(ctx):

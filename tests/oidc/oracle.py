@@ -17,7 +17,7 @@ call the implementation under test: no :mod:`idp.oidc.protocol`, :mod:`idp.oidc.
 The rules:
 
 * clients: only enabled ones exist; ``client_secret_basic`` (form-urlencoded id and secret, both non-empty)
-  and ``client_secret_post`` check the keyed hash (:func:`idp.clients.check_secret`) and are for
+  and ``client_secret_post`` check the sealed hash (:func:`idp.clients.check_secret`) and are for
   confidential clients; ``none`` is for public clients only, with no secret and no ``Authorization``;
 * a customer's token carries customer scopes only (the standard ones and ``policies``), those the client
   may have; a machine's (client_credentials: confidential clients, basic or post) carries the scopes asked
@@ -217,7 +217,7 @@ def client_with_secret(query_client, client_id, secret) -> OAuthClient | None:
     client = query_client(client_id)
     if client is None or client.public:
         return None
-    return client if check_secret(secret, client.secret_hash, provider().settings.secret_key) else None
+    return client if check_secret(secret, client.secret_hash, provider().settings.secret_keys) else None
 
 
 def authenticate_basic(query_client, request):

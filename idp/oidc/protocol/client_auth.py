@@ -6,7 +6,9 @@
 * ``none``: a public client names itself with ``client_id`` and proves nothing here (PKCE proves
   possession of the code, RFC 7636); a confidential client never authenticates this way.
 
-Secrets are checked as keyed hashes in constant time (:func:`idp.clients.check_secret`). Every failure is
+Secrets are checked against their sealed hashes in constant time (:func:`idp.clients.check_secret`), under
+the current secret key or a previous one still accepted; a hash of the first format is replaced by the
+current one once its secret is proven while a rotation is under way (:func:`idp.clients.secrets.upgraded`). Every failure is
 ``invalid_client`` with 401 (RFC 6749 §5.2); which part failed is logged, never said to the caller.
 
 The caller reads the client (usually with the token or code the request names, in one query) by the
@@ -21,7 +23,10 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from idp.clients import check_secret
+from idp.clients.secrets import upgraded
+from idp.oidc import store
 from idp.oidc.protocol.errors import InvalidClient, UnauthorizedClient
+from idp.secret_keys import SecretKeys
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +78,11 @@ def _basic(header: str) -> tuple[str, str] | None:
     return (client_id, secret) if client_id and secret else None
 
 
-def authenticate(client, presented: Credentials, *, methods: tuple[str, ...], secret_key: str, log_extra: dict):
+def authenticate(connection, client, presented: Credentials, *, methods: tuple[str, ...], keys: SecretKeys,
+                 log_extra: dict):
     """``client`` (the record named by ``presented.client_id``, or None) if the credentials prove it and its
-    method is allowed here; else :class:`InvalidClient`. ``log_extra``: the request's (:attr:`Call.log`)."""
+    method is allowed here; else :class:`InvalidClient`. ``keys``: the accepted secret keys; ``connection``:
+    the request's, for the one write of a hash upgrade; ``log_extra``: the request's (:attr:`Call.log`)."""
     if not presented.client_id:
         raise InvalidClient("Missing 'client_id' parameter.")
     if client is None or not client.active:
@@ -85,17 +92,21 @@ def authenticate(client, presented: Credentials, *, methods: tuple[str, ...], se
     allowed = tuple(m for m in methods if (m == NONE) == bool(client.public))
     if method not in allowed:
         raise InvalidClient(f"The client cannot authenticate with methods: {list(allowed)}")
-    if method != NONE and not check_secret(presented.secret, client.secret_hash, secret_key):
-        log.info("client authentication failed for client_id=%r", presented.client_id[:64], extra=log_extra)
-        raise InvalidClient("The client cannot authenticate with the credentials given.")
+    if method != NONE:
+        if not check_secret(presented.secret, client.secret_hash, keys):
+            log.info("client authentication failed for client_id=%r", presented.client_id[:64], extra=log_extra)
+            raise InvalidClient("The client cannot authenticate with the credentials given.")
+        new_hash = upgraded(presented.secret, client.secret_hash, keys)
+        if new_hash is not None:  # once per client: unless another request did it a moment ago
+            connection.transaction([], [store.replace_secret_hash(client.id, client.secret_hash, new_hash)])
     return client
 
 
-def for_grant(client, presented: Credentials, *, grant_type: str, methods: tuple[str, ...], secret_key: str,
-              log_extra: dict):
+def for_grant(connection, client, presented: Credentials, *, grant_type: str, methods: tuple[str, ...],
+              keys: SecretKeys, log_extra: dict):
     """:func:`authenticate` at the token endpoint: the client, if it is also allowed ``grant_type``
     (else ``unauthorized_client``, RFC 6749 §5.2)."""
-    client = authenticate(client, presented, methods=methods, secret_key=secret_key, log_extra=log_extra)
+    client = authenticate(connection, client, presented, methods=methods, keys=keys, log_extra=log_extra)
     if not client.check_grant_type(grant_type):
         raise UnauthorizedClient(f"The client is not allowed to use grant_type={grant_type}.")
     return client

@@ -36,8 +36,8 @@ def client_and_token(provider: Provider, connection, call: Call, *, methods: tup
     refresh_first = form.get("token_type_hint") == REFRESH
     hashed = hash_of(value)
     client, row = records.client_with_token(connection, presented.client_id, hashed, refresh=refresh_first)
-    client = client_auth.authenticate(client, presented, methods=methods, secret_key=provider.settings.secret_key,
-                                      log_extra=call.log)
+    client = client_auth.authenticate(connection, client, presented, methods=methods,
+                                      keys=provider.settings.secret_keys, log_extra=call.log)
     check_params(form)
     now = provider.clock.now()
     if row is not None:

@@ -24,6 +24,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, or_, update
 
 from idp.audit import AuditEvent
+from idp.clients import OAuthClient
 from idp.oidc.models import OAuthToken, AuthorizationCode
 from idp.oidc.store import connections, records
 from idp.oidc.store.connections import LostRace
@@ -31,7 +32,8 @@ from idp.oidc.store.statements import Statement
 from idp.policies.claims import ELIGIBLE, as_claims
 
 __all__ = ["LostRace", "Store", "records", "spend_code", "spend_refresh", "insert_token", "insert_event",
-           "revoke_grant", "revoke_access", "revoke_from_code", "policies", "TOKEN_FIELDS", "PING_AFTER_IDLE"]
+           "revoke_grant", "revoke_access", "revoke_from_code", "replace_secret_hash", "policies", "TOKEN_FIELDS",
+           "PING_AFTER_IDLE"]
 
 PING_AFTER_IDLE = connections.PING_AFTER_IDLE
 
@@ -92,6 +94,10 @@ _REVOKE_FROM_CODE = Statement(update(_tokens).where(_tokens.c.code_id == bindpar
 _REVOKE_ACCESS = Statement(update(_tokens).where(_tokens.c.id == bindparam("row_id"),
                                                  _tokens.c.access_revoked_at.is_(None))
                            .values(access_revoked_at=bindparam("now")))
+_REPLACE_SECRET_HASH = Statement(update(OAuthClient.__table__)
+                                 .where(OAuthClient.__table__.c.id == bindparam("row_id"),
+                                        OAuthClient.__table__.c.secret_hash == bindparam("old"))
+                                 .values(secret_hash=bindparam("new")))
 _POLICIES = Statement(ELIGIBLE)
 
 
@@ -130,6 +136,12 @@ def revoke_access(token: records.TokenRecord, now: datetime) -> tuple:
 def revoke_from_code(code_id: int, now: datetime) -> tuple:
     """Every token descending from a code (RFC 6749 §4.1.2: a replayed code revokes what it gave)."""
     return _REVOKE_FROM_CODE, {"code_id": code_id, "now": now}
+
+
+def replace_secret_hash(client_pk: int, old: str, new: str) -> tuple:
+    """A client's secret hash replaced by ``new`` (the same secret in the current format), if it is still
+    ``old``: a secret rotated meanwhile is never overwritten."""
+    return _REPLACE_SECRET_HASH, {"row_id": client_pk, "old": old, "new": new}
 
 
 def policies(connection, account_id: int) -> list[dict]:

@@ -29,8 +29,8 @@ def exchange(provider: Provider, connection, call: Call) -> dict:
     presented = client_auth.credentials(call.authorization, form)
     value = form.get("code")
     client, code = records.client_with_code(connection, presented.client_id, hash_of(value))
-    client = client_auth.for_grant(client, presented, grant_type=GRANT_TYPE, methods=METHODS,
-                                   secret_key=provider.settings.secret_key, log_extra=call.log)
+    client = client_auth.for_grant(connection, client, presented, grant_type=GRANT_TYPE, methods=METHODS,
+                                   keys=provider.settings.secret_keys, log_extra=call.log)
     if not value:
         raise InvalidRequest("Missing 'code' in request.")
     now = provider.clock.now()

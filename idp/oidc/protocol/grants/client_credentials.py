@@ -19,8 +19,8 @@ METHODS = (client_auth.BASIC, client_auth.POST)
 
 def exchange(provider: Provider, connection, call: Call) -> dict:
     presented = client_auth.credentials(call.authorization, call.form)
-    client = client_auth.for_grant(records.client(connection, presented.client_id), presented,
-                                   grant_type=GRANT_TYPE, methods=METHODS, secret_key=provider.settings.secret_key,
+    client = client_auth.for_grant(connection, records.client(connection, presented.client_id), presented,
+                                   grant_type=GRANT_TYPE, methods=METHODS, keys=provider.settings.secret_keys,
                                    log_extra=call.log)
     scope = call.form.get("scope")
     if scope and not machine_scope(client.scopes, scope):

@@ -30,8 +30,8 @@ def exchange(provider: Provider, connection, call: Call) -> dict:
     presented = client_auth.credentials(call.authorization, form)
     value = form.get("refresh_token")
     client, row = records.client_with_token(connection, presented.client_id, hash_of(value), refresh=True)
-    client = client_auth.for_grant(client, presented, grant_type=GRANT_TYPE, methods=METHODS,
-                                   secret_key=provider.settings.secret_key, log_extra=call.log)
+    client = client_auth.for_grant(connection, client, presented, grant_type=GRANT_TYPE, methods=METHODS,
+                                   keys=provider.settings.secret_keys, log_extra=call.log)
     if not value:
         raise InvalidRequest("Missing 'refresh_token' in request.")
     now = provider.clock.now()
