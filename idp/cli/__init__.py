@@ -1,8 +1,15 @@
-"""The ``idp`` command: every operator task, as a Flask CLI group (``idp --help``)."""
+"""The ``idp`` command: every operator task (``idp --help``).
+
+A plain click group, not Flask's ``FlaskGroup``: none of Flask's ``--app``, ``--env-file`` or ``--debug``
+(the application is always this one, settings come only from ``IDP_*`` variables). Commands that need the
+application (``flask.cli.with_appcontext``, the ``AppGroup`` groups, ``idp run``) get it from the
+:class:`flask.cli.ScriptInfo` the group puts in the click context, built once when such a command runs;
+``idp --help`` and ``idp --version`` build nothing. Flask's test CLI runner passes its own ``ScriptInfo``.
+"""
 from __future__ import annotations
 
 import click
-from flask.cli import FlaskGroup
+from flask.cli import ScriptInfo, routes_command, shell_command
 
 from idp.cli.accounts import accounts
 from idp.cli.audit import audit_command
@@ -24,9 +31,13 @@ def _create_app():
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
-def cli() -> None:
+@click.group()
+@click.version_option(package_name="idp", prog_name="idp", message="%(prog)s, version %(version)s")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Operate the identity provider. Settings come from IDP_* environment variables."""
+    if ctx.obj is None:
+        ctx.obj = ScriptInfo(create_app=_create_app, set_debug_flag=False, load_dotenv_defaults=False)
 
 
 cli.add_command(init_command)
@@ -40,7 +51,9 @@ cli.add_command(deliveries)
 cli.add_command(policies)
 cli.add_command(purge_command)
 cli.add_command(support)
-cli.add_command(run)  # Flask's run, with the metrics listener
+cli.add_command(run)  # the development server, with the metrics listener
+cli.add_command(routes_command)  # Flask's `routes` and `shell`, in this application
+cli.add_command(shell_command)
 
 
 def main() -> None:
