@@ -21,8 +21,14 @@ def test_healthz_and_readyz(client):
     assert ready.status_code == 200 and ready.get_json()["checks"] == {"database": "ok", "keys": "ok"}
 
 
-def test_readyz_fails_when_the_database_is_unreachable(settings, clock):
-    app = create_app(settings.replace(database_url="postgresql+psycopg://idp@127.0.0.1:9/idp"), clock=clock)
+def test_readyz_fails_when_the_database_is_unreachable(settings, clock, tmp_path):
+    """A database that goes away after start-up (one unreachable at start-up stops it: tests/ops/
+    test_startup_errors.py): the SQLite file replaced by a folder, so no connection can open it."""
+    database = tmp_path / "gone" / "idp.sqlite3"
+    app = create_app(settings.replace(database_url=f"sqlite:///{database}"), clock=clock)
+    for leftover in database.parent.iterdir():
+        leftover.unlink()
+    database.mkdir()
     ready = app.test_client().get("/readyz")
     assert ready.status_code == 503 and ready.get_json()["checks"]["database"] == "failing"
 
