@@ -21,6 +21,7 @@ from idp.cli import receipts as _receipts  # noqa: F401  (confirm-subscription, 
 from idp.cli.policies import policies
 from idp.cli.purge import purge_command
 from idp.cli.run import run
+from idp.cli.secrets import secrets_group
 from idp.cli.support import support
 from idp.cli.setup import demo_command, init_command
 
@@ -51,6 +52,7 @@ cli.add_command(deliveries)
 cli.add_command(policies)
 cli.add_command(purge_command)
 cli.add_command(support)
+cli.add_command(secrets_group)
 cli.add_command(run)  # the development server, with the metrics listener
 cli.add_command(routes_command)  # Flask's `routes` and `shell`, in this application
 cli.add_command(shell_command)

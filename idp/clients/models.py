@@ -29,7 +29,8 @@ class OAuthClient(db.Model, ClientMixin):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: The public identifier the client sends (RFC 6749 §2.2).
     client_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    #: ``hmac-sha256$<hex>`` of the secret (see :mod:`idp.clients.secrets`); None for public clients.
+    #: The SHA-256 of the secret sealed under the secret key, ``aead$<key id>.<base64url>`` (the first format:
+    #: ``hmac-sha256$<hex>``; see :mod:`idp.clients.secrets`); None for public clients.
     secret_hash: Mapped[str | None] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     redirect_uris: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
