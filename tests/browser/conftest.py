@@ -4,8 +4,10 @@ No pytest-playwright: one Chromium per session, a fresh context per page a test 
 kept under ``artifacts/screenshots/<test>/NN-step.png``, and every console error, uncaught exception
 and CSP violation of a page collected so a test can assert there was none.
 
-``scripts/install-browser`` puts Chromium at /usr/bin/chromium and axe-core in tests/browser/node_modules.
-Without Chromium the suite is skipped on a developer's machine and fails under CI (``CI=true``).
+``scripts/install-browser`` puts Chromium at /usr/bin/chromium (or checks the one ``IDP_TEST_CHROMIUM`` names)
+and axe-core in tests/browser/node_modules. Without them the suite is skipped on a developer's machine — with
+the reason install-browser gave when it could not install them, which ``scripts/test`` passes on as
+``IDP_TEST_BROWSER_UNAVAILABLE`` — and fails under CI (``CI=true``).
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ ARTIFACTS = Path(os.environ.get("IDP_TEST_ARTIFACTS", ROOT / "artifacts"))
 #: How long one wait for an element or a navigation may take before the test fails (ms).
 TIMEOUT_MS = 10_000
 INSTALL_HINT = "run scripts/install-browser"
+#: Why scripts/install-browser could not make the browser runnable on this machine (set by scripts/test).
+INSTALL_FAILED = os.environ.get("IDP_TEST_BROWSER_UNAVAILABLE", "").strip()
 
 # Reports CSP violations as console errors in case the browser's own report changes wording.
 _CSP_LISTENER = """
@@ -40,6 +44,8 @@ document.addEventListener("securitypolicyviolation", function (e) {
 def _unavailable(reason: str):
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason} ({INSTALL_HINT}); CI=true, so the browser tests must run", pytrace=False)
+    if INSTALL_FAILED:
+        pytest.skip(f"{reason}; scripts/install-browser could not install it here: {INSTALL_FAILED}")
     pytest.skip(f"{reason}: {INSTALL_HINT} to run the browser tests")
 
 
