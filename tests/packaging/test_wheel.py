@@ -17,19 +17,24 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.packaging
 
 
-@pytest.fixture(scope="module")
-def checked(tmp_path_factory):
-    """The check's folder (dist/, venv/, instance/) and what it printed; fails the test if it failed."""
-    work = tmp_path_factory.mktemp("check-wheel")
+def run_check(work: Path) -> str:
+    """What ``scripts/check-wheel`` printed, working in ``work`` (dist/, venv/, instance/); fails if it failed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
     done = subprocess.run(["bash", str(ROOT / "scripts" / "check-wheel")], env={**env, "CHECK_WHEEL_DIR": str(work)},
                           cwd=work, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, f"scripts/check-wheel failed:\n{done.stdout}\n{done.stderr}"
-    return work, done.stdout
+    return done.stdout
 
 
-def test_the_installed_wheel_serves_the_sign_in_page(checked):
-    _, output = checked
+def test_the_wheel_is_the_product(tmp_path):
+    """One test (one build, one virtualenv), so pytest-xdist cannot run the check twice at once."""
+    output = run_check(tmp_path)
+    the_installed_wheel_serves_the_sign_in_page(output)
+    the_wheel_holds_every_file_the_provider_reads(tmp_path)
+    the_installed_provider_keeps_its_files_out_of_site_packages(tmp_path)
+
+
+def the_installed_wheel_serves_the_sign_in_page(output: str) -> None:
     lines = output.splitlines()
     assert any(line.startswith("check-wheel: GET http://127.0.0.1:") and line.endswith(": 200, «Вход в личный кабинет»")
                for line in lines), output
@@ -41,8 +46,7 @@ def _tracked(path: str) -> set[str]:
     return set(listed.stdout.split())
 
 
-def test_the_wheel_holds_every_file_the_provider_reads(checked):
-    work, _ = checked
+def the_wheel_holds_every_file_the_provider_reads(work: Path) -> None:
     [wheel] = (work / "dist").glob("idp-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     theme = _tracked("templates")
@@ -57,8 +61,7 @@ def test_the_wheel_holds_every_file_the_provider_reads(checked):
     assert not [name for name in names if "__pycache__" in name or name.startswith(("tests/", "clients/", "bench/"))]
 
 
-def test_the_installed_provider_keeps_its_files_out_of_site_packages(checked):
-    work, _ = checked
+def the_installed_provider_keeps_its_files_out_of_site_packages(work: Path) -> None:
     venv = work / "venv"
     assert list((venv / "var" / "idp" / "keys").glob("*.jwk.json")), "no signing key in <venv>/var/idp/keys"
     [site_packages] = (venv / "lib").glob("python*/site-packages")
