@@ -366,3 +366,23 @@ def test_the_outbox_queues_and_dispatches_each_message_once(cluster):
     assert all(d["attempts"] == 1 for d in listed), listed
     for worker in cluster.workers:
         assert worker.poll() is None  # still serving
+
+
+# -- the setting itself (no pgbouncer needed) ----------------------------------------------------------------
+
+
+def test_the_pooler_setting_is_pgbouncer_or_unset_and_needs_postgresql(tmp_path):
+    from idp.settings import Settings, SettingsError
+    from idp.startup import engine_options
+
+    def settings(**variables):
+        return Settings.from_env(environ={"IDP_INSTANCE_DIR": str(tmp_path), **variables})
+
+    postgres = "postgresql+psycopg://idp@pgbouncer:6432/idp"
+    assert engine_options(settings(IDP_DATABASE_URL=postgres)) == {}
+    assert engine_options(settings(IDP_DATABASE_URL=postgres, IDP_DATABASE_POOLER="pgbouncer")) == {
+        "connect_args": {"prepare_threshold": None}}
+    with pytest.raises(SettingsError, match="IDP_DATABASE_POOLER must be 'pgbouncer' or unset, got 'odyssey'"):
+        settings(IDP_DATABASE_URL=postgres, IDP_DATABASE_POOLER="odyssey")
+    with pytest.raises(SettingsError, match="IDP_DATABASE_POOLER=pgbouncer needs a PostgreSQL IDP_DATABASE_URL"):
+        settings(IDP_DATABASE_POOLER="pgbouncer")  # the SQLite default
