@@ -58,6 +58,7 @@ def the_wheel_holds_every_file_the_provider_reads(work: Path) -> None:
     assert "idp/migrations/script.py.mako" in migrations and len(migrations) > 3
     assert not migrations - names, f"the wheel lacks: {sorted(migrations - names)}"
     assert {"idp/admin/openapi.json", "idp/policies/openapi.json"} <= names
+    assert f"{wheel.name.split('-py3')[0]}.data/data/share/idp/gunicorn.conf.py" in names
     assert not [name for name in names if "__pycache__" in name or name.startswith(("tests/", "clients/", "bench/"))]
 
 
