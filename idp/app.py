@@ -228,8 +228,8 @@ class _MachineSession(SecureCookieSession):
 class _SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, its signing serializer made once per key rather than per request
     (building one runs a trial serialisation; the result is the same object every time). A cookie signed with
-    a previous key (``SECRET_KEY_FALLBACKS``) is read, then saved again signed with the current one. Machine endpoints
-    neither read nor write the cookie: they get an empty session that is never saved (and no
+    a previous key (``SECRET_KEY_FALLBACKS``) is read, then saved again signed with the current one. Machine
+    endpoints neither read nor write the cookie: they get an empty session that is never saved (and no
     ``Vary: Cookie``): nothing they answer depends on a browser session."""
 
     def __init__(self):

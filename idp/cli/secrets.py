@@ -6,7 +6,6 @@ previous keys may be dropped), 1 otherwise, and list what remains and why.
 """
 from __future__ import annotations
 
-import click
 from flask import current_app
 from flask.cli import AppGroup
 

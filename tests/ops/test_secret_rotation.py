@@ -13,7 +13,7 @@ from datetime import timedelta
 from html import unescape
 
 import pytest
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, select, update
 
 from idp.clients import OAuthClient, check_secret, create_client, hash_secret
 from idp.clients.secrets import is_legacy, legacy_hash, rekeyed, upgraded
@@ -26,7 +26,7 @@ from idp.passwords.models import ResetRequest
 from idp.passwords.reset import issue_pending, request_temporary_password
 from idp.secret_keys import SecretKeys, Unreadable, key_id
 from idp.settings import Settings, SettingsError
-from tests.conftest import T0, Mailbox
+from tests.conftest import T0
 from tests.http import codes
 
 OLD = "test-secret-key-" + "x" * 32  # the suite's IDP_SECRET_KEY (tests/conftest.py)
@@ -48,7 +48,8 @@ def without_old_key(make_app, **overrides):
 # -- the setting ------------------------------------------------------------------------------------------------
 
 def test_previous_keys_are_read_validated_and_never_shown(tmp_path):
-    env = {"IDP_SECRET_KEY": NEW, "IDP_PREVIOUS_SECRET_KEYS": f" {OLD} , {'z' * 40},", "IDP_INSTANCE_DIR": str(tmp_path)}
+    env = {"IDP_SECRET_KEY": NEW, "IDP_PREVIOUS_SECRET_KEYS": f" {OLD} , {'z' * 40},",
+           "IDP_INSTANCE_DIR": str(tmp_path)}
     settings = Settings.from_env(env)
     assert settings.secret_keys.current == NEW and settings.secret_keys.previous == (OLD, "z" * 40)
     assert NEW not in repr(settings) and OLD not in repr(settings) and OLD not in repr(settings.secret_keys)
@@ -187,8 +188,8 @@ def _token(client, client_id: str, secret: str):
 
 def _service_client(app, secret_hash: str | None = None) -> tuple[str, str]:
     with app.app_context():
-        made, secret = create_client(app.extensions["idp"].settings, name="Сервис", grant_types=["client_credentials"],
-                                     scopes=["policies:write"], now=T0)
+        made, secret = create_client(app.extensions["idp"].settings, name="Сервис",
+                                     grant_types=["client_credentials"], scopes=["policies:write"], now=T0)
         if secret_hash is not None:
             made.secret_hash = secret_hash(secret)
         db.session.commit()
@@ -197,7 +198,8 @@ def _service_client(app, secret_hash: str | None = None) -> tuple[str, str]:
 
 def _stored_hash(app, client_id: str) -> str:
     with app.app_context():
-        value = db.session.execute(select(OAuthClient.secret_hash).where(OAuthClient.client_id == client_id)).scalar_one()
+        value = db.session.execute(
+            select(OAuthClient.secret_hash).where(OAuthClient.client_id == client_id)).scalar_one()
         db.session.rollback()
         return value
 

@@ -8,8 +8,8 @@
 
 Secrets are checked against their sealed hashes in constant time (:func:`idp.clients.check_secret`), under
 the current secret key or a previous one still accepted; a hash of the first format is replaced by the
-current one once its secret is proven while a rotation is under way (:func:`idp.clients.secrets.upgraded`). Every failure is
-``invalid_client`` with 401 (RFC 6749 §5.2); which part failed is logged, never said to the caller.
+current one once its secret is proven while a rotation is under way (:func:`idp.clients.secrets.upgraded`).
+Every failure is ``invalid_client`` with 401 (RFC 6749 §5.2); which part failed is logged, never said to the caller.
 
 The caller reads the client (usually with the token or code the request names, in one query) by the
 ``client_id`` of :func:`credentials`, then passes it to :func:`authenticate`.
