@@ -1,7 +1,7 @@
 """What start-up makes sure of before the provider serves a request or an ``idp`` command runs, and how the
 database engine is set up for the settings.
 
-* The database driver of ``IDP_DATABASE_URL`` is installed, and the database answers.
+* The database driver of ``IDP_DATABASE_URL`` is installed, and the database server (PostgreSQL) answers.
 * ``IDP_KEYS_DIR`` is a folder this process can read — and write, when it has to make the first signing key
   itself (development, no key yet).
 
@@ -29,7 +29,7 @@ class StartupError(SettingsError):
 
 
 def engine_options(settings: Settings) -> dict:
-    """SQLAlchemy ``create_engine`` options for ``settings`` (Flask-SQLAlchemy's ``SQLALCHEMY_ENGINE_OPTIONS``).
+    """SQLAlchemy ``create_engine`` options for ``settings`` (as ``SQLALCHEMY_ENGINE_OPTIONS``).
 
     Behind PgBouncer in transaction pooling mode a server connection goes to another client after every
     transaction, and PgBouncer (before 1.21) does not carry prepared statements along: psycopg must not
@@ -65,13 +65,13 @@ def driver_error(url: str, exc: Exception) -> StartupError:
 
 
 def check_database(engine) -> None:
-    """Connect once to ``engine``'s database, or raise :class:`StartupError` saying why not. The connection is
-    closed again (``engine.dispose()``): gunicorn forks its workers from a process that has loaded the app,
-    and no connection may be shared by processes."""
+    """Connect once to ``engine``'s database server, or raise :class:`StartupError` saying why not. The
+    connection is closed again (``engine.dispose()``): gunicorn forks its workers from a process that has
+    loaded the app, and no connection may be shared by processes."""
     from sqlalchemy import exc as sa_exc
 
-    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
-        return  # the database is the process's own
+    if engine.dialect.name == "sqlite":
+        return  # a file made (private) by prepare_sqlite_file before any connection, or the process's memory
     try:
         with engine.connect():
             pass
@@ -97,15 +97,16 @@ def check_keys_dir(folder: str, *, writable: bool = False) -> None:
         if path.is_dir():
             os.listdir(path)
         elif path.exists():
-            raise StartupError(f"IDP_KEYS_DIR={folder} is not a directory: point IDP_KEYS_DIR at the folder of "
-                               f"the signing keys (created by `idp init`)")
+            raise StartupError(f"IDP_KEYS_DIR={folder} is not a directory: point IDP_KEYS_DIR at the "
+                               f"folder of the signing keys (created by `idp init`)")
         else:  # not there yet: it can be made only under a folder
             ancestor = path.absolute().parent
             while not ancestor.exists() and ancestor != ancestor.parent:
                 ancestor = ancestor.parent
             if not ancestor.is_dir():
-                raise StartupError(f"IDP_KEYS_DIR={folder} cannot be a directory ({ancestor} is a file): point "
-                                   f"IDP_KEYS_DIR at the folder of the signing keys (created by `idp init`)")
+                raise StartupError(f"IDP_KEYS_DIR={folder} cannot be a directory ({ancestor} is a file): "
+                                   f"point IDP_KEYS_DIR at the folder of the signing keys (created by "
+                                   f"`idp init`)")
     except OSError as exc:
         raise StartupError(f"IDP_KEYS_DIR={folder} cannot be read ({exc.strerror}): make it a directory the "
                            f"user running the provider can read") from None

@@ -34,12 +34,14 @@ COMMANDS = {
 }
 
 
-def start(command: str, tmp_path: Path, **variables) -> subprocess.CompletedProcess:
-    """``command`` with these settings (secret key and pepper set, so development warns of nothing)."""
+def start(command: str, tmp_path: Path, *, argv: list[str] | None = None, **variables):
+    """``command`` (or ``argv``) with these settings (secret key and pepper set, so development warns of
+    nothing), run to its end."""
     env = {"PATH": os.environ["PATH"], "IDP_INSTANCE_DIR": str(tmp_path / "instance"),
            "IDP_KEYS_DIR": str(tmp_path / "keys"), "IDP_SECRET_KEY": SECRET, "IDP_PASSWORD_PEPPER": PEPPER,
            **variables}
-    return subprocess.run(COMMANDS[command], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    return subprocess.run(argv or COMMANDS[command], env=env, capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
 
 
 def refused(result: subprocess.CompletedProcess, code: int = 2) -> str:
@@ -89,23 +91,27 @@ def test_a_driver_that_is_not_installed_is_named(tmp_path, command, url, driver,
     assert importlib.util.find_spec(module) is None, f"{module} is installed here: pick another driver"
     line = refused(start(command, tmp_path, IDP_DATABASE_URL=url))
     assert line == (f"{PREFIX}IDP_DATABASE_URL names the database driver {driver!r}, but its Python module "
-                    f"{module!r} is not installed: install that driver into the provider's Python environment, "
-                    f"or use postgresql+psycopg:// with psycopg installed (pip install 'idp[postgres]')")
+                    f"{module!r} is not installed: install that driver into the provider's Python "
+                    f"environment, or use postgresql+psycopg:// with psycopg installed "
+                    f"(pip install 'idp[postgres]')")
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_an_unknown_driver_and_a_malformed_url_are_named(tmp_path, command):
-    line = refused(start(command, tmp_path, IDP_DATABASE_URL="postgres://idp@db/idp"))  # SQLAlchemy 1.4 dropped it
+    # postgres:// (without "ql"): the alias SQLAlchemy 1.4 dropped, still in some hosting providers' URLs
+    line = refused(start(command, tmp_path, IDP_DATABASE_URL="postgres://idp@db/idp"))
     assert line.startswith(f"{PREFIX}IDP_DATABASE_URL names the database driver 'postgres', but SQLAlchemy "
                            f"knows no such database driver: use postgresql+psycopg://")
     line = refused(start(command, tmp_path, IDP_DATABASE_URL="db.example.test:5432/idp"))
-    assert line.startswith(f"{PREFIX}IDP_DATABASE_URL is not a database URL: write it as postgresql+psycopg://")
+    assert line.startswith(f"{PREFIX}IDP_DATABASE_URL is not a database URL: write it as "
+                           f"postgresql+psycopg://")
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_a_database_that_does_not_answer_stops_start_up(tmp_path, command):
     port = closed_port()
-    line = refused(start(command, tmp_path, IDP_DATABASE_URL=f"postgresql+psycopg://idp:db-secret@127.0.0.1:{port}/idp"))
+    url = f"postgresql+psycopg://idp:db-secret@127.0.0.1:{port}/idp"
+    line = refused(start(command, tmp_path, IDP_DATABASE_URL=url))
     assert line.startswith(f"{PREFIX}IDP_DATABASE_URL: cannot connect to "
                            f"postgresql+psycopg://idp:***@127.0.0.1:{port}/idp (")  # never the password
     assert "Connection refused" in line
@@ -118,22 +124,23 @@ def test_a_keys_directory_under_a_file_stops_start_up(tmp_path, command):
     (tmp_path / "file").write_text("not a folder")
     keys = tmp_path / "file" / "keys"
     assert refused(start(command, tmp_path, IDP_KEYS_DIR=str(keys))) == (
-        f"{PREFIX}IDP_KEYS_DIR={keys} cannot be a directory ({tmp_path / 'file'} is a file): point IDP_KEYS_DIR at "
-        f"the folder of the signing keys (created by `idp init`)")
+        f"{PREFIX}IDP_KEYS_DIR={keys} cannot be a directory ({tmp_path / 'file'} is a file): point "
+        f"IDP_KEYS_DIR at the folder of the signing keys (created by `idp init`)")
     assert refused(start(command, tmp_path, IDP_KEYS_DIR=str(tmp_path / "file"))) == (
-        f"{PREFIX}IDP_KEYS_DIR={tmp_path / 'file'} is not a directory: point IDP_KEYS_DIR at the folder of the "
-        f"signing keys (created by `idp init`)")
+        f"{PREFIX}IDP_KEYS_DIR={tmp_path / 'file'} is not a directory: point IDP_KEYS_DIR at the folder "
+        f"of the signing keys (created by `idp init`)")
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_a_read_only_keys_directory_without_a_key_stops_start_up(tmp_path, command):
-    """Development makes the first key on first use: a folder it cannot write to would fail the first sign-in."""
+    """Development makes the first key on first use: a folder it cannot write to would fail the first
+    sign-in."""
     keys = tmp_path / "keys"
     with read_only(keys):
         line = refused(start(command, tmp_path))
     assert line.startswith(f"{PREFIX}IDP_KEYS_DIR={keys} is not writable (")
-    assert line.endswith(") and holds no signing key to use: make it a directory the user running the provider "
-                         "can write to, or create the first key where it is writable (`idp init`)")
+    assert line.endswith(") and holds no signing key to use: make it a directory the user running the "
+                         "provider can write to, or create the first key where it is writable (`idp init`)")
     assert list(keys.iterdir()) == []
 
 
@@ -141,8 +148,9 @@ def test_idp_init_in_production_names_a_keys_directory_it_cannot_write(tmp_path)
     """Production never makes a key on its own, so it starts with an empty read-only folder (another machine
     may run `idp init`); `idp init` here fails on writing the key, in one line."""
     keys = tmp_path / "keys"
-    production = {"IDP_ENV": "production", "IDP_ISSUER": "https://lk.example.test", "IDP_DELIVERY_MODE": "worker",
-                  "IDP_EMAIL_TRANSPORT": "ses", "IDP_SMS_TRANSPORT": "sns", "AWS_REGION": "eu-central-1"}
+    production = {"IDP_ENV": "production", "IDP_ISSUER": "https://lk.example.test",
+                  "IDP_DELIVERY_MODE": "worker", "IDP_EMAIL_TRANSPORT": "ses", "IDP_SMS_TRANSPORT": "sns",
+                  "AWS_REGION": "eu-central-1"}
     with read_only(keys):
         result = start("idp", tmp_path, **production)
     # The migration's log lines come first, as always; then the one line, no traceback.
@@ -153,13 +161,9 @@ def test_idp_init_in_production_names_a_keys_directory_it_cannot_write(tmp_path)
 
 
 def test_a_read_only_keys_directory_with_a_key_is_fine(tmp_path):
-    """The instances' read-only mount of the keys (keys/README.md): they start and sign."""
+    """The instances' read-only mount of the keys (keys/README.md): start-up reads it and finds the key."""
     created = start("idp", tmp_path)
     assert created.returncode == 0, created.stderr
     with read_only(tmp_path / "keys"):
-        listed = subprocess.run([str(BIN / "idp"), "keys", "list", "--json"], capture_output=True, text=True,
-                                timeout=60, cwd=tmp_path,
-                                env={"PATH": os.environ["PATH"], "IDP_INSTANCE_DIR": str(tmp_path / "instance"),
-                                     "IDP_KEYS_DIR": str(tmp_path / "keys"), "IDP_SECRET_KEY": SECRET,
-                                     "IDP_PASSWORD_PEPPER": PEPPER})
+        listed = start("idp", tmp_path, argv=[str(BIN / "idp"), "keys", "list", "--json"])
     assert listed.returncode == 0 and '"signing"' in listed.stdout, (listed.stdout, listed.stderr)
