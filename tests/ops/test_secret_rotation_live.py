@@ -12,8 +12,10 @@ sending an instance requests, waits for those in flight, and the instance is res
 
 Throughout, clients authenticate in a loop (client_credentials: a client sealed under the old key, one of the
 first format, and one made mid-rotation), a signed-in customer's browser opens «Личный кабинет» on either
-instance, forms are posted to the instance that did not render them (CSRF tokens), and messages queued under
-the old key (an outbox message and «Забыли пароль?» requests) are delivered by the delivery worker.
+instance, forms are posted to the instance that did not render them (CSRF tokens), a ``prompt=login``
+authorization request asked of one instance is signed in to on the other (the re-authentication marker), and
+messages queued under the old key (an outbox message and «Забыли пароль?» requests) are delivered by the
+delivery worker.
 
 On SQLite (a file both instances share) and, with ``IDP_TEST_DATABASE_URL`` on PostgreSQL, in a scratch
 database on that server.
@@ -29,7 +31,8 @@ import threading
 import time
 from html import unescape
 from pathlib import Path
-from urllib.parse import urljoin
+from types import SimpleNamespace
+from urllib.parse import unquote, urljoin
 
 import pytest
 import requests
@@ -37,7 +40,8 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import Mailbox
 from tests.http import codes
-from tests.multi_instance.conftest import Instance, _start, _stop, _wait_ready, run_idp
+from tests.multi_instance.conftest import REDIRECT_URI, Instance, _start, _stop, _wait_ready, run_idp
+from tests.multi_instance.test_two_instances import authorization, code_from
 from tests.postgres import admin_connection, server_url
 
 OLD = "rotation-old-secret-" + "o" * 32
@@ -106,11 +110,14 @@ class ClientTraffic(threading.Thread):
         self.ok = 0
         self.failures: list[str] = []
         self.by_instance: dict[str, int] = {}
+        self.by_client: dict[str, int] = {}
 
     def run(self) -> None:
-        for client_id in itertools.cycle(list(self.clients)):
+        for n in itertools.count():
             if self.stopped.is_set():
                 return
+            names = list(self.clients)  # clients registered meanwhile too
+            client_id = names[n % len(names)]
             instance = self.balancer.take()
             try:
                 answer = requests.post(instance.url + "/oauth/token", data={"grant_type": "client_credentials"},
@@ -118,6 +125,7 @@ class ClientTraffic(threading.Thread):
                 if answer.status_code == 200 and answer.json().get("access_token"):
                     self.ok += 1
                     self.by_instance[instance.name] = self.by_instance.get(instance.name, 0) + 1
+                    self.by_client[client_id] = self.by_client.get(client_id, 0) + 1
                 else:
                     self.failures.append(f"{instance.name} {client_id}: {answer.status_code} {answer.text[:200]}")
             except requests.RequestException as exc:
@@ -136,6 +144,18 @@ class Browser:
 
     def get(self, instance: Instance, path: str) -> requests.Response:
         return self.http.get(urljoin(instance.url, path), allow_redirects=False, timeout=10)
+
+    def sign_in_again(self, asked_by: Instance, signed_in_at: Instance, portal: SimpleNamespace) -> str:
+        """An authorization request with ``prompt=login`` to one instance; the sign-in it asks for, and the
+        return to authorize with its re-authentication marker, on the other; the code."""
+        path, params = authorization(portal, prompt="login")
+        login = self.get(asked_by, path)
+        assert login.status_code == 302 and "idp_reauth=" in unquote(login.headers["Location"]), login.headers
+        page = self.post_form(signed_in_at, signed_in_at, login.headers["Location"],
+                              {"login": CUSTOMER, "password": PASSWORD, "action": "signin"})
+        assert page.status_code == 302, page.text[:300]
+        back = self.get(signed_in_at, page.headers["Location"])  # the marker counts: no loop to /login
+        return code_from(back, params)
 
     def post_form(self, rendered_by: Instance, posted_to: Instance, path: str, data: dict) -> requests.Response:
         """GET ``path`` from one instance, POST its form (with that page's CSRF token) to the other."""
@@ -201,7 +221,10 @@ def test_the_secret_key_is_rotated_while_two_instances_serve_traffic(database_ur
     base.update(settings_env, IDP_INSTANCE_DIR=str(tmp_path / "instance"), PYTHONUNBUFFERED="1")
 
     run_idp(base, "init")
-    clients: dict[str, str] = {}
+    made = json.loads(run_idp(base, "clients", "create", "--name", "ДМС портал", "--redirect-uri", REDIRECT_URI,
+                              "--first-party", "--json"))
+    portal = SimpleNamespace(client_id=made["client_id"])
+    clients: dict[str, str] = {made["client_id"]: made["client_secret"]}
     sealed_id, sealed_secret = _create_client(base, "ДМС сервис")
     clients[sealed_id] = sealed_secret
     first_id = _prepare(settings_env, tmp_path, clients)
@@ -216,7 +239,7 @@ def test_the_secret_key_is_rotated_while_two_instances_serve_traffic(database_ur
 
     a, b = start("A", base), start("B", base)
     balancer = Balancer([a, b])
-    traffic = ClientTraffic(balancer, clients)
+    traffic = ClientTraffic(balancer, dict(clients))
     customer, stranger = Browser(), Browser()
     try:
         # Signed in on A; «Забыли пароль?» for a customer, rendered by A and posted to B: a request sealed
@@ -257,6 +280,8 @@ def test_the_secret_key_is_rotated_while_two_instances_serve_traffic(database_ur
         a = restart(a, rotating)
         still_working(a, b)
         still_working(b, a)
+        # The re-authentication marker signed by A with the new key counts at B, and B's with the old at A.
+        assert customer.sign_in_again(a, b, portal) and customer.sign_in_again(b, a, portal)
         # A client registered now is sealed under the new key; B (old key current) accepts it.
         new_id, new_secret = _create_client(rotating, "Новый сервис")
         clients[new_id] = new_secret
@@ -275,7 +300,9 @@ def test_the_secret_key_is_rotated_while_two_instances_serve_traffic(database_ur
         # meanwhile, so its hash was upgraded).
         report = json.loads(run_idp(rotating, "secrets", "rekey", "--json"))
         assert report["done"] is True and report["remaining"] == {}, report
-        assert report["rekeyed"]["client secrets"]["rekeyed"] == 2  # the old client, the first-format one
+        # The portal and the service registered under the old key, the first-format one upgraded under it.
+        assert report["rekeyed"]["client secrets"] == {"rekeyed": 3, "current": 1, "changed_meanwhile": 0,
+                                                       "not_rekeyed": 0}
         assert report["rekeyed"]["reset requests"]["rekeyed"] == 1
         again = json.loads(run_idp(rotating, "secrets", "rekey", "--json"))
         assert again["done"] is True and sum(tally["rekeyed"] for tally in again["rekeyed"].values()) == 0
@@ -295,7 +322,7 @@ def test_the_secret_key_is_rotated_while_two_instances_serve_traffic(database_ur
         _stop(started)
 
     assert traffic.failures == [], traffic.failures[:10]
-    assert traffic.ok > 50 and set(traffic.by_instance) == {"A", "B"}
+    assert traffic.ok > 50 and set(traffic.by_instance) == {"A", "B"} and set(traffic.by_client) == set(clients)
     # Every client authenticates with the old key gone, on both instances (they are stopped: started again).
     a, b = start("A", final), start("B", final)
     try:
