@@ -63,7 +63,7 @@ def _report(keys: SecretKeys, remaining: list[Remaining], as_json: bool, lines: 
             lines.append("Nothing stored is under an old key: once every instance runs with this IDP_SECRET_KEY, "
                          "the previous keys can be dropped (README, \"Rotating the secret key\").")
         else:
-            lines.append("STILL UNDER AN OLD KEY — do not drop the previous keys yet:")
+            lines.append("STILL UNDER AN OLD KEY — do not drop the previous keys until nothing is listed here:")
             for found in remaining:
                 for key, names in found.by_key.items():
                     lines.append(f"  {found.kind}: {len(names)} {_why(found.kind, key, keys)}: "
@@ -78,8 +78,8 @@ def _why(kind: str, key: str, keys: SecretKeys) -> str:
         return ("in the first format (an HMAC: re-keyed only with the secret) — each needs one authentication "
                 "while the old key is accepted, or `idp clients rotate-secret`")
     if key in keys.previous_ids:
-        return (f"under the previous key {key} — sealed by an instance still on that key: run `idp secrets rekey` "
-                "again once every instance runs with the new IDP_SECRET_KEY")
+        return (f"under the previous key {key} — run `idp secrets rekey` once every instance runs with the new "
+                "IDP_SECRET_KEY (an instance still on the old key seals new values under it)")
     if key == FIRST_FORMAT:
         return "in the first format (no key id) that no accepted key opens"
     return f"under key {key}, which is not an accepted key: they cannot be opened any more"
