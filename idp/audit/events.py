@@ -48,6 +48,8 @@ EVENTS = {
     "support.unblock": "an operator unblocked an account (operator, reason)",
     "support.sign_out": "an operator ended an account's sessions and revoked its tokens (operator, reason)",
     "signin.blocked": "the right password of a blocked account: sign-in refused with the blocked message",
+    "secrets.rekeyed": "`idp secrets rekey` ran: values re-keyed per kind, how many remain under other keys "
+                       "(key ids only)",
 }
 
 #: Keys that must never reach the trail, whatever a caller passes.

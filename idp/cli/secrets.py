@@ -9,7 +9,10 @@ from __future__ import annotations
 from flask import current_app
 from flask.cli import AppGroup
 
+from idp.audit import record
 from idp.cli.output import emit, json_option
+from idp.cli.support import cli_operator
+from idp.extensions import db
 from idp.rekey import FIRST_FORMAT, Remaining, rekey, status
 from idp.secret_keys import SecretKeys
 
@@ -29,6 +32,11 @@ def rekey_command(as_json):
     keys = _keys()
     tallies = rekey(keys)
     remaining = status(keys)
+    record("secrets.rekeyed", at=current_app.extensions["idp"].clock.now(), operator=cli_operator().login,
+           key=keys.current_id, previous=list(keys.previous_ids),
+           rekeyed={tally.kind: tally.rekeyed for tally in tallies},
+           remaining=sum(found.count() for found in remaining))
+    db.session.commit()
     lines = [_keys_line(keys)]
     for tally in tallies:
         line = f"{tally.kind}: {tally.rekeyed} re-keyed, {tally.current} already under the current key"

@@ -15,6 +15,7 @@ from html import unescape
 import pytest
 from sqlalchemy import event, select, update
 
+from idp.audit.models import AuditEvent
 from idp.clients import OAuthClient, check_secret, create_client, hash_secret
 from idp.clients.secrets import is_legacy, legacy_hash, rekeyed, upgraded
 from idp.delivery import DEAD, SENT, Dispatcher, enqueue
@@ -334,6 +335,14 @@ def test_rekey_moves_everything_stored_to_the_new_key_and_says_what_it_cannot(ma
     assert report["rekeyed"]["client secrets"] == {"rekeyed": 0, "current": 2, "changed_meanwhile": 0,
                                                    "not_rekeyed": 0}  # run twice: nothing more to do
     assert rotating.test_cli_runner().invoke(cli, ["secrets", "status"]).exit_code == 0
+    with rotating.app_context():  # each run in the audit trail, with key ids only
+        runs = db.session.execute(select(AuditEvent).where(AuditEvent.event == "secrets.rekeyed")
+                                  .order_by(AuditEvent.id)).scalars().all()
+        assert [(run.details["rekeyed"], run.details["remaining"]) for run in runs] == [
+            ({"client secrets": 1, "queued messages": 1, "reset requests": 1}, 1),
+            ({"client secrets": 0, "queued messages": 0, "reset requests": 0}, 0)]
+        assert runs[0].details["key"] == key_id(NEW) and runs[0].details["operator"].startswith("cli:")
+        assert OLD not in json.dumps(runs[0].details) and NEW not in json.dumps(runs[0].details)
 
     # Without the old key, everything still works: both clients, the reset request, the queued message.
     dropped = without_old_key(make_app, delivery_mode="worker")
