@@ -51,9 +51,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app = Flask("idp", template_folder=str(templates), static_folder=str(templates / "static"),
                 static_url_path="/static", instance_path=settings.instance_dir)
     app.config.update(
-        # The session cookie is signed with the current key and read with any accepted one (Flask's fallbacks);
-        # so are CSRF tokens, whose signing key Flask-WTF takes from here (itsdangerous takes a list of keys:
-        # the last signs, all verify).
+        # The session cookie is signed with the current key and read with any accepted one (Flask's
+        # fallbacks); so are CSRF tokens, whose signing key Flask-WTF takes from here (itsdangerous takes a
+        # list of keys: the last signs, all verify).
         SECRET_KEY=settings.secret_key,
         SECRET_KEY_FALLBACKS=settings.secret_keys.signing_keys[:-1],
         WTF_CSRF_SECRET_KEY=settings.secret_keys.signing_keys,

@@ -60,7 +60,8 @@ class Kind:
         return sealed_key_id(value) or FIRST_FORMAT
 
     def rekeyed(self, value: str, keys: SecretKeys) -> str:
-        """``value`` under the current key; ``ValueError`` if it cannot be (unreadable, or needs the secret)."""
+        """``value`` under the current key; ``ValueError`` if it cannot be (unreadable, or it needs the
+        secret)."""
         if self.model is OAuthClient:
             try:
                 return rekeyed(value, keys)
@@ -151,7 +152,8 @@ def status(keys: SecretKeys) -> list[Remaining]:
         model = kind.model
         column, label = getattr(model, kind.column), getattr(model, kind.label)
         found = Remaining(kind.name)
-        for name, value in db.session.execute(select(label, column).where(column.is_not(None)).order_by(model.id)):
+        rows = db.session.execute(select(label, column).where(column.is_not(None)).order_by(model.id))
+        for name, value in rows:
             key = kind.key_of(value)
             if key != current:
                 found.by_key.setdefault(key, []).append(str(name))

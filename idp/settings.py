@@ -68,8 +68,9 @@ class Settings:
     #: Signs and seals everything new: the session cookie, CSRF tokens, the re-authentication marker,
     #: client-secret hashes, queued messages. Required in production (never in a repr or log).
     secret_key: str = dataclasses.field(default="", repr=False)
-    #: Earlier secret keys, comma-separated, still accepted to verify and open what they signed or sealed while
-    #: a rotation is under way (README, "Rotating the secret key"); never used for anything new, never logged.
+    #: Earlier secret keys, comma-separated, still accepted to verify and open what they signed or sealed
+    #: while a rotation is under way (README, "Rotating the secret key"); never used for anything new, never
+    #: logged.
     previous_secret_keys: str = dataclasses.field(default="", repr=False)
     #: SQLAlchemy URL. SQLite is the embedded default; PostgreSQL (``postgresql+psycopg://``) for production.
     database_url: str = ""
@@ -275,7 +276,8 @@ class Settings:
             if s.production and len(key) < 32:
                 raise SettingsError("IDP_PREVIOUS_SECRET_KEYS: a key is shorter than 32 characters")
             if key == s.secret_key:
-                raise SettingsError("IDP_PREVIOUS_SECRET_KEYS repeats IDP_SECRET_KEY: list only the other keys")
+                raise SettingsError("IDP_PREVIOUS_SECRET_KEYS repeats IDP_SECRET_KEY: list only the other "
+                                    "keys")
             if s.production and key == s.password_pepper:
                 raise SettingsError("IDP_PREVIOUS_SECRET_KEYS: a key equals IDP_PASSWORD_PEPPER")
         if len(set(s.previous_keys)) != len(s.previous_keys):

@@ -1,5 +1,5 @@
-"""``idp secrets …``: rotating ``IDP_SECRET_KEY`` — re-key what is stored under a previous key, and say what is
-still under one (README, "Rotating the secret key"; :mod:`idp.rekey`).
+"""``idp secrets …``: rotating ``IDP_SECRET_KEY`` — re-key what is stored under a previous key, and say
+what is still under one (README, "Rotating the secret key"; :mod:`idp.rekey`).
 
 Both commands exit with status 0 when nothing stored is under another key than ``IDP_SECRET_KEY`` (the
 previous keys may be dropped), 1 otherwise, and list what remains and why.
@@ -60,7 +60,8 @@ def _keys_line(keys: SecretKeys) -> str:
     return f"IDP_SECRET_KEY has key id {keys.current_id}; previous keys accepted: {previous}"
 
 
-def _report(keys: SecretKeys, remaining: list[Remaining], as_json: bool, lines: list[str], data: dict) -> None:
+def _report(keys: SecretKeys, remaining: list[Remaining], as_json: bool, lines: list[str],
+            data: dict) -> None:
     done = not any(found.count() for found in remaining)
     if as_json:
         emit({**data, "current_key": keys.current_id, "previous_keys": list(keys.previous_ids),
@@ -68,10 +69,12 @@ def _report(keys: SecretKeys, remaining: list[Remaining], as_json: bool, lines: 
               "done": done}, True)
     else:
         if done:
-            lines.append("Nothing stored is under an old key: once every instance runs with this IDP_SECRET_KEY, "
-                         "the previous keys can be dropped (README, \"Rotating the secret key\").")
+            lines.append("Nothing stored is under an old key: once every instance runs with this "
+                         "IDP_SECRET_KEY, the previous keys can be dropped "
+                         "(README, \"Rotating the secret key\").")
         else:
-            lines.append("STILL UNDER AN OLD KEY — do not drop the previous keys until nothing is listed here:")
+            lines.append("STILL UNDER AN OLD KEY — do not drop the previous keys until nothing is listed "
+                         "here:")
             for found in remaining:
                 for key, names in found.by_key.items():
                     lines.append(f"  {found.kind}: {len(names)} {_why(found.kind, key, keys)}: "
@@ -83,11 +86,11 @@ def _report(keys: SecretKeys, remaining: list[Remaining], as_json: bool, lines: 
 
 def _why(kind: str, key: str, keys: SecretKeys) -> str:
     if key == FIRST_FORMAT and kind == "client secrets":
-        return ("in the first format (an HMAC: re-keyed only with the secret) — each needs one authentication "
-                "while the old key is accepted, or `idp clients rotate-secret`")
+        return ("in the first format (an HMAC: re-keyed only with the secret) — each needs one "
+                "authentication while the old key is accepted, or `idp clients rotate-secret`")
     if key in keys.previous_ids:
-        return (f"under the previous key {key} — run `idp secrets rekey` once every instance runs with the new "
-                "IDP_SECRET_KEY (an instance still on the old key seals new values under it)")
+        return (f"under the previous key {key} — run `idp secrets rekey` once every instance runs with the "
+                "new IDP_SECRET_KEY (an instance still on the old key seals new values under it)")
     if key == FIRST_FORMAT:
         return "in the first format (no key id) that no accepted key opens"
     return f"under key {key}, which is not an accepted key: they cannot be opened any more"

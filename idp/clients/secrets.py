@@ -1,4 +1,4 @@
-"""Client secrets: 256 random bits, shown once, stored as a sealed hash that the secret key can be rotated under.
+"""Client secrets: 256 random bits, shown once, stored as a sealed hash that can move to a new secret key.
 
 A client secret is a random 256-bit value, not a password a person chose, so a slow hash (bcrypt) buys
 nothing against guessing and would cap the token endpoint at a few hundred requests per core. The stored
@@ -55,8 +55,10 @@ def _legacy_key(secret_key: str) -> bytes:
 
 
 def legacy_hash(secret: str, secret_key: str) -> str:
-    """A hash of the first format (HMAC-SHA-256 under a key derived from ``secret_key``): read, never written."""
-    return f"{LEGACY_SCHEME}${hmac.new(_legacy_key(secret_key), secret.encode('utf-8'), hashlib.sha256).hexdigest()}"
+    """A hash of the first format (HMAC-SHA-256 under a key derived from ``secret_key``): read, never
+    written."""
+    digest = hmac.new(_legacy_key(secret_key), secret.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"{LEGACY_SCHEME}${digest}"
 
 
 def is_legacy(stored: str | None) -> bool:
@@ -65,8 +67,8 @@ def is_legacy(stored: str | None) -> bool:
 
 
 def check_secret(secret: str | None, stored: str | None, keys: SecretKeys) -> bool:
-    """True if ``secret`` is the one ``stored`` was made from under an accepted key; compared in constant time,
-    False for anything missing or unreadable."""
+    """True if ``secret`` is the one ``stored`` was made from under an accepted key; compared in constant
+    time, False for anything missing or unreadable."""
     if not secret or not stored or not isinstance(secret, str) or len(secret) > 512:
         return False
     scheme, _, value = stored.partition("$")

@@ -41,11 +41,12 @@ class Sealer:
 
     def open(self, sealed: str) -> dict:
         try:
-            data = self.keys.open(PURPOSE, sealed) if sealed_key_id(sealed) else _open_legacy(self.keys, sealed)
-            return json.loads(data)
+            if sealed_key_id(sealed):
+                return json.loads(self.keys.open(PURPOSE, sealed))
+            return json.loads(_open_legacy(self.keys, sealed))
         except (Unreadable, ValueError) as exc:
-            raise SealError("the message payload cannot be opened with IDP_SECRET_KEY or IDP_PREVIOUS_SECRET_KEYS: "
-                            f"{exc}") from exc
+            raise SealError("the message payload cannot be opened with IDP_SECRET_KEY or "
+                            f"IDP_PREVIOUS_SECRET_KEYS: {exc}") from exc
 
     def reseal(self, sealed: str) -> str:
         """``sealed`` under the current key (itself if it already is); :class:`SealError` if unreadable."""

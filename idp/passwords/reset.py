@@ -131,7 +131,8 @@ def _issue(services: Services, sealer: Sealer, request_id: int, payload: str) ->
         params = sealer.open(payload)
         login = parse_login(params["login"])
     except (SealError, KeyError, TypeError, ValueError):
-        log.error("reset request %s cannot be read (sealed under a key no longer accepted?): dropped", request_id)
+        log.error("reset request %s cannot be read (sealed under a key no longer accepted?): dropped",
+                  request_id)
         db.session.execute(delete(ResetRequest).where(ResetRequest.id == request_id))
         db.session.commit()
         return None

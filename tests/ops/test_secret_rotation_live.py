@@ -62,10 +62,17 @@ def database_url(tmp_path):
     name = f"idp_rotation_{os.getpid()}_{secrets.token_hex(4)}"
     admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield make_url(server).set(database=name, drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        url = make_url(server).set(database=name, drivername="postgresql+psycopg")
+        yield url.render_as_string(hide_password=False)
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+def token(instance: Instance, client_id: str, secret: str) -> requests.Response:
+    """A client_credentials token request, on a connection of its own."""
+    return requests.post(instance.url + "/oauth/token", data={"grant_type": "client_credentials"},
+                         auth=(client_id, secret), timeout=10)
 
 
 class Balancer:
@@ -120,14 +127,14 @@ class ClientTraffic(threading.Thread):
             client_id = names[n % len(names)]
             instance = self.balancer.take()
             try:
-                answer = requests.post(instance.url + "/oauth/token", data={"grant_type": "client_credentials"},
-                                       auth=(client_id, self.clients[client_id]), timeout=10)
+                answer = token(instance, client_id, self.clients[client_id])
                 if answer.status_code == 200 and answer.json().get("access_token"):
                     self.ok += 1
                     self.by_instance[instance.name] = self.by_instance.get(instance.name, 0) + 1
                     self.by_client[client_id] = self.by_client.get(client_id, 0) + 1
                 else:
-                    self.failures.append(f"{instance.name} {client_id}: {answer.status_code} {answer.text[:200]}")
+                    self.failures.append(
+                        f"{instance.name} {client_id}: {answer.status_code} {answer.text[:200]}")
             except requests.RequestException as exc:
                 self.failures.append(f"{instance.name} {client_id}: {exc!r}")
             finally:
@@ -157,7 +164,8 @@ class Browser:
         back = self.get(signed_in_at, page.headers["Location"])  # the marker counts: no loop to /login
         return code_from(back, params)
 
-    def post_form(self, rendered_by: Instance, posted_to: Instance, path: str, data: dict) -> requests.Response:
+    def post_form(self, rendered_by: Instance, posted_to: Instance, path: str,
+                  data: dict) -> requests.Response:
         """GET ``path`` from one instance, POST its form (with that page's CSRF token) to the other."""
         page = self.get(rendered_by, path)
         assert page.status_code == 200, page.text[:300]
@@ -198,8 +206,8 @@ def _prepare(settings_env: dict, folder: Path, clients: dict) -> str:
         first.secret_hash = legacy_hash(secret, OLD)
         first_id = first.client_id
         clients[first_id] = secret
-        enqueue(services, "temporary_password", channel="email", recipient="queued@example.com", account_id=None,
-                params={"password": "Queued12", "login_url": settings.issuer + "/login"})
+        enqueue(services, "temporary_password", channel="email", recipient="queued@example.com",
+                account_id=None, params={"password": "Queued12", "login_url": settings.issuer + "/login"})
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
@@ -221,8 +229,8 @@ def test_the_secret_key_is_rotated_while_two_instances_serve_traffic(database_ur
     base.update(settings_env, IDP_INSTANCE_DIR=str(tmp_path / "instance"), PYTHONUNBUFFERED="1")
 
     run_idp(base, "init")
-    made = json.loads(run_idp(base, "clients", "create", "--name", "ДМС портал", "--redirect-uri", REDIRECT_URI,
-                              "--first-party", "--json"))
+    made = json.loads(run_idp(base, "clients", "create", "--name", "ДМС портал", "--redirect-uri",
+                              REDIRECT_URI, "--first-party", "--json"))
     portal = SimpleNamespace(client_id=made["client_id"])
     clients: dict[str, str] = {made["client_id"]: made["client_secret"]}
     sealed_id, sealed_secret = _create_client(base, "ДМС сервис")
@@ -244,7 +252,8 @@ def test_the_secret_key_is_rotated_while_two_instances_serve_traffic(database_ur
     try:
         # Signed in on A; «Забыли пароль?» for a customer, rendered by A and posted to B: a request sealed
         # under the old key, waiting for the delivery worker.
-        page = customer.post_form(a, a, "/login", {"login": CUSTOMER, "password": PASSWORD, "action": "signin"})
+        page = customer.post_form(a, a, "/login",
+                                  {"login": CUSTOMER, "password": PASSWORD, "action": "signin"})
         assert page.status_code == 302 and page.headers["Location"].endswith("/account"), page.text[:300]
         page = stranger.post_form(a, b, "/login", {"login": "first@example.com", "action": "forgot"})
         assert page.status_code == 200 and "reset.sent_email" in codes(page.text)
@@ -322,14 +331,14 @@ def test_the_secret_key_is_rotated_while_two_instances_serve_traffic(database_ur
         _stop(started)
 
     assert traffic.failures == [], traffic.failures[:10]
-    assert traffic.ok > 50 and set(traffic.by_instance) == {"A", "B"} and set(traffic.by_client) == set(clients)
+    assert traffic.ok > 50 and set(traffic.by_instance) == {"A", "B"}
+    assert set(traffic.by_client) == set(clients)
     # Every client authenticates with the old key gone, on both instances (they are stopped: started again).
     a, b = start("A", final), start("B", final)
     try:
         for instance in (a, b):
             for client_id, secret in clients.items():
-                answer = requests.post(instance.url + "/oauth/token", data={"grant_type": "client_credentials"},
-                                       auth=(client_id, secret), timeout=10)
+                answer = token(instance, client_id, secret)
                 assert answer.status_code == 200, (instance.name, client_id, answer.text)
         assert customer.get(a, "/account").status_code == 200
     finally:

@@ -9,7 +9,8 @@
 Secrets are checked against their sealed hashes in constant time (:func:`idp.clients.check_secret`), under
 the current secret key or a previous one still accepted; a hash of the first format is replaced by the
 current one once its secret is proven while a rotation is under way (:func:`idp.clients.secrets.upgraded`).
-Every failure is ``invalid_client`` with 401 (RFC 6749 §5.2); which part failed is logged, never said to the caller.
+Every failure is ``invalid_client`` with 401 (RFC 6749 §5.2); which part failed is logged, never said to
+the caller.
 
 The caller reads the client (usually with the token or code the request names, in one query) by the
 ``client_id`` of :func:`credentials`, then passes it to :func:`authenticate`.
@@ -94,7 +95,8 @@ def authenticate(connection, client, presented: Credentials, *, methods: tuple[s
         raise InvalidClient(f"The client cannot authenticate with methods: {list(allowed)}")
     if method != NONE:
         if not check_secret(presented.secret, client.secret_hash, keys):
-            log.info("client authentication failed for client_id=%r", presented.client_id[:64], extra=log_extra)
+            log.info("client authentication failed for client_id=%r", presented.client_id[:64],
+                     extra=log_extra)
             raise InvalidClient("The client cannot authenticate with the credentials given.")
         new_hash = upgraded(presented.secret, client.secret_hash, keys)
         if new_hash is not None:  # once per client: unless another request did it a moment ago

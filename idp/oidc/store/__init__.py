@@ -32,8 +32,8 @@ from idp.oidc.store.statements import Statement
 from idp.policies.claims import ELIGIBLE, as_claims
 
 __all__ = ["LostRace", "Store", "records", "spend_code", "spend_refresh", "insert_token", "insert_event",
-           "revoke_grant", "revoke_access", "revoke_from_code", "replace_secret_hash", "policies", "TOKEN_FIELDS",
-           "PING_AFTER_IDLE"]
+           "revoke_grant", "revoke_access", "revoke_from_code", "replace_secret_hash", "policies",
+           "TOKEN_FIELDS", "PING_AFTER_IDLE"]
 
 PING_AFTER_IDLE = connections.PING_AFTER_IDLE
 
