@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from authlib.oauth2.rfc6749 import ClientMixin
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, true as sa_true
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, false as sa_false, true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import db
@@ -43,6 +43,18 @@ class OAuthClient(db.Model, ClientMixin):
     #: PKCE (S256) required of this client: always for a public client; by default for a confidential one too
     #: (RFC 9700 §2.1.1). An admin may opt a legacy confidential relying party out, which the audit records.
     pkce_required: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=sa_true())
+    #: ``opaque`` (a random handle, looked up) or ``jwt`` (RFC 9068, validated by resource servers locally).
+    access_token_format: Mapped[str] = mapped_column(String(10), nullable=False, default="opaque",
+                                                     server_default="opaque")
+    #: Resource URIs (RFC 8707) this client may get access tokens for; the first is the default audience.
+    audiences: Mapped[list] = mapped_column(JSON, nullable=False, default=list, server_default="[]")
+    #: OpenID Connect Back-Channel Logout 1.0: where the logout token is posted, and whether it must carry sid.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                                      server_default=sa_false())
+    #: Origins a browser application calls the provider from (CORS); None: derived from the redirect URIs for a
+    #: public client, none for a confidential one.
+    web_origins: Mapped[list | None] = mapped_column(JSON)
     #: First-party clients (set by an admin) skip the consent page.
     first_party: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
