@@ -12,6 +12,7 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, false as sa_false, true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
+from idp.clients.web_origins import effective_origins
 from idp.extensions import db
 
 #: The scopes this provider understands (OIDC Core §5.4 and §11); new clients get all of them by default.
@@ -73,6 +74,12 @@ class OAuthClient(db.Model, ClientMixin):
     @property
     def auth_methods(self) -> tuple[str, ...]:
         return PUBLIC_AUTH_METHODS if self.public else CONFIDENTIAL_AUTH_METHODS
+
+    @property
+    def cors_origins(self) -> frozenset[str]:
+        """The browser origins allowed to call the protocol endpoints as this client (none when disabled):
+        :mod:`idp.clients.web_origins`."""
+        return effective_origins(self.public, self.redirect_uris, self.web_origins) if self.active else frozenset()
 
     def __repr__(self) -> str:
         return f"<OAuthClient {self.client_id}>"

@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, select
 from idp.clients.models import GRANT_TYPES, STANDARD_SCOPES, OAuthClient
 from idp.clients.redirect_uris import validate_redirect_uris
 from idp.clients.secrets import generate_secret, hash_secret
+from idp.clients.web_origins import validate_web_origins
 from idp.errors import BadRequest, Conflict, NotFound
 from idp.extensions import db
 from idp.settings import Settings
@@ -31,6 +32,8 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{2,63}$")
 #: RFC 6749 §3.3 scope-token, capped in length.
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,64}$")
 MAX_NAME = 200
+#: ``update_client(web_origins=…)`` not given: the registered origins stay (None means: derive them).
+UNCHANGED = object()
 
 
 class ClientNotFound(NotFound):
@@ -55,12 +58,14 @@ class ClientWithSecret(NamedTuple):
 def create_client(settings: Settings, *, name: str, redirect_uris: Iterable[str] = (),
                   post_logout_redirect_uris: Iterable[str] = (), scopes: Iterable[str] | None = None,
                   grant_types: Iterable[str] | None = None, public: bool = False, first_party: bool = False,
-                  pkce_required: bool = True, client_id: str | None = None, now: datetime) -> ClientWithSecret:
+                  pkce_required: bool = True, client_id: str | None = None,
+                  web_origins: Iterable[str] | None = None, now: datetime) -> ClientWithSecret:
     """Register a client (flushed, not committed).
 
     Defaults: all standard scopes; grant types ``authorization_code`` and ``refresh_token``, plus
     ``client_credentials`` for a confidential client; PKCE required. Redirect URIs are required when the
     client may use the authorization code flow. A confidential client gets a new secret, returned in clear.
+    ``web_origins``: None derives them (:mod:`idp.clients.web_origins`), a list (empty too) is the list.
     """
     grants = _grant_types(grant_types, public=public)
     _check_pkce(pkce_required, public=public)
@@ -74,6 +79,7 @@ def create_client(settings: Settings, *, name: str, redirect_uris: Iterable[str]
         public=bool(public),
         pkce_required=bool(pkce_required),
         first_party=bool(first_party),
+        web_origins=_web_origins(web_origins),
         created_at=now,
     )
     secret = None
@@ -120,8 +126,9 @@ def list_clients(*, include_disabled: bool = True) -> list[OAuthClient]:
 def update_client(client_id: str, *, name: str | None = None, redirect_uris: Iterable[str] | None = None,
                   post_logout_redirect_uris: Iterable[str] | None = None, scopes: Iterable[str] | None = None,
                   grant_types: Iterable[str] | None = None, first_party: bool | None = None,
-                  pkce_required: bool | None = None, now: datetime) -> OAuthClient:
+                  pkce_required: bool | None = None, web_origins=UNCHANGED, now: datetime) -> OAuthClient:
     """Change what is given (None leaves a field alone; a list replaces the whole list). Flushed.
+    ``web_origins`` is left alone unless given: a list (empty too) replaces them, None derives them again.
 
     Whether a client is public cannot change: register a new client instead.
     """
@@ -143,6 +150,8 @@ def update_client(client_id: str, *, name: str | None = None, redirect_uris: Ite
     if pkce_required is not None:
         _check_pkce(pkce_required, public=client.public)
         client.pkce_required = bool(pkce_required)
+    if web_origins is not UNCHANGED:
+        client.web_origins = _web_origins(web_origins)
     client.updated_at = now
     db.session.flush()
     return client
@@ -177,6 +186,11 @@ def enable_client(client_id: str, *, now: datetime) -> OAuthClient:
     return client
 
 
+def _web_origins(origins) -> list[str] | None:
+    return None if origins is None else validate_web_origins(list(origins) if not isinstance(origins, str)
+                                                              else [origins])
+
+
 def describe_client(client: OAuthClient) -> dict:
     """The operator's view of a client (``--json``, admin API): never the secret or its hash."""
     return {
@@ -189,6 +203,9 @@ def describe_client(client: OAuthClient) -> dict:
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
         "scopes": list(client.scopes),
         "grant_types": list(client.grant_types),
+        # As registered (None: derived), and what CORS allows now (idp.clients.web_origins).
+        "web_origins": list(client.web_origins) if client.web_origins is not None else None,
+        "allowed_web_origins": sorted(client.cors_origins),
         "token_endpoint_auth_methods": list(client.auth_methods),
         "active": client.active,
         "created_at": _iso(client.created_at),
