@@ -19,6 +19,9 @@ class Services:
     courier: Courier
     renderer: MessageRenderer
     throttler: Throttler
+    #: The signing keys (:class:`idp.keys.KeyStore`), set by :func:`idp.oidc.setup.init_oidc`: what signs
+    #: the logout tokens queued when a session ends (:mod:`idp.oidc.backchannel`).
+    keys: object | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None, courier: Courier | None = None) -> "Services":

@@ -25,6 +25,7 @@ STRING, STRINGS, BOOLEAN = "string", "array of strings", "boolean"
 CREATE_FIELDS = {
     "client_id": STRING, "name": STRING, "redirect_uris": STRINGS, "post_logout_redirect_uris": STRINGS,
     "scopes": STRINGS, "grant_types": STRINGS, "public": BOOLEAN, "first_party": BOOLEAN, "pkce_required": BOOLEAN,
+    "backchannel_logout_uri": STRING, "backchannel_logout_session_required": BOOLEAN,
 }
 #: Fields of ``PATCH /api/admin/clients/{client_id}``: whether a client is public, and its id, never change.
 UPDATE_FIELDS = {name: kind for name, kind in CREATE_FIELDS.items() if name not in ("client_id", "public")}

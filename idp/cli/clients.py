@@ -73,10 +73,15 @@ _grant_choice = click.Choice(GRANT_TYPES)
               help="Let a legacy confidential client use the code flow without PKCE (recorded in the audit). "
                    "Default: PKCE S256 required of every client.")
 @click.option("--client-id", help="Choose the client_id (default: random).")
+@click.option("--backchannel-logout-uri",
+              help="Where the provider POSTs a logout token when the customer's session ends (Back-Channel "
+                   "Logout): https, or http on 127.0.0.1/localhost/[::1].")
+@click.option("--backchannel-logout-session-required", is_flag=True,
+              help="The client needs the session id (sid) in logout tokens (they always carry it).")
 @json_option
 @domain_errors
 def create(name, redirect_uris, post_logout_redirect_uris, scopes, grant_types, public, first_party,
-           pkce_optional, client_id, as_json):
+           pkce_optional, client_id, backchannel_logout_uri, backchannel_logout_session_required, as_json):
     """Register a client; a confidential client's secret is printed once."""
     svc = _services()
     if not public:
@@ -84,7 +89,9 @@ def create(name, redirect_uris, post_logout_redirect_uris, scopes, grant_types, 
     created = operations.register(svc, CLI, name=name, redirect_uris=redirect_uris,
                                   post_logout_redirect_uris=post_logout_redirect_uris, scopes=scopes or None,
                                   grant_types=grant_types or None, public=public, first_party=first_party,
-                                  pkce_required=not pkce_optional, client_id=client_id)
+                                  pkce_required=not pkce_optional, client_id=client_id,
+                                  backchannel_logout_uri=backchannel_logout_uri,
+                                  backchannel_logout_session_required=backchannel_logout_session_required)
     data = _with_secret(*created)
     emit(data, as_json, None if as_json else _human(data))
 
@@ -123,15 +130,20 @@ def show(client_id, as_json):
 @click.option("--pkce-required/--pkce-optional", "pkce_required", default=None,
               help="Require PKCE S256 (the default), or let a legacy confidential client go without it "
                    "(recorded in the audit).")
+@click.option("--backchannel-logout-uri", help="Where logout tokens are POSTed (an empty string removes it).")
+@click.option("--backchannel-logout-session-required/--no-backchannel-logout-session-required",
+              "backchannel_logout_session_required", default=None,
+              help="Whether the client needs sid in logout tokens.")
 @json_option
 @domain_errors
 def update(client_id, name, redirect_uris, post_logout_redirect_uris, clear_post_logout_redirect_uris, scopes,
-           grant_types, first_party, pkce_required, as_json):
+           grant_types, first_party, pkce_required, backchannel_logout_uri, backchannel_logout_session_required, as_json):
     """Change a client's settings; options not given stay as they are."""
     post_logout = [] if clear_post_logout_redirect_uris else (post_logout_redirect_uris or None)
     fields = {"name": name, "redirect_uris": redirect_uris or None, "post_logout_redirect_uris": post_logout,
               "scopes": scopes or None, "grant_types": grant_types or None, "first_party": first_party,
-              "pkce_required": pkce_required}
+              "pkce_required": pkce_required, "backchannel_logout_uri": backchannel_logout_uri,
+              "backchannel_logout_session_required": backchannel_logout_session_required}
     client = operations.change(_services(), CLI, client_id,
                                **{key: value for key, value in fields.items() if value is not None})
     data = describe_client(client)

@@ -83,3 +83,16 @@ def validate_redirect_uris(uris, *, required: bool = False) -> list[str]:
 def is_registered(uri: str | None, registered: list[str]) -> bool:
     """Exact, case-sensitive comparison with one of the registered URIs (RFC 9700 §4.1.3)."""
     return isinstance(uri, str) and uri in registered
+
+
+def validate_backchannel_logout_uri(uri) -> str | None:
+    """A back-channel logout URI (Back-Channel Logout 1.0 §2.2): the rules of a redirect URI (https, http
+    only on loopback, no fragment); None or an empty string: none registered."""
+    if uri is None or (isinstance(uri, str) and not uri.strip()):
+        return None
+    try:
+        return validate_redirect_uri(uri.strip() if isinstance(uri, str) else uri)
+    except InvalidRedirectUri as exc:
+        raise InvalidRedirectUri(f"backchannel_logout_uri: {exc.description}",
+                                 code=exc.code.replace("client.redirect_uri.",
+                                                       "client.backchannel_logout_uri.")) from None

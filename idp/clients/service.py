@@ -20,7 +20,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, select
 
 from idp.clients.models import GRANT_TYPES, STANDARD_SCOPES, OAuthClient
-from idp.clients.redirect_uris import validate_redirect_uris
+from idp.clients.redirect_uris import validate_backchannel_logout_uri, validate_redirect_uris
 from idp.clients.secrets import generate_secret, hash_secret
 from idp.clients.web_origins import validate_web_origins
 from idp.errors import BadRequest, Conflict, NotFound
@@ -59,7 +59,8 @@ def create_client(settings: Settings, *, name: str, redirect_uris: Iterable[str]
                   post_logout_redirect_uris: Iterable[str] = (), scopes: Iterable[str] | None = None,
                   grant_types: Iterable[str] | None = None, public: bool = False, first_party: bool = False,
                   pkce_required: bool = True, client_id: str | None = None,
-                  web_origins: Iterable[str] | None = None, now: datetime) -> ClientWithSecret:
+                  web_origins: Iterable[str] | None = None, backchannel_logout_uri: str | None = None,
+                  backchannel_logout_session_required: bool = False, now: datetime) -> ClientWithSecret:
     """Register a client (flushed, not committed).
 
     Defaults: all standard scopes; grant types ``authorization_code`` and ``refresh_token``, plus
@@ -80,6 +81,8 @@ def create_client(settings: Settings, *, name: str, redirect_uris: Iterable[str]
         pkce_required=bool(pkce_required),
         first_party=bool(first_party),
         web_origins=_web_origins(web_origins),
+        backchannel_logout_uri=validate_backchannel_logout_uri(backchannel_logout_uri),
+        backchannel_logout_session_required=bool(backchannel_logout_session_required),
         created_at=now,
     )
     secret = None
@@ -126,7 +129,8 @@ def list_clients(*, include_disabled: bool = True) -> list[OAuthClient]:
 def update_client(client_id: str, *, name: str | None = None, redirect_uris: Iterable[str] | None = None,
                   post_logout_redirect_uris: Iterable[str] | None = None, scopes: Iterable[str] | None = None,
                   grant_types: Iterable[str] | None = None, first_party: bool | None = None,
-                  pkce_required: bool | None = None, web_origins=UNCHANGED, now: datetime) -> OAuthClient:
+                  pkce_required: bool | None = None, web_origins=UNCHANGED, backchannel_logout_uri=UNCHANGED,
+                  backchannel_logout_session_required: bool | None = None, now: datetime) -> OAuthClient:
     """Change what is given (None leaves a field alone; a list replaces the whole list). Flushed.
     ``web_origins`` is left alone unless given: a list (empty too) replaces them, None derives them again.
 
@@ -152,6 +156,10 @@ def update_client(client_id: str, *, name: str | None = None, redirect_uris: Ite
         client.pkce_required = bool(pkce_required)
     if web_origins is not UNCHANGED:
         client.web_origins = _web_origins(web_origins)
+    if backchannel_logout_uri is not UNCHANGED:  # None or "" removes it
+        client.backchannel_logout_uri = validate_backchannel_logout_uri(backchannel_logout_uri)
+    if backchannel_logout_session_required is not None:
+        client.backchannel_logout_session_required = bool(backchannel_logout_session_required)
     client.updated_at = now
     db.session.flush()
     return client
@@ -201,6 +209,8 @@ def describe_client(client: OAuthClient) -> dict:
         "first_party": client.first_party,
         "redirect_uris": list(client.redirect_uris),
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "backchannel_logout_session_required": client.backchannel_logout_session_required,
         "scopes": list(client.scopes),
         "grant_types": list(client.grant_types),
         # As registered (None: derived), and what CORS allows now (idp.clients.web_origins).

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import os
 
-from idp.delivery.message import EMAIL, SMS, OutgoingMessage
-from idp.delivery.transports import DeliveryError, MailboxTransport, SesTransport, SnsTransport, Transport
+from idp.delivery.message import EMAIL, HTTP, SMS, OutgoingMessage
+from idp.delivery.transports import (DeliveryError, HttpPostTransport, MailboxTransport, SesTransport, SnsTransport,
+                                     Transport)
 from idp.settings import Settings, SettingsError
 
 #: A customer is waiting on the page while a message is handed to SES or SNS, so a dead or unreachable
@@ -34,7 +35,8 @@ def build_courier(settings: Settings, *, connect_timeout: float = AWS_CONNECT_TI
 
     ``connect_timeout``/``read_timeout`` (seconds) are for tests that play a slow provider."""
     mailbox = MailboxTransport(settings.mailbox_path, sender=settings.email_from)
-    transports: dict[str, Transport] = {EMAIL: mailbox, SMS: mailbox}
+    transports: dict[str, Transport] = {EMAIL: mailbox, SMS: mailbox,
+                                        HTTP: HttpPostTransport(timeout=read_timeout)}
     if settings.email_transport == "ses" or settings.sms_transport == "sns":
         session, config = aws_session(connect_timeout=connect_timeout, read_timeout=read_timeout)
         if settings.email_transport == "ses":

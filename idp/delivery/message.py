@@ -5,12 +5,15 @@ from dataclasses import dataclass
 
 EMAIL = "email"
 SMS = "sms"
+#: An HTTP POST of a form to a URL (a relying party's back-channel logout URI): ``recipient`` is the URL,
+#: ``text`` the ``application/x-www-form-urlencoded`` body.
+HTTP = "http"
 
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    channel: str  # EMAIL or SMS
-    recipient: str  # an address or an E.164 number
+    channel: str  # EMAIL, SMS or HTTP
+    recipient: str  # an address, an E.164 number or a URL
     template: str  # the purpose, e.g. "temporary_password"
     text: str
     subject: str = ""  # e-mail only

@@ -6,10 +6,11 @@ from the tree alone.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from idp.delivery.message import EMAIL, SMS, OutgoingMessage
+from idp.delivery.message import EMAIL, HTTP, SMS, OutgoingMessage
 
 
 class MessageRenderer:
@@ -32,6 +33,9 @@ class MessageRenderer:
         if channel == SMS:
             text = " ".join(self._render(f"{purpose}/sms.txt", params).split())
             return OutgoingMessage(channel=SMS, recipient=recipient, template=purpose, text=text)
+        if channel == HTTP:  # no template: the parameters are the URL and the form posted to it
+            return OutgoingMessage(channel=HTTP, recipient=params["url"], template=purpose,
+                                   text=urlencode(params["form"]))
         raise ValueError(f"unknown channel {channel!r}")
 
     def _render(self, name: str, params: dict) -> str:

@@ -46,6 +46,7 @@ def provider_metadata(issuer: str) -> dict:
         require_request_uri_registration=False,
         authorization_response_iss_parameter_supported=True,
         frontchannel_logout_supported=False,
-        backchannel_logout_supported=False,
+        backchannel_logout_supported=True,
+        backchannel_logout_session_supported=True,
     )
     return metadata

@@ -14,7 +14,8 @@ from idp.clients import find_active_client
 from idp.extensions import db
 from idp.keys import ALG
 from idp.oidc.models import AuthorizationCode, token_hash
-from idp.sessions import end_session as end_browser_session
+from idp.oidc.backchannel import queue_logouts, send_now
+from idp.sessions import end_session as end_browser_session, remember_client
 
 
 class ProviderHooks:
@@ -58,8 +59,9 @@ class ProviderHooks:
             redirect_uri=request.payload.redirect_uri, scope=request.scope or "",
             nonce=data.get("nonce") or None, code_challenge=data.get("code_challenge") or None,
             code_challenge_method=data.get("code_challenge_method") or None,
-            auth_time=signed_in.auth_time, amr=signed_in.amr, created_at=now,
+            auth_time=signed_in.auth_time, amr=signed_in.amr, sid=signed_in.sid, created_at=now,
             expires_at=now + timedelta(seconds=self.services.settings.authorization_code_ttl)))
+        remember_client(signed_in, request.client.id, now=now)
 
     # -- RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) ------------------------------------
 
@@ -75,7 +77,10 @@ class ProviderHooks:
         return bool(request.payload.data.get("client_id"))
 
     def end_session(self, end_session_request):
-        end_browser_session(session.get("sid"), now=self.now())
+        now = self.now()
+        logouts = queue_logouts(self.services, end_browser_session(session.get("sid"), now=now), now=now)
+        db.session.commit()
+        send_now(self.services, logouts)
         lang = session.get("lang")
         session.clear()
         if lang:

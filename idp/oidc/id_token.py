@@ -1,7 +1,8 @@
 """ID tokens (OIDC Core §2): built from the sign-in a code or refresh token remembers, signed RS256 with
 the current key (its ``kid`` in the header), and read back when a client sends one as ``id_token_hint``.
 
-Claims: ``iss sub aud exp iat auth_time amr`` always, ``nonce`` when the authorization request had one
+Claims: ``iss sub aud exp iat auth_time amr`` always, ``sid`` (the provider session) when the customer
+signed in through a session, ``nonce`` when the authorization request had one
 (§3.1.2.1; never on a refresh, §12.2), ``at_hash`` when an access token is issued with it (§3.1.3.6).
 Claims about the customer (e-mail, phone …) are served by UserInfo, not copied here (§5.4); the one
 exception is the ``policies`` claim, which the portals read straight from the ID token (``extra``).
@@ -21,7 +22,7 @@ from idp.oidc.models import unix
 
 def build_id_token(*, issuer: str, audience: str, subject: str, auth_time: datetime | None,
                    amr: str | None, nonce: str | None, access_token: str | None, now: datetime, ttl: int,
-                   key: KeyRecord, extra: dict | None = None) -> str:
+                   key: KeyRecord, extra: dict | None = None, sid: str | None = None) -> str:
     claims: dict = {
         "iss": issuer,
         "sub": subject,
@@ -33,6 +34,8 @@ def build_id_token(*, issuer: str, audience: str, subject: str, auth_time: datet
     }
     if nonce:
         claims["nonce"] = nonce
+    if sid:  # the provider session (Back-Channel Logout 1.0 §2.4): a logout token names it too
+        claims["sid"] = sid
     if access_token:
         claims["at_hash"] = create_half_hash(access_token, ALG).decode("ascii")
     for name, value in (extra or {}).items():

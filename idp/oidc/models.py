@@ -53,6 +53,8 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):
     #: When and how the customer signed in (OIDC Core §2 ``auth_time``, RFC 8176 ``amr``).
     auth_time: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     amr: Mapped[str] = mapped_column(String(50), nullable=False, default="pwd")
+    #: The provider session it was issued in (:attr:`idp.sessions.BrowserSession.sid`).
+    sid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -108,6 +110,8 @@ class OAuthToken(db.Model):
     refresh_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     auth_time: Mapped[datetime | None] = mapped_column(DateTime)
     amr: Mapped[str | None] = mapped_column(String(50))
+    #: The provider session of the sign-in (its code's ``sid``); None for a machine's token.
+    sid: Mapped[str | None] = mapped_column(String(64))
 
     client: Mapped[OAuthClient] = relationship(lazy="joined")
     account: Mapped[Account | None] = relationship(lazy="joined")

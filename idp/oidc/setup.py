@@ -30,6 +30,7 @@ def init_oidc(app: Flask, *, production: bool) -> ProtocolAPI:
     keys = app.extensions["idp.keys"] = KeyStore(settings.keys_dir, clock=services.clock,
                                                  reload_interval=settings.keys_reload_interval,
                                                  create_if_missing=not settings.production)
+    services.keys = keys  # logout tokens are signed where sessions end (idp.oidc.backchannel)
     if keys.create_if_missing and not any(r.signs_at(services.clock.now()) for r in keys.records()):
         check_keys_dir(settings.keys_dir, writable=True)  # development makes the first key on first use
     if settings.production and not keys.published():

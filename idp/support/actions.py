@@ -21,7 +21,8 @@ from idp.audit import Origin, record
 from idp.errors import BadRequest, Conflict
 from idp.extensions import db
 from idp.oidc import revoke_for_account
-from idp.sessions import end_all_sessions
+from idp.oidc.backchannel import queue_logouts, send_now
+from idp.sessions import end_account_sessions
 from idp.support.service import Operator
 
 MAX_REASON = 500
@@ -207,10 +208,12 @@ def block(services, operator: Operator, account: Account, *, reason: str, token:
     def work(now):
         if account.disabled_at is None:
             account.disabled_at = now
-        return {"sessions": end_all_sessions(account.id, now=now),
-                "tokens": revoke_for_account(account.id, now=now)}
+        return _end_everything(services, account, now, logouts)
 
-    return _run(services, operator, account, BLOCK, reason, token, work)
+    logouts: list = []
+    result = _run(services, operator, account, BLOCK, reason, token, work)
+    send_now(services, logouts)
+    return result
 
 
 def unblock(services, operator: Operator, account: Account, *, reason: str, token: str | None = None):
@@ -225,10 +228,20 @@ def unblock(services, operator: Operator, account: Account, *, reason: str, toke
 def sign_out(services, operator: Operator, account: Account, *, reason: str, token: str | None = None):
     """End every session and revoke every token of the account (the customer signs in again everywhere)."""
     def work(now):
-        return {"sessions": end_all_sessions(account.id, now=now),
-                "tokens": revoke_for_account(account.id, now=now)}
+        return _end_everything(services, account, now, logouts)
 
-    return _run(services, operator, account, SIGN_OUT, reason, token, work)
+    logouts: list = []
+    result = _run(services, operator, account, SIGN_OUT, reason, token, work)
+    send_now(services, logouts)
+    return result
+
+
+def _end_everything(services, account: Account, now: datetime, logouts: list) -> dict:
+    """Every session of the account ended (each relying party of each told, Back-Channel Logout) and every
+    token revoked, in the action's transaction; the queued logout tokens appended to ``logouts``."""
+    ended = end_account_sessions(account.id, now=now)
+    logouts.extend(queue_logouts(services, ended, now=now))
+    return {"sessions": len(ended), "tokens": revoke_for_account(account.id, now=now)}
 
 
 def perform(services, operator: Operator, account: Account, action: str, *, reason: str,

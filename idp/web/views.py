@@ -9,6 +9,7 @@ from idp.accounts import Account, InvalidLogin, display_phone, parse_login
 from idp.audit import Origin, record
 from idp.extensions import db
 from idp.oidc import revoke_for_account
+from idp.oidc.backchannel import queue_logouts, send_now
 from idp.passwords import RULES
 from idp.passwords.change import change_with_temporary
 from idp.passwords.reset import request_temporary_password
@@ -151,7 +152,9 @@ def logout():
     now = services().clock.now()
     if row is not None:
         record("signout", at=now, origin=_origin(), account_id=row.account_id)
-    end_session(session.get("sid"), now=now)
+    logouts = queue_logouts(services(), end_session(session.get("sid"), now=now), now=now)
+    db.session.commit()
+    send_now(services(), logouts)
     lang = session.get("lang")
     session.clear()
     if lang:

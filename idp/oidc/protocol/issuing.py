@@ -65,6 +65,7 @@ def tokens_for(provider: Provider, connection, *, client, account, grant_type: s
         "refresh_expires_at": now + timedelta(seconds=settings.refresh_token_ttl) if refresh else None,
         "auth_time": signed_in.auth_time if signed_in is not None else None,
         "amr": signed_in.amr if signed_in is not None else None,
+        "sid": signed_in.sid if signed_in is not None else None,
     }))
     event = event_values("token.issued", at=now, origin=origin, client_id=client.client_id,
                          account_id=account.id if account is not None else None, grant_type=grant_type,
@@ -74,7 +75,7 @@ def tokens_for(provider: Provider, connection, *, client, account, grant_type: s
     if account is not None and is_openid(scope):
         payload["id_token"] = build_id_token(
             issuer=provider.issuer, audience=client.client_id, subject=account.subject,
-            auth_time=signed_in.auth_time, amr=signed_in.amr,
+            auth_time=signed_in.auth_time, amr=signed_in.amr, sid=signed_in.sid,
             nonce=code.nonce if code is not None else None,  # never on a refresh (OIDC Core §12.2)
             access_token=access, now=now, ttl=settings.id_token_ttl, key=provider.keys.signing_key(),
             extra=id_token_claims(account, scope, lambda: store.policies(connection, account.id)))
