@@ -79,7 +79,9 @@ class OAuthClient(db.Model, ClientMixin):
     def cors_origins(self) -> frozenset[str]:
         """The browser origins allowed to call the protocol endpoints as this client (none when disabled):
         :mod:`idp.clients.web_origins`."""
-        return effective_origins(self.public, self.redirect_uris, self.web_origins) if self.active else frozenset()
+        if not self.active:
+            return frozenset()
+        return effective_origins(self.public, self.redirect_uris, self.web_origins)
 
     def __repr__(self) -> str:
         return f"<OAuthClient {self.client_id}>"

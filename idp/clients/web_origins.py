@@ -41,7 +41,7 @@ class InvalidWebOrigin(BadRequest):
 
 
 def validate_web_origin(value) -> str:
-    """``value`` as a serialised origin (see the module's documentation); :class:`InvalidWebOrigin` otherwise."""
+    """``value`` as a serialised origin (see the module's documentation), or :class:`InvalidWebOrigin`."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidWebOrigin("empty web origin", code="client.web_origin.malformed")
     value = value.strip()
@@ -50,19 +50,21 @@ def validate_web_origin(value) -> str:
                                code="client.web_origin.too_long")
     shown = value[:100]
     if "*" in value:
-        raise InvalidWebOrigin(f"{shown!r} has a wildcard: register each origin", code="client.web_origin.wildcard")
+        raise InvalidWebOrigin(f"{shown!r} has a wildcard: register each origin",
+                               code="client.web_origin.wildcard")
     try:
         parts = urlsplit(value)
         port = parts.port
     except ValueError:
-        raise InvalidWebOrigin(f"{shown!r} is not scheme://host[:port]", code="client.web_origin.malformed") from None
+        raise InvalidWebOrigin(f"{shown!r} is not scheme://host[:port]",
+                               code="client.web_origin.malformed") from None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not value.lower().startswith(scheme + "://"):
         raise InvalidWebOrigin(f"{shown!r} must be https://host[:port]", code="client.web_origin.scheme")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise InvalidWebOrigin(f"{shown!r} carries credentials", code="client.web_origin.userinfo")
     if parts.path not in ("", "/") or parts.query or parts.fragment or "?" in value or "#" in value:
-        raise InvalidWebOrigin(f"{shown!r}: an origin is scheme://host[:port], without a path, query or fragment",
+        raise InvalidWebOrigin(f"{shown!r}: an origin is scheme://host[:port], no path, query or fragment",
                                code="client.web_origin.path")
     host = (parts.hostname or "").lower()
     if not host or not _HOST.match(f"[{host}]" if ":" in host else host):

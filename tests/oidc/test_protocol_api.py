@@ -38,7 +38,8 @@ def test_the_protocol_api_owns_its_paths_and_the_pages_the_rest(client):
                      "/.well-known/openid-configuration", "/.well-known/jwks.json"}
     token = client.post("/oauth/token")
     assert token.status_code == 400 and token.get_json()["error"] == "invalid_request"
-    assert "Set-Cookie" not in token.headers and "Vary" not in token.headers  # no browser session here
+    assert "Set-Cookie" not in token.headers  # no browser session here
+    assert token.headers["Vary"] == "Origin"  # CORS (idp.oidc.protocol.cors), never Cookie
     authorize = client.get("/oauth/authorize")  # a page: the error page of a broken authorization request
     assert authorize.status_code == 400 and authorize.mimetype == "text/html"
     assert client.get("/oauth/token/").status_code == 404  # not the protocol API's: the pages' 404

@@ -26,6 +26,7 @@ from idp.headers import security_headers
 from idp.keys import JWKS_MAX_AGE
 from idp.oidc.discovery import provider_metadata
 from idp.oidc.protocol.context import Call, Provider, read_form
+from idp.oidc.protocol.cors import CLIENT, PUBLIC, Cors
 from idp.oidc.protocol.errors import OAuthError
 from idp.oidc.protocol.introspection import introspection
 from idp.oidc.protocol.revocation import revocation
@@ -62,6 +63,7 @@ class Route:
     name: str  # the endpoint's name in metrics
     methods: frozenset
     answer: Callable  # (api, environ, request id) → Answer
+    cors: str | None = None  # browsers may call it (idp.oidc.protocol.cors): PUBLIC or CLIENT origins
 
 
 class ProtocolAPI:
@@ -72,13 +74,17 @@ class ProtocolAPI:
         self.timer = RequestTimer()
         self.discovery = json.dumps(provider_metadata(provider.issuer)).encode("utf-8")
         self.security = security_headers(_JSON, production=production)
+        self.cors = Cors(provider.store)
 
     def __call__(self, environ, start_response):
         started = self.timer.start()
         rid = request_id(environ)
         method = environ.get("REQUEST_METHOD", "GET")
         route = ROUTES.get(environ.get("PATH_INFO"))
-        answer = self.respond(route, method, environ, rid)
+        if route is not None and route.cors is not None:
+            answer = self.cors.serve(route, method, environ, lambda: self.respond(route, method, environ, rid))
+        else:
+            answer = self.respond(route, method, environ, rid)
         headers = [("Content-Type", _JSON), ("Content-Length", str(len(answer.body))), *answer.headers,
                    *self.security, ("X-Request-ID", rid)]
         self.timer.observe(route.name if route is not None else None, method, started)
@@ -123,8 +129,8 @@ class ProtocolAPI:
 
 
 def _public(body: bytes, *, max_age: int) -> Answer:
-    return Answer(200, body, [("Cache-Control", f"public, max-age={max_age}"),
-                              ("Access-Control-Allow-Origin", "*")])  # public documents, read by browsers too
+    # Public documents; browsers may read them from the clients' web origins (idp.oidc.protocol.cors).
+    return Answer(200, body, [("Cache-Control", f"public, max-age={max_age}")])
 
 
 def _endpoint(run, *, form_required: bool = True) -> Callable:
@@ -134,12 +140,14 @@ def _endpoint(run, *, form_required: bool = True) -> Callable:
 _GET, _POST = frozenset({"GET", "HEAD"}), frozenset({"POST"})
 #: Every path of the protocol API; everything else is the pages application's.
 ROUTES = {
-    "/oauth/token": Route("oidc.token", _POST, _endpoint(token)),
-    "/oauth/userinfo": Route("oidc.userinfo", _GET | _POST, _endpoint(userinfo, form_required=False)),
-    "/oauth/introspect": Route("oidc.introspect", _POST, _endpoint(introspection)),
-    "/oauth/revoke": Route("oidc.revoke", _POST, _endpoint(revocation)),
-    "/.well-known/openid-configuration": Route("oidc.openid_configuration", _GET, ProtocolAPI.openid_configuration),
-    "/.well-known/jwks.json": Route("oidc.jwks", _GET, ProtocolAPI.jwks),
+    "/oauth/token": Route("oidc.token", _POST, _endpoint(token), cors=CLIENT),
+    "/oauth/userinfo": Route("oidc.userinfo", _GET | _POST, _endpoint(userinfo, form_required=False),
+                             cors=CLIENT),
+    "/oauth/introspect": Route("oidc.introspect", _POST, _endpoint(introspection)),  # resource servers only
+    "/oauth/revoke": Route("oidc.revoke", _POST, _endpoint(revocation), cors=CLIENT),
+    "/.well-known/openid-configuration": Route("oidc.openid_configuration", _GET,
+                                               ProtocolAPI.openid_configuration, cors=PUBLIC),
+    "/.well-known/jwks.json": Route("oidc.jwks", _GET, ProtocolAPI.jwks, cors=PUBLIC),
 }
 PATHS = frozenset(ROUTES)
 

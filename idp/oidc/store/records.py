@@ -16,6 +16,7 @@ Every lookup takes the request's connection (:mod:`idp.oidc.store.connections`) 
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from types import FunctionType
 
 from sqlalchemy import JSON, bindparam, inspect, select
@@ -57,7 +58,20 @@ def _record_class(model: type, **extra) -> type:
     return type(model.__name__ + "Record", (Record,), namespace)
 
 
-ClientRecord = _record_class(OAuthClient)
+#: The client records a request has loaded, in order, while the protocol API watches (it sets a list for the
+#: request and resets the variable after it): the first is the client the request concerns (the asking
+#: client, or the token's), whose web origins CORS allows (:mod:`idp.oidc.protocol.cors`).
+CLIENTS_LOADED: ContextVar[list | None] = ContextVar("idp_clients_loaded", default=None)
+
+
+def _client_record_init(self, values) -> None:
+    self.__dict__.update(zip(self.keys, values))
+    loaded = CLIENTS_LOADED.get()
+    if loaded is not None:
+        loaded.append(self)
+
+
+ClientRecord = _record_class(OAuthClient, __init__=_client_record_init)
 AccountRecord = _record_class(Account)
 #: A code's customer (``account``) comes with it from :func:`client_with_code`.
 CodeRecord = _record_class(AuthorizationCode, account=None)
