@@ -15,13 +15,20 @@ def enqueue(services, purpose: str, *, channel: str, recipient: str, account_id:
 
     ``purpose`` names the templates under ``templates/messages/<purpose>/``; ``params`` are sealed.
     """
-    now = services.clock.now()
-    row = Delivery(account_id=account_id, channel=channel, recipient=recipient, template=purpose,
-                   payload=Sealer(services.settings.secret_keys).seal(params), status=QUEUED, attempts=0,
-                   next_attempt_at=now, created_at=now)
+    row = Delivery(**row_values(services.settings.secret_keys, purpose, channel=channel, recipient=recipient,
+                                account_id=account_id, params=params, now=services.clock.now()))
     db.session.add(row)
     db.session.flush()
     return row
+
+
+def row_values(keys, purpose: str, *, channel: str, recipient: str, account_id: int | None, params: dict,
+               now) -> dict:
+    """The columns of a new queued outbox row, ``params`` sealed under ``keys`` (the current secret key):
+    what :func:`enqueue` adds, and what a caller without the ORM session inserts (the protocol API)."""
+    return {"account_id": account_id, "channel": channel, "recipient": recipient, "template": purpose,
+            "payload": Sealer(keys).seal(params), "status": QUEUED, "attempts": 0, "next_attempt_at": now,
+            "created_at": now}
 
 
 def dispatch_inline(services, rows: list[Delivery]) -> list[str | None]:

@@ -6,9 +6,13 @@ The logout token (§2.4) is a JWT signed like ID tokens (RS256, the current key'
 field ``logout_token`` (§2.5) by the outbox's HTTP channel (:mod:`idp.delivery.transports.http_post`),
 sealed at rest like every payload, retried on a 5xx or a timeout, dead at once on a 4xx.
 
+Which relying parties had a session is remembered when a code is issued in it
+(:func:`idp.sessions.remember_client`); a session's ``sid`` is random, never its row id.
+
 :func:`queue_logouts` is the one place that turns ended sessions into queued logout tokens; every way a
 session ends calls it in the transaction that ends it (sign-out, RP-initiated logout, an operator's block
-or sign-out everywhere).
+or sign-out everywhere); a reused refresh token ends its session through :func:`end_session_by_sid`, the
+protocol API's way of writing the same rows.
 """
 from __future__ import annotations
 
@@ -16,14 +20,17 @@ import secrets
 from datetime import datetime
 
 from joserfc import jwt
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 
 from idp.accounts import Account
 from idp.clients import OAuthClient
 from idp.delivery import HTTP, Delivery, dispatch_inline, enqueue
+from idp.delivery.outbox import row_values
 from idp.extensions import db
 from idp.keys import ALG, KeyRecord
 from idp.oidc.models import unix
+from idp.oidc.store import LostRace
+from idp.oidc.store.statements import Statement
 from idp.sessions import BrowserSession, BrowserSessionClient, EndedSession
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -46,18 +53,25 @@ def build_logout_token(*, issuer: str, audience: str, subject: str | None, sid: 
     return jwt.encode({"alg": ALG, "kid": key.kid, "typ": TYP}, claims, key.private_key, algorithms=[ALG])
 
 
-def receivers(session_ids: list[int]):
-    """(session id, sid, subject, client_id, logout URI, session required) of every client with a back-channel
-    logout URI that got a code in one of the sessions ``session_ids``."""
-    return (select(BrowserSession.id, BrowserSession.sid, Account.subject, OAuthClient.client_id,
-                   OAuthClient.backchannel_logout_uri, OAuthClient.backchannel_logout_session_required)
+def receivers(where):
+    """(session id, sid, account id, subject, client_id, logout URI) of every enabled client with a back-channel
+    logout URI that got a code in a session matching ``where`` (a condition on :class:`BrowserSession`)."""
+    return (select(BrowserSession.id, BrowserSession.sid, BrowserSession.account_id, Account.subject,
+                   OAuthClient.client_id, OAuthClient.backchannel_logout_uri)
             .select_from(BrowserSessionClient)
             .join(BrowserSession, BrowserSession.id == BrowserSessionClient.browser_session_id)
             .join(Account, Account.id == BrowserSession.account_id)
             .join(OAuthClient, OAuthClient.id == BrowserSessionClient.client_pk)
-            .where(BrowserSessionClient.browser_session_id.in_(session_ids),
-                   OAuthClient.backchannel_logout_uri.isnot(None), OAuthClient.disabled_at.is_(None))
+            .where(where, OAuthClient.backchannel_logout_uri.isnot(None), OAuthClient.disabled_at.is_(None))
             .order_by(BrowserSession.id, OAuthClient.client_id))
+
+
+def _messages(issuer: str, key: KeyRecord, found, now: datetime) -> list[dict]:
+    """The outbox message (``enqueue``'s keyword arguments) of each receiver row of :func:`receivers`."""
+    return [{"purpose": PURPOSE, "channel": HTTP, "recipient": client_id, "account_id": account_id,
+             "params": {"url": uri, "form": {"logout_token": build_logout_token(
+                 issuer=issuer, audience=client_id, subject=subject, sid=sid, now=now, key=key)}}}
+            for _session_id, sid, account_id, subject, client_id, uri in found]
 
 
 def queue_logouts(services, ended: list[EndedSession], *, now: datetime) -> list[Delivery]:
@@ -66,20 +80,42 @@ def queue_logouts(services, ended: list[EndedSession], *, now: datetime) -> list
     :func:`send_now` once committed."""
     if not ended:
         return []
-    key = None
-    accounts = {session.id: session.account_id for session in ended}
-    rows = []
-    for session_id, sid, subject, client_id, uri, _required in db.session.execute(receivers(list(accounts))):
-        key = key or services.keys.signing_key()
-        token = build_logout_token(issuer=services.settings.issuer, audience=client_id, subject=subject, sid=sid,
-                                   now=now, key=key)
-        rows.append(enqueue(services, PURPOSE, channel=HTTP, recipient=client_id,
-                            account_id=accounts[session_id],
-                            params={"url": uri, "form": {"logout_token": token}}))
-    return rows
+    found = db.session.execute(receivers(BrowserSession.id.in_([session.id for session in ended]))).all()
+    if not found:
+        return []
+    messages = _messages(services.settings.issuer, services.keys.signing_key(), found, now)
+    return [enqueue(services, message.pop("purpose"), **message) for message in messages]
 
 
 def send_now(services, rows: list[Delivery]) -> None:
     """After the commit: in ``inline`` delivery mode, post the logout tokens at once (else the worker does)."""
     if rows:
         dispatch_inline(services, rows)
+
+
+# -- the protocol API's way (no ORM session): a reused refresh token ends the session it came from -----------
+
+_sessions = BrowserSession.__table__
+_END_BY_SID = Statement(update(_sessions).where(_sessions.c.sid == bindparam("sid"), _sessions.c.ended_at.is_(None))
+                        .values(ended_at=bindparam("now")))
+_RECEIVERS_BY_SID = Statement(receivers(BrowserSession.sid == bindparam("sid")))
+_DELIVERY_FIELDS = ("account_id", "channel", "recipient", "template", "payload", "status", "attempts",
+                    "next_attempt_at", "created_at")
+_INSERT_DELIVERY = Statement(insert(Delivery.__table__), column_keys=_DELIVERY_FIELDS)
+
+
+def end_session_by_sid(connection, *, sid: str | None, issuer: str, key_store, secret_keys, now: datetime) -> int:
+    """End the provider session ``sid`` (if still live) and queue a logout token for each of its relying
+    parties, in one transaction on the protocol API's ``connection``; returns how many were queued. The
+    worker (``idp deliveries run``) posts them."""
+    if not sid:
+        return 0
+    found = connection.all(_RECEIVERS_BY_SID, {"sid": sid})
+    messages = _messages(issuer, key_store.signing_key(), found, now) if found else []
+    inserts = [(_INSERT_DELIVERY, row_values(secret_keys, message.pop("purpose"), now=now, **message))
+               for message in messages]
+    try:
+        connection.transaction([(_END_BY_SID, {"sid": sid, "now": now})], inserts)
+    except LostRace:  # already over: whoever ended it told the relying parties
+        return 0
+    return len(inserts)

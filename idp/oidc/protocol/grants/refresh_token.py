@@ -12,6 +12,7 @@ import logging
 
 from idp.audit import event_values
 from idp.oidc import store
+from idp.oidc.backchannel import end_session_by_sid
 from idp.oidc.protocol import client_auth, issuing
 from idp.oidc.protocol.context import Call, Provider
 from idp.oidc.protocol.errors import InvalidGrant, InvalidRequest, InvalidScope
@@ -64,4 +65,10 @@ def reused(provider: Provider, connection, call: Call, client, row) -> InvalidGr
     revoked = issuing.alarm(connection, store.revoke_grant(row, now), event, log_extra=call.log)
     log.warning("refresh token reused by client %s: family revoked (%d grant(s))", client.client_id,
                         revoked, extra=call.log)
+    # The session the stolen family came from ends too, and its relying parties are told (Back-Channel Logout).
+    told = end_session_by_sid(connection, sid=row.sid, issuer=provider.issuer, key_store=provider.keys,
+                              secret_keys=provider.settings.secret_keys, now=now)
+    if told:
+        log.warning("provider session of the reused refresh token ended: %d logout token(s) queued", told,
+                    extra=call.log)
     return InvalidGrant("The refresh token was already used.")
