@@ -19,6 +19,8 @@ from idp.extensions import db
 STANDARD_SCOPES = ("openid", "profile", "email", "phone", "offline_access")
 #: Grant types a client may be allowed (RFC 6749 §4.1, §4.4, §6).
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+#: Access token formats (``oauth_clients.access_token_format``): a random handle, or RFC 9068.
+ACCESS_TOKEN_FORMATS = ("opaque", "jwt")
 #: Client authentication methods (OIDC Core §9) by client kind.
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 PUBLIC_AUTH_METHODS = ("none",)

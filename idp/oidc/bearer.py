@@ -62,7 +62,9 @@ def require_client_token(scope: str, *, realm: str, also: tuple[str, ...] = ()) 
     try:
         value = bearer.token_value(request.headers.get("Authorization"))
         with current_app.extensions[STORE].connect() as connection:
-            token = bearer.access_token(connection, value, services.clock.now())
+            token = bearer.access_token(connection, value, services.clock.now(),
+                                        keys=current_app.extensions["idp.keys"],
+                                        issuer=services.settings.issuer)
     except (NoBearerToken, BearerRequestError):
         raise MissingToken("an 'Authorization: Bearer <access token>' header is required", realm=realm) from None
     except InvalidToken:

@@ -2,7 +2,8 @@
 
 * token endpoint, introspection, revocation: RFC 6749 §5.2 (``invalid_request``, ``invalid_client`` with
   401 and ``WWW-Authenticate: Basic``, ``invalid_grant``, ``unauthorized_client``,
-  ``unsupported_grant_type``, ``invalid_scope``), RFC 7009 §2.2.1 / RFC 7662 (``unsupported_token_type``);
+  ``unsupported_grant_type``, ``invalid_scope``), RFC 8707 §2 (``invalid_target``), RFC 7009 §2.2.1 /
+  RFC 7662 (``unsupported_token_type``);
 * UserInfo and the token-guarded APIs: RFC 6750 §3.1 (``invalid_token`` 401, ``insufficient_scope`` 403,
   ``invalid_request`` 400), the challenge ``WWW-Authenticate: Bearer …``; a request without any token
   gets a bare ``Bearer`` challenge (no error attribute, §3.1) and ``invalid_token`` in the JSON body.
@@ -64,6 +65,12 @@ class InvalidScope(OAuthError):
 
 class UnsupportedTokenType(OAuthError):
     error = "unsupported_token_type"
+
+
+class InvalidTarget(OAuthError):
+    """RFC 8707 §2: the ``resource`` is invalid or not one the client may have a token for."""
+
+    error = "invalid_target"
 
 
 class BearerError(OAuthError):

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from idp.audit import Origin, event_values, publish
-from idp.oidc import store
+from idp.oidc import access_tokens, store
 from idp.oidc.id_token import build_id_token
 from idp.oidc.models import token_hash
 from idp.oidc.protocol.context import Provider
+from idp.oidc.protocol.errors import InvalidTarget
 from idp.oidc.scopes import customer_scope, id_token_claims, is_openid, machine_scope, scope_list
 from idp.oidc.tokens import new_family, new_value
 
@@ -36,15 +37,31 @@ def may_receive_tokens(account) -> bool:
 
 
 def tokens_for(provider: Provider, connection, *, client, account, grant_type: str, scope: str | None,
-               origin: Origin, now: datetime, code=None, previous=None) -> Issued:
+               origin: Origin, now: datetime, code=None, previous=None,
+               resource: str | None = None) -> Issued:
     """The tokens ``client`` gets for ``account`` (None: the client itself) by ``grant_type``, from the
-    authorization ``code`` or the ``previous`` refresh token row (the sign-in they remember)."""
+    authorization ``code`` or the ``previous`` refresh token row (the sign-in they remember); the access
+    token in the client's format, for ``resource`` (RFC 8707) if given (:mod:`idp.oidc.access_tokens`)."""
     settings = provider.settings
+    try:
+        audience = access_tokens.audience(client, resource)
+    except access_tokens.InvalidResource as error:
+        raise InvalidTarget(str(error)) from None
     if account is None:
         scope = machine_scope(client.scopes, scope)
     else:  # a customer's token carries customer scopes only, never "admin" or "policies:write"
         scope = customer_scope(client.get_allowed_scope(scope))
-    access = new_value()
+    signed_in = previous if previous is not None else code  # the sign-in behind the tokens
+    policies = _once(lambda: store.policies(connection, account.id))
+    handle = new_value()  # the opaque token, or the JWT's jti: what the row keeps the hash of
+    access = handle
+    if client.access_token_format == access_tokens.JWT:
+        access = access_tokens.build(
+            issuer=provider.issuer, audience=audience, subject=account.subject if account else client.client_id,
+            client_id=client.client_id, scope=scope, jti=handle,
+            auth_time=signed_in.auth_time if account is not None and signed_in is not None else None,
+            now=now, ttl=settings.access_token_ttl, key=provider.keys.signing_key(),
+            extra=id_token_claims(account, scope, policies) if account is not None else None)
     payload = {"token_type": BEARER, "access_token": access, "expires_in": settings.access_token_ttl}
     if scope:
         payload["scope"] = scope
@@ -52,10 +69,9 @@ def tokens_for(provider: Provider, connection, *, client, account, grant_type: s
                and client.check_grant_type("refresh_token"))
     if refresh:
         payload["refresh_token"] = new_value()
-    signed_in = previous if previous is not None else code  # the sign-in behind the tokens
     issued = Issued(payload)
     issued.writes.append(store.insert_token({
-        "access_token_hash": token_hash(access),
+        "access_token_hash": token_hash(handle),
         "refresh_token_hash": token_hash(payload["refresh_token"]) if refresh else None,
         "client_pk": client.id, "account_id": account.id if account is not None else None,
         "scope": scope, "grant_type": grant_type,
@@ -78,8 +94,19 @@ def tokens_for(provider: Provider, connection, *, client, account, grant_type: s
             auth_time=signed_in.auth_time, amr=signed_in.amr, sid=signed_in.sid,
             nonce=code.nonce if code is not None else None,  # never on a refresh (OIDC Core §12.2)
             access_token=access, now=now, ttl=settings.id_token_ttl, key=provider.keys.signing_key(),
-            extra=id_token_claims(account, scope, lambda: store.policies(connection, account.id)))
+            extra=id_token_claims(account, scope, policies))
     return issued
+
+
+def _once(read):
+    """``read`` called at most once, its answer kept (the policies go into the JWT and the ID token)."""
+    kept: list = []
+
+    def once():
+        if not kept:
+            kept.append(read())
+        return kept[0]
+    return once
 
 
 def commit(connection, issued: Issued, spend: tuple | None = None, *, log_extra: dict) -> dict:

@@ -17,7 +17,7 @@ from idp.oidc.tokens import REFRESH
 
 
 def revocation(provider: Provider, connection, call: Call) -> dict:
-    client, token = client_and_token(provider, connection, call, methods=client_auth.REVOCATION_METHODS)
+    client, token, _ = client_and_token(provider, connection, call, methods=client_auth.REVOCATION_METHODS)
     if token is None:
         return {}
     if not token.belongs_to(client):

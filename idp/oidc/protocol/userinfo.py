@@ -18,7 +18,8 @@ SCOPE = "openid"
 
 def userinfo(provider: Provider, connection, call: Call) -> dict:
     value = bearer.token_value(call.authorization, call.form if call.method == "POST" else None)
-    token = bearer.access_token(connection, value, provider.clock.now())
+    token = bearer.access_token(connection, value, provider.clock.now(), keys=provider.keys,
+                                issuer=provider.issuer)
     if not is_openid(token.scope):
         raise InsufficientScope("The access token lacks the 'openid' scope.", scope=SCOPE)
     account = token.account

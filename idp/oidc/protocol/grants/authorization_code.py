@@ -49,7 +49,8 @@ def exchange(provider: Provider, connection, call: Call) -> dict:
     if problem is not None:
         raise for_pkce(problem)
     issued = issuing.tokens_for(provider, connection, client=client, account=account, grant_type=GRANT_TYPE,
-                                scope=code.scope, origin=call.origin, now=now, code=code)
+                                scope=code.scope, origin=call.origin, now=now, code=code,
+                                resource=call.form.get("resource"))
     try:
         return issuing.commit(connection, issued, spend=store.spend_code(code.id, now), log_extra=call.log)
     except LostRace:  # a concurrent exchange of the same code won

@@ -26,5 +26,6 @@ def exchange(provider: Provider, connection, call: Call) -> dict:
     if scope and not machine_scope(client.scopes, scope):
         raise InvalidScope("None of the requested scopes is allowed for this client.")
     issued = issuing.tokens_for(provider, connection, client=client, account=None, grant_type=GRANT_TYPE,
-                                scope=scope, origin=call.origin, now=provider.clock.now())
+                                scope=scope, origin=call.origin, now=provider.clock.now(),
+                                resource=call.form.get("resource"))
     return issuing.commit(connection, issued, log_extra=call.log)

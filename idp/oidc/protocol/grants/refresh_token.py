@@ -50,7 +50,8 @@ def exchange(provider: Provider, connection, call: Call) -> dict:
     if not issuing.may_receive_tokens(account):
         raise InvalidGrant("The account cannot receive tokens.")
     issued = issuing.tokens_for(provider, connection, client=client, account=account, grant_type=GRANT_TYPE,
-                                scope=scope or row.scope, origin=call.origin, now=now, previous=row)
+                                scope=scope or row.scope, origin=call.origin, now=now, previous=row,
+                                resource=call.form.get("resource"))
     try:
         return issuing.commit(connection, issued, spend=store.spend_refresh(row.id, now), log_extra=call.log)
     except LostRace:  # a concurrent use won, or the family was revoked meanwhile

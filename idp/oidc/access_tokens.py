@@ -1,0 +1,101 @@
+"""Access tokens in the format each client chose: ``opaque`` (a random handle) or ``jwt`` (RFC 9068).
+
+Both kinds are rows of ``oauth_tokens`` and obey the same rules (:class:`idp.oidc.tokens.IssuedToken`). An
+opaque token's row keeps the SHA-256 of the token; a JWT's row keeps the SHA-256 of its ``jti`` (256 random
+bits, like an opaque value). :func:`read` turns whatever a client presents into that hash, so UserInfo,
+introspection, revocation and the token-guarded APIs find either format with the same lookup:
+
+* a value with two dots is a JWT: it counts only if this provider signed it (a published key), with
+  ``typ: at+jwt`` and our ``iss``; then its ``jti`` names the row;
+* anything else is an opaque value.
+
+A JWT access token carries ``iss sub aud client_id scope exp iat jti``, ``auth_time`` when a person signed
+in, and the ``policies`` claim when that scope was granted (as the ID token does). ``sub`` is the customer's
+subject, or the client's ``client_id`` for a machine's own token (RFC 9068 §2.2). The audience is the
+``resource`` of the token request (RFC 8707 §2.2), which must be one of the client's registered audiences
+(``invalid_target`` otherwise), or else the client's first audience — or its ``client_id`` if it has none.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from idp.clients.models import ACCESS_TOKEN_FORMATS
+from idp.keys import ALG, KeyRecord
+from idp.oidc.models import token_hash, unix
+from idp.oidc.tokens import hash_of
+
+OPAQUE, JWT = ACCESS_TOKEN_FORMATS
+#: RFC 9068 §2.1: the ``typ`` header of a JWT access token.
+TYP = "at+jwt"
+#: Longer than any JWT access token this provider signs (the policies claim included).
+MAX_JWT_LENGTH = 16384
+
+
+class InvalidResource(ValueError):
+    """A ``resource`` the client may not have a token for (RFC 8707 §2: ``invalid_target``)."""
+
+
+def is_jwt(value) -> bool:
+    return isinstance(value, str) and value.count(".") == 2
+
+
+def audience(client, resource: str | None) -> str:
+    """The audience of ``client``'s access token: ``resource`` if given (an absolute URI without a fragment,
+    registered for the client), else the client's default audience."""
+    registered = list(client.audiences or ())
+    if resource is None:
+        return registered[0] if registered else client.client_id
+    parts = urlsplit(resource)
+    if not parts.scheme or parts.fragment or "#" in resource:
+        raise InvalidResource("The resource must be an absolute URI without a fragment.")
+    if resource not in registered:
+        raise InvalidResource("The resource is not one this client may have tokens for.")
+    return resource
+
+
+def build(*, issuer: str, audience: str, subject: str, client_id: str, scope: str | None, jti: str,
+          auth_time: datetime | None, now: datetime, ttl: int, key: KeyRecord,
+          extra: dict | None = None) -> str:
+    """A JWT access token (RFC 9068 §2.2) signed with ``key`` (its ``kid`` in the header)."""
+    claims: dict = {"iss": issuer, "sub": subject, "aud": audience, "client_id": client_id,
+                    "exp": unix(now) + ttl, "iat": unix(now), "jti": jti}
+    if scope:
+        claims["scope"] = scope
+    if auth_time is not None:
+        claims["auth_time"] = unix(auth_time)
+    for name, value in (extra or {}).items():
+        claims.setdefault(name, value)  # never overrides a protocol claim
+    return jwt.encode({"typ": TYP, "alg": ALG, "kid": key.kid}, claims, key.private_key, algorithms=[ALG])
+
+
+def read(value, keyset: KeySet, *, issuer: str) -> tuple[str | None, dict | None]:
+    """The stored hash naming the access token ``value`` (None if it cannot name one) and, for a JWT, its
+    verified claims."""
+    if not is_jwt(value):
+        return hash_of(value), None
+    claims = verified_claims(value, keyset, issuer=issuer)
+    if claims is None:
+        return None, None
+    return token_hash(claims["jti"]), claims
+
+
+def verified_claims(value: str, keyset: KeySet, *, issuer: str) -> dict | None:
+    """The claims of a JWT access token this provider signed (expiry not checked: the row decides)."""
+    if len(value) > MAX_JWT_LENGTH:
+        return None
+    try:
+        token = jwt.decode(value, keyset, algorithms=[ALG])
+    except (JoseError, ValueError, KeyError, TypeError):
+        return None
+    if str(token.header.get("typ", "")).lower() not in (TYP, "application/" + TYP):
+        return None  # an ID token or a logout token is not an access token
+    claims = token.claims
+    jti = claims.get("jti")
+    if claims.get("iss") != issuer or not isinstance(jti, str) or not jti or len(jti) > 512:
+        return None
+    return dict(claims)
