@@ -255,3 +255,12 @@ def finish_logout() -> None:
         _client().validate_logout_response()
     except OAuthError as exc:
         raise PortalError("signout.unconfirmed", exc.description, status=200) from exc
+
+
+def jwks(force: bool = False) -> dict:
+    """The provider's JWKS (from discovery's ``jwks_uri``), cached; ``force`` fetches it again."""
+    metadata()
+    try:
+        return _client().fetch_jwk_set(force=force)
+    except _EXPECTED as exc:
+        raise _translate(exc) from exc

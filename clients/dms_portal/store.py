@@ -37,6 +37,24 @@ class MemoryStore:
             if len(self._items) % 256 == 0:
                 self._sweep(now)
 
+    def add(self, key: str, value, expires_in: float) -> bool:
+        """Set ``key`` unless it is there (and live) already; whether it was set. Atomic."""
+        with self._lock:
+            now = self._clock()
+            item = self._items.get(key)
+            if item is not None and item[0] > now:
+                return False
+            self._items[key] = (now + expires_in, value)
+            return True
+
+    def append(self, key: str, value, expires_in: float) -> None:
+        """Add ``value`` to the list under ``key`` (made if missing), atomically; the list lives on."""
+        with self._lock:
+            now = self._clock()
+            item = self._items.get(key)
+            values = list(item[1]) if item is not None and item[0] > now else []
+            self._items[key] = (now + expires_in, [*values, value])
+
     def delete(self, key: str) -> None:
         with self._lock:
             self._items.pop(key, None)
@@ -58,7 +76,25 @@ class SignIns:
     def add(self, record: dict) -> str:
         key = secrets.token_urlsafe(32)
         self._store.set(self.PREFIX + key, record, self._lifetime)
+        claims = record.get("id_claims") or {}
+        for name in ("sid", "sub"):  # back-channel logout finds the sign-ins of a provider session or customer
+            if claims.get(name):
+                self._store.append(f"{name}:{claims[name]}", key, self._lifetime)
         return key
+
+    def end(self, *, sid: str | None = None, sub: str | None = None) -> int:
+        """End the sign-ins of provider session ``sid`` (else of customer ``sub``); returns how many."""
+        index = f"sid:{sid}" if sid else f"sub:{sub}" if sub else None
+        if index is None:
+            return 0
+        ended = 0
+        for key in self._store.get(index) or []:
+            record = self.get(key)
+            if record is not None and (not sub or record.get("id_claims", {}).get("sub") == sub):
+                self._store.delete(self.PREFIX + key)
+                ended += 1
+        self._store.delete(index)
+        return ended
 
     def get(self, key: str | None) -> dict | None:
         return self._store.get(self.PREFIX + key) if isinstance(key, str) and key else None

@@ -7,9 +7,9 @@ import re
 import time
 from datetime import datetime, timedelta, timezone
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 
-from clients.dms_portal import csrf, provider
+from clients.dms_portal import backchannel, csrf, provider
 from clients.dms_portal.provider import PortalError
 from clients.dms_portal.texts import POLICY_KINDS, POLICY_PRODUCTS, POLICY_STATUSES
 
@@ -130,6 +130,40 @@ def logout():
         log.warning("%s", exc)
         flash(exc.code, "warning")
         return redirect(url_for(".home"))
+
+
+@bp.post("/backchannel-logout")
+def backchannel_logout():
+    """OpenID Connect Back-Channel Logout 1.0: the provider says a session ended; so do its sign-ins here.
+    A server-to-server call: no cookie, no CSRF token (the signed logout token is the proof)."""
+    portal = current_app.extensions["dms_portal"]
+    config = portal.config
+    if (request.mimetype or "") != "application/x-www-form-urlencoded":
+        return _logout_answer("the body must be application/x-www-form-urlencoded")
+    try:
+        claims = backchannel.validate(
+            request.form.get("logout_token"), jwks=provider.jwks, issuer=config.issuer,
+            client_id=config.client_id, now=int(time.time()),
+            first_use=lambda jti, seconds: portal.store.add("jti:" + jti, True, seconds))
+    except backchannel.LogoutTokenError as exc:
+        log.warning("back-channel logout refused: %s", exc)
+        return _logout_answer(str(exc))
+    except PortalError as exc:  # the provider's JWKS cannot be had: it may try again later
+        log.warning("back-channel logout: %s", exc)
+        return _logout_answer("the provider's keys cannot be fetched", error="temporarily_unavailable",
+                              status=503)
+    ended = _signins().end(sid=claims.get("sid"), sub=claims.get("sub"))
+    log.info("back-channel logout: %d sign-in(s) ended", ended)
+    response = current_app.response_class(status=200)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _logout_answer(description: str, *, error: str = "invalid_request", status: int = 400):
+    response = jsonify(error=error, error_description=description)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # -- what the signed-in page shows ------------------------------------------------------------------
