@@ -56,6 +56,7 @@ from idp.admin.payload import CREATE_FIELDS, STRING, UPDATE_FIELDS, InvalidReque
 from idp.audit import Origin
 from idp.clients import (ClientWithSecret, InvalidClientSettings, InvalidRedirectUri, OAuthClient,
                          describe_client, get_client, list_clients)
+from idp.clients.web_origins import InvalidWebOrigin
 from idp.delivery.failures import FAILED, FILTERS
 from idp.delivery.failures import describe as describe_delivery
 from idp.delivery.message import mask_recipient
@@ -321,7 +322,7 @@ def error_of(exc: IdpError) -> str:
     """The OAuth-style ``error`` of a typed error; registration rules use RFC 7591's names."""
     if isinstance(exc, InvalidRedirectUri):
         return "invalid_redirect_uri"
-    if isinstance(exc, InvalidClientSettings):
+    if isinstance(exc, (InvalidClientSettings, InvalidWebOrigin)):
         return "invalid_client_metadata"
     return json_error_of(exc)
 

@@ -12,6 +12,7 @@ import json
 from flask import request
 
 from idp.clients.redirect_uris import MAX_URIS, InvalidRedirectUri
+from idp.clients.web_origins import MAX_ORIGINS, InvalidWebOrigin
 from idp.errors import BadRequest, IdpError
 
 #: Longest list accepted in any field. URI lists take at most the domain's own limit (20) as sent, duplicates
@@ -20,12 +21,15 @@ MAX_ITEMS = 100
 URI_LISTS = ("redirect_uris", "post_logout_redirect_uris")
 
 STRING, STRINGS, BOOLEAN = "string", "array of strings", "boolean"
+#: A list of strings, or null (``web_origins``: null derives them, idp.clients.web_origins).
+STRINGS_OR_NULL = "array of strings or null"
 
 #: Fields of ``POST /api/admin/clients``; ``name`` is required (by the domain).
 CREATE_FIELDS = {
     "client_id": STRING, "name": STRING, "redirect_uris": STRINGS, "post_logout_redirect_uris": STRINGS,
     "scopes": STRINGS, "grant_types": STRINGS, "public": BOOLEAN, "first_party": BOOLEAN, "pkce_required": BOOLEAN,
     "backchannel_logout_uri": STRING, "backchannel_logout_session_required": BOOLEAN,
+    "web_origins": STRINGS_OR_NULL,
 }
 #: Fields of ``PATCH /api/admin/clients/{client_id}``: whether a client is public, and its id, never change.
 UPDATE_FIELDS = {name: kind for name, kind in CREATE_FIELDS.items() if name not in ("client_id", "public")}
@@ -67,6 +71,12 @@ def _typed(name: str, kind: str, value):
         if not isinstance(value, bool):
             raise _wrong_type(name, kind)
         return value
+    if kind == STRINGS_OR_NULL:
+        if value is None:
+            return None
+        if isinstance(value, list) and len(value) > MAX_ORIGINS:
+            raise InvalidWebOrigin(f"{name}: at most {MAX_ORIGINS} origins", code="client.web_origin.too_many")
+        kind = STRINGS
     if kind == STRING:
         if not isinstance(value, str):
             raise _wrong_type(name, kind)

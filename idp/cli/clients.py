@@ -52,6 +52,17 @@ def _human(data: dict) -> str:
 
 
 _grant_choice = click.Choice(GRANT_TYPES)
+_DEFAULT = object()  # no web-origin option given
+
+
+def _web_origins(origins, *, none: bool, derive: bool = False):
+    """The ``web_origins`` the options ask for: a list, [] (``--no-web-origins``), None
+    (``--derive-web-origins``), or _DEFAULT (no option: left as it is)."""
+    if (bool(origins) + none + derive) > 1:
+        raise click.UsageError("--web-origin, --no-web-origins and --derive-web-origins exclude each other")
+    if origins:
+        return list(origins)
+    return [] if none else None if derive else _DEFAULT
 
 
 @clients.command("create")
@@ -78,12 +89,19 @@ _grant_choice = click.Choice(GRANT_TYPES)
                    "Logout): https, or http on 127.0.0.1/localhost/[::1].")
 @click.option("--backchannel-logout-session-required", is_flag=True,
               help="The client needs the session id (sid) in logout tokens (they always carry it).")
+@click.option("--web-origin", "web_origins", multiple=True, metavar="ORIGIN",
+              help="A browser origin (scheme://host[:port]) allowed to call discovery, JWKS, token, UserInfo "
+                   "and revocation (CORS; repeat). Default: a public client's redirect URIs' origins, "
+                   "none for a confidential client.")
+@click.option("--no-web-origins", is_flag=True, help="No browser origin at all (CORS), not even derived ones.")
 @json_option
 @domain_errors
 def create(name, redirect_uris, post_logout_redirect_uris, scopes, grant_types, public, first_party,
-           pkce_optional, client_id, backchannel_logout_uri, backchannel_logout_session_required, as_json):
+           pkce_optional, client_id, backchannel_logout_uri, backchannel_logout_session_required, as_json,
+           web_origins=(), no_web_origins=False):
     """Register a client; a confidential client's secret is printed once."""
     svc = _services()
+    origins = _web_origins(web_origins, none=no_web_origins)
     if not public:
         _warn_without_secret_key()
     created = operations.register(svc, CLI, name=name, redirect_uris=redirect_uris,
@@ -91,7 +109,8 @@ def create(name, redirect_uris, post_logout_redirect_uris, scopes, grant_types, 
                                   grant_types=grant_types or None, public=public, first_party=first_party,
                                   pkce_required=not pkce_optional, client_id=client_id,
                                   backchannel_logout_uri=backchannel_logout_uri,
-                                  backchannel_logout_session_required=backchannel_logout_session_required)
+                                  backchannel_logout_session_required=backchannel_logout_session_required,
+                                  **({} if origins is _DEFAULT else {"web_origins": origins}))
     data = _with_secret(*created)
     emit(data, as_json, None if as_json else _human(data))
 
@@ -134,18 +153,27 @@ def show(client_id, as_json):
 @click.option("--backchannel-logout-session-required/--no-backchannel-logout-session-required",
               "backchannel_logout_session_required", default=None,
               help="Whether the client needs sid in logout tokens.")
+@click.option("--web-origin", "web_origins", multiple=True, metavar="ORIGIN",
+              help="Replaces the browser origins allowed (CORS; repeat).")
+@click.option("--no-web-origins", is_flag=True, help="No browser origin at all, not even derived ones.")
+@click.option("--derive-web-origins", is_flag=True,
+              help="Back to the default: a public client's redirect URIs' origins, none for a confidential one.")
 @json_option
 @domain_errors
 def update(client_id, name, redirect_uris, post_logout_redirect_uris, clear_post_logout_redirect_uris, scopes,
-           grant_types, first_party, pkce_required, backchannel_logout_uri, backchannel_logout_session_required, as_json):
+           grant_types, first_party, pkce_required, backchannel_logout_uri, backchannel_logout_session_required, as_json,
+           web_origins=(), no_web_origins=False, derive_web_origins=False):
     """Change a client's settings; options not given stay as they are."""
+    origins = _web_origins(web_origins, none=no_web_origins, derive=derive_web_origins)
     post_logout = [] if clear_post_logout_redirect_uris else (post_logout_redirect_uris or None)
     fields = {"name": name, "redirect_uris": redirect_uris or None, "post_logout_redirect_uris": post_logout,
               "scopes": scopes or None, "grant_types": grant_types or None, "first_party": first_party,
               "pkce_required": pkce_required, "backchannel_logout_uri": backchannel_logout_uri,
               "backchannel_logout_session_required": backchannel_logout_session_required}
-    client = operations.change(_services(), CLI, client_id,
-                               **{key: value for key, value in fields.items() if value is not None})
+    fields = {key: value for key, value in fields.items() if value is not None}
+    if origins is not _DEFAULT:
+        fields["web_origins"] = origins  # None too: derived again
+    client = operations.change(_services(), CLI, client_id, **fields)
     data = describe_client(client)
     emit(data, as_json, None if as_json else _human(data))
 

@@ -31,7 +31,8 @@ from idp.errors import BadRequest
 MAX_ORIGINS = 20
 MAX_LENGTH = 300
 _DEFAULT_PORTS = {"https": 443, "http": 80}
-_HOST = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$")
+#: A host name, or the IPv6 loopback (no other address literal in brackets).
+_HOST = re.compile(r"^(\[::1\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$")
 
 
 class InvalidWebOrigin(BadRequest):
