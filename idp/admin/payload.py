@@ -30,6 +30,7 @@ CREATE_FIELDS = {
     "scopes": STRINGS, "grant_types": STRINGS, "public": BOOLEAN, "first_party": BOOLEAN, "pkce_required": BOOLEAN,
     "backchannel_logout_uri": STRING, "backchannel_logout_session_required": BOOLEAN,
     "web_origins": STRINGS_OR_NULL,
+    "access_token_format": STRING, "audiences": STRINGS,
 }
 #: Fields of ``PATCH /api/admin/clients/{client_id}``: whether a client is public, and its id, never change.
 UPDATE_FIELDS = {name: kind for name, kind in CREATE_FIELDS.items() if name not in ("client_id", "public")}

@@ -14,6 +14,7 @@ from idp.admin import operations
 from idp.admin.operations import Actor
 from idp.cli.output import domain_errors, emit, json_option
 from idp.clients import GRANT_TYPES, describe_client, get_client, list_clients
+from idp.clients.models import ACCESS_TOKEN_FORMATS
 from idp.settings import has_ephemeral_secret_key
 
 #: Changes made here are audited like the admin area's and the API's (``via`` = ``cli``).
@@ -94,17 +95,24 @@ def _web_origins(origins, *, none: bool, derive: bool = False):
                    "and revocation (CORS; repeat). Default: a public client's redirect URIs' origins, "
                    "none for a confidential client.")
 @click.option("--no-web-origins", is_flag=True, help="No browser origin at all (CORS), not even derived ones.")
+@click.option("--access-token-format", type=click.Choice(ACCESS_TOKEN_FORMATS), default="opaque",
+              show_default=True, help="opaque: a random handle looked up at the provider; jwt: a signed JWT "
+                                      "(RFC 9068) resource servers validate locally with the JWKS.")
+@click.option("--audience", "audiences", multiple=True, metavar="URI",
+              help="A resource URI (RFC 8707) the client's access tokens may be for (repeat); the first is the "
+                   "default audience. Default: none (a JWT's audience is then the client_id).")
 @json_option
 @domain_errors
 def create(name, redirect_uris, post_logout_redirect_uris, scopes, grant_types, public, first_party,
            pkce_optional, client_id, backchannel_logout_uri, backchannel_logout_session_required, as_json,
-           web_origins=(), no_web_origins=False):
+           web_origins=(), no_web_origins=False, access_token_format="opaque", audiences=()):
     """Register a client; a confidential client's secret is printed once."""
     svc = _services()
     origins = _web_origins(web_origins, none=no_web_origins)
     if not public:
         _warn_without_secret_key()
     created = operations.register(svc, CLI, name=name, redirect_uris=redirect_uris,
+                                  access_token_format=access_token_format, audiences=list(audiences),
                                   post_logout_redirect_uris=post_logout_redirect_uris, scopes=scopes or None,
                                   grant_types=grant_types or None, public=public, first_party=first_party,
                                   pkce_required=not pkce_optional, client_id=client_id,
@@ -158,11 +166,17 @@ def show(client_id, as_json):
 @click.option("--no-web-origins", is_flag=True, help="No browser origin at all, not even derived ones.")
 @click.option("--derive-web-origins", is_flag=True,
               help="Back to the default: a public client's redirect URIs' origins, none for a confidential one.")
+@click.option("--access-token-format", type=click.Choice(ACCESS_TOKEN_FORMATS), default=None,
+              help="opaque or jwt (RFC 9068); tokens already issued keep their format.")
+@click.option("--audience", "audiences", multiple=True, metavar="URI",
+              help="Replaces the resource URIs (RFC 8707) of access tokens (repeat); the first is the default.")
+@click.option("--no-audiences", is_flag=True, help="Remove every audience (a JWT's audience is then the client_id).")
 @json_option
 @domain_errors
 def update(client_id, name, redirect_uris, post_logout_redirect_uris, clear_post_logout_redirect_uris, scopes,
            grant_types, first_party, pkce_required, backchannel_logout_uri, backchannel_logout_session_required, as_json,
-           web_origins=(), no_web_origins=False, derive_web_origins=False):
+           web_origins=(), no_web_origins=False, derive_web_origins=False, access_token_format=None,
+           audiences=(), no_audiences=False):
     """Change a client's settings; options not given stay as they are."""
     origins = _web_origins(web_origins, none=no_web_origins, derive=derive_web_origins)
     post_logout = [] if clear_post_logout_redirect_uris else (post_logout_redirect_uris or None)
@@ -171,6 +185,12 @@ def update(client_id, name, redirect_uris, post_logout_redirect_uris, clear_post
               "pkce_required": pkce_required, "backchannel_logout_uri": backchannel_logout_uri,
               "backchannel_logout_session_required": backchannel_logout_session_required}
     fields = {key: value for key, value in fields.items() if value is not None}
+    if audiences and no_audiences:
+        raise click.UsageError("--audience and --no-audiences exclude each other")
+    if access_token_format is not None:
+        fields["access_token_format"] = access_token_format
+    if audiences or no_audiences:
+        fields["audiences"] = list(audiences)
     if origins is not _DEFAULT:
         fields["web_origins"] = origins  # None too: derived again
     client = operations.change(_services(), CLI, client_id, **fields)

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from sqlalchemy import bindparam, select
 
-from idp.clients.models import GRANT_TYPES, STANDARD_SCOPES, OAuthClient
+from idp.clients.models import ACCESS_TOKEN_FORMATS, GRANT_TYPES, STANDARD_SCOPES, OAuthClient
 from idp.clients.redirect_uris import validate_backchannel_logout_uri, validate_redirect_uris
 from idp.clients.secrets import generate_secret, hash_secret
 from idp.clients.web_origins import validate_web_origins
@@ -32,6 +32,9 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{2,63}$")
 #: RFC 6749 §3.3 scope-token, capped in length.
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,64}$")
 MAX_NAME = 200
+#: An audience (RFC 8707 resource): a scheme, then no fragment, space, control character or backslash.
+_RESOURCE_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^#\x00-\x20\x7f\\<>\"{}|^`]+$")
+MAX_AUDIENCE_LENGTH, MAX_AUDIENCES = 2000, 20
 #: ``update_client(web_origins=…)`` not given: the registered origins stay (None means: derive them).
 UNCHANGED = object()
 
@@ -60,13 +63,16 @@ def create_client(settings: Settings, *, name: str, redirect_uris: Iterable[str]
                   grant_types: Iterable[str] | None = None, public: bool = False, first_party: bool = False,
                   pkce_required: bool = True, client_id: str | None = None,
                   web_origins: Iterable[str] | None = None, backchannel_logout_uri: str | None = None,
-                  backchannel_logout_session_required: bool = False, now: datetime) -> ClientWithSecret:
+                  backchannel_logout_session_required: bool = False, access_token_format: str = "opaque",
+                  audiences: Iterable[str] = (), now: datetime) -> ClientWithSecret:
     """Register a client (flushed, not committed).
 
     Defaults: all standard scopes; grant types ``authorization_code`` and ``refresh_token``, plus
     ``client_credentials`` for a confidential client; PKCE required. Redirect URIs are required when the
     client may use the authorization code flow. A confidential client gets a new secret, returned in clear.
     ``web_origins``: None derives them (:mod:`idp.clients.web_origins`), a list (empty too) is the list.
+    ``access_token_format``: ``opaque`` or ``jwt`` (RFC 9068); ``audiences``: the resource URIs (RFC 8707)
+    its access tokens may be for, the first the default.
     """
     grants = _grant_types(grant_types, public=public)
     _check_pkce(pkce_required, public=public)
@@ -80,6 +86,8 @@ def create_client(settings: Settings, *, name: str, redirect_uris: Iterable[str]
         public=bool(public),
         pkce_required=bool(pkce_required),
         first_party=bool(first_party),
+        access_token_format=_access_token_format(access_token_format),
+        audiences=_audiences(audiences),
         web_origins=_web_origins(web_origins),
         backchannel_logout_uri=validate_backchannel_logout_uri(backchannel_logout_uri),
         backchannel_logout_session_required=bool(backchannel_logout_session_required),
@@ -130,7 +138,8 @@ def update_client(client_id: str, *, name: str | None = None, redirect_uris: Ite
                   post_logout_redirect_uris: Iterable[str] | None = None, scopes: Iterable[str] | None = None,
                   grant_types: Iterable[str] | None = None, first_party: bool | None = None,
                   pkce_required: bool | None = None, web_origins=UNCHANGED, backchannel_logout_uri=UNCHANGED,
-                  backchannel_logout_session_required: bool | None = None, now: datetime) -> OAuthClient:
+                  backchannel_logout_session_required: bool | None = None, access_token_format: str | None = None,
+                  audiences: Iterable[str] | None = None, now: datetime) -> OAuthClient:
     """Change what is given (None leaves a field alone; a list replaces the whole list). Flushed.
     ``web_origins`` is left alone unless given: a list (empty too) replaces them, None derives them again.
 
@@ -154,6 +163,10 @@ def update_client(client_id: str, *, name: str | None = None, redirect_uris: Ite
     if pkce_required is not None:
         _check_pkce(pkce_required, public=client.public)
         client.pkce_required = bool(pkce_required)
+    if access_token_format is not None:
+        client.access_token_format = _access_token_format(access_token_format)
+    if audiences is not None:
+        client.audiences = _audiences(audiences)
     if web_origins is not UNCHANGED:
         client.web_origins = _web_origins(web_origins)
     if backchannel_logout_uri is not UNCHANGED:  # None or "" removes it
@@ -213,6 +226,8 @@ def describe_client(client: OAuthClient) -> dict:
         "backchannel_logout_session_required": client.backchannel_logout_session_required,
         "scopes": list(client.scopes),
         "grant_types": list(client.grant_types),
+        "access_token_format": client.access_token_format,
+        "audiences": list(client.audiences or ()),
         # As registered (None: derived), and what CORS allows now (idp.clients.web_origins).
         "web_origins": list(client.web_origins) if client.web_origins is not None else None,
         "allowed_web_origins": sorted(client.cors_origins),
@@ -280,6 +295,28 @@ def _grant_types(grant_types: Iterable[str] | None, *, public: bool) -> list[str
         # RFC 6749 §4.4: only confidential clients may use client_credentials.
         raise InvalidClientSettings("a public client cannot use client_credentials",
                                     code="client.grant_type.public_client_credentials")
+    return result
+
+
+def _access_token_format(value) -> str:
+    if value not in ACCESS_TOKEN_FORMATS:
+        raise InvalidClientSettings(f"access_token_format: {' or '.join(ACCESS_TOKEN_FORMATS)}",
+                                    code="client.access_token_format.invalid")
+    return value
+
+
+def _audiences(audiences: Iterable[str]) -> list[str]:
+    """Resource URIs (RFC 8707 §2): absolute, no fragment, no spaces or control characters; in order, once."""
+    audiences = [audiences] if isinstance(audiences, str) else list(audiences)
+    if len(audiences) > MAX_AUDIENCES:  # as sent, duplicates included (the admin API document's maxItems)
+        raise InvalidClientSettings(f"at most {MAX_AUDIENCES} audiences", code="client.audience.too_many")
+    result: list[str] = []
+    for uri in audiences:
+        if not isinstance(uri, str) or not _RESOURCE_URI.match(uri) or len(uri) > MAX_AUDIENCE_LENGTH:
+            raise InvalidClientSettings(f"not an absolute URI without a fragment: {str(uri)[:200]!r}",
+                                        code="client.audience.invalid")
+        if uri not in result:
+            result.append(uri)
     return result
 
 
