@@ -25,7 +25,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from idp.clients.models import ACCESS_TOKEN_FORMATS
-from idp.keys import ALG, KeyRecord
+from idp.keys import ALG, KeyRecord, KeyStore
 from idp.oidc.models import token_hash, unix
 from idp.oidc.tokens import hash_of
 
@@ -73,12 +73,12 @@ def build(*, issuer: str, audience: str, subject: str, client_id: str, scope: st
     return jwt.encode({"typ": TYP, "alg": ALG, "kid": key.kid}, claims, key.private_key, algorithms=[ALG])
 
 
-def read(value, keyset: KeySet, *, issuer: str) -> tuple[str | None, dict | None]:
+def read(value, keys: KeyStore, *, issuer: str) -> tuple[str | None, dict | None]:
     """The stored hash naming the access token ``value`` (None if it cannot name one) and, for a JWT, its
-    verified claims."""
+    verified claims (``keys``: the provider's, asked for the published key set only then)."""
     if not is_jwt(value):
         return hash_of(value), None
-    claims = verified_claims(value, keyset, issuer=issuer)
+    claims = verified_claims(value, keys.public_keyset(), issuer=issuer)
     if claims is None:
         return None, None
     return token_hash(claims["jti"]), claims

@@ -38,7 +38,7 @@ def token_value(authorization: str | None, form: dict[str, str] | None = None) -
 def access_token(connection, value: str, now: datetime, *, keys: KeyStore, issuer: str) -> IssuedToken:
     """The live access token ``value`` names (one indexed lookup, its client and customer joined); ``keys``
     and ``issuer``: the provider's, which a JWT access token must have been signed with and name."""
-    hashed, _ = access_tokens.read(value, keys.public_keyset(), issuer=issuer)
+    hashed, _ = access_tokens.read(value, keys, issuer=issuer)
     row = records.token(connection, hashed, refresh=False) if hashed is not None else None
     token = IssuedToken(row, ACCESS, now) if row is not None else None
     if token is None or not token.is_active():

@@ -36,7 +36,7 @@ def client_and_token(provider: Provider, connection, call: Call, *, methods: tup
     form = call.form
     presented = client_auth.credentials(call.authorization, form)
     value = form.get("token")
-    hashed, claims = access_tokens.read(value, provider.keys.public_keyset(), issuer=provider.issuer)
+    hashed, claims = access_tokens.read(value, provider.keys, issuer=provider.issuer)
     refresh_first = form.get("token_type_hint") == REFRESH and claims is None  # a JWT is an access token
     client, row = records.client_with_token(connection, presented.client_id, hashed, refresh=refresh_first)
     client = client_auth.authenticate(connection, client, presented, methods=methods,
