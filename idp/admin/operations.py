@@ -72,7 +72,8 @@ def register(services: Services, actor: Actor, **fields) -> ClientWithSecret:
         client = created.client
         record("client.created", at=now, origin=actor.origin, account_id=actor.account_id,
                client_id=client.client_id, public=client.public, first_party=client.first_party,
-               pkce_required=client.requires_pkce, **actor.details())
+               pkce_required=client.requires_pkce, access_token_format=client.access_token_format,
+               **actor.details())
         return created
 
     try:
@@ -96,6 +97,9 @@ def change(services: Services, actor: Actor, client_id: str, **fields) -> OAuthC
         client = update_client(client_id, now=now, **fields)
         # An opt-out of PKCE (or back in) is named with its value: the trail shows who weakened a client.
         pkce = {"pkce_required": client.requires_pkce} if "pkce_required" in fields else {}
+        # So is a change of the access-token format (a JWT is not revocable at resource servers).
+        if "access_token_format" in fields:
+            pkce["access_token_format"] = client.access_token_format
         _changed(actor, client, now, "update", fields=sorted(fields), **pkce)
         return client
 

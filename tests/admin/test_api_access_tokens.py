@@ -11,7 +11,7 @@ API = "https://api.dms.example/"
 PORTAL = {"name": "ДМС", "redirect_uris": ["https://dms.example/cb"]}
 
 
-def test_register_and_change_the_format_and_audiences(api):
+def test_register_and_change_the_format_and_audiences(api, app):
     response = api.post("/api/admin/clients", json={**PORTAL, "client_id": "dms-jwt", "access_token_format": "jwt",
                                                     "audiences": [API, "urn:dms:reports", API]})
     assert response.status_code == 201, response.text
@@ -26,6 +26,16 @@ def test_register_and_change_the_format_and_audiences(api):
 
     plain = api.post("/api/admin/clients", json=PORTAL).json()
     assert plain["access_token_format"] == "opaque" and plain["audiences"] == []
+
+    from idp.audit import search
+
+    with app.app_context():  # the trail names the format given at registration and each change of it
+        trail = [(e.event, e.client_id, e.details.get("access_token_format"), e.details.get("fields"))
+                 for e in reversed(search(event="client.*")) if e.client_id in ("dms-jwt", plain["client_id"])]
+    assert trail == [("client.created", "dms-jwt", "jwt", None),
+                     ("client.changed", "dms-jwt", None, ["audiences"]),
+                     ("client.changed", "dms-jwt", "opaque", ["access_token_format", "audiences"]),
+                     ("client.created", plain["client_id"], "opaque", None)]
 
 
 @pytest.mark.parametrize("fields, code", [
