@@ -96,11 +96,11 @@ def change(services: Services, actor: Actor, client_id: str, **fields) -> OAuthC
     def work():
         client = update_client(client_id, now=now, **fields)
         # An opt-out of PKCE (or back in) is named with its value: the trail shows who weakened a client.
-        pkce = {"pkce_required": client.requires_pkce} if "pkce_required" in fields else {}
+        named = {"pkce_required": client.requires_pkce} if "pkce_required" in fields else {}
         # So is a change of the access-token format (a JWT is not revocable at resource servers).
         if "access_token_format" in fields:
-            pkce["access_token_format"] = client.access_token_format
-        _changed(actor, client, now, "update", fields=sorted(fields), **pkce)
+            named["access_token_format"] = client.access_token_format
+        _changed(actor, client, now, "update", fields=sorted(fields), **named)
         return client
 
     return _in_transaction(work)
