@@ -1,9 +1,11 @@
 """Access tokens in the format each client chose: ``opaque`` (a random handle) or ``jwt`` (RFC 9068).
 
 Both kinds are rows of ``oauth_tokens`` and obey the same rules (:class:`idp.oidc.tokens.IssuedToken`). An
-opaque token's row keeps the SHA-256 of the token; a JWT's row keeps the SHA-256 of its ``jti`` (256 random
-bits, like an opaque value). :func:`read` turns whatever a client presents into that hash, so UserInfo,
-introspection, revocation and the token-guarded APIs find either format with the same lookup:
+opaque token's row keeps the SHA-256 of the token; a JWT's row keeps a SHA-256 of its ``jti`` (256 random
+bits, like an opaque value) that no presented opaque value hashes to (:func:`jti_hash`: the ``jti`` is
+no secret — resource servers see and log it — so it must never work as an opaque token). :func:`read`
+turns whatever a client presents into the row's hash, so UserInfo, introspection, revocation and the
+token-guarded APIs find either format with the same lookup:
 
 * a value with two dots is a JWT: it counts only if this provider signed it (a published key), with
   ``typ: at+jwt`` and our ``iss``; then its ``jti`` names the row;
@@ -17,6 +19,7 @@ subject, or the client's ``client_id`` for a machine's own token (RFC 9068 §2.2
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -26,7 +29,7 @@ from joserfc.jwk import KeySet
 
 from idp.clients.models import ACCESS_TOKEN_FORMATS
 from idp.keys import ALG, KeyRecord, KeyStore
-from idp.oidc.models import token_hash, unix
+from idp.oidc.models import unix
 from idp.oidc.tokens import hash_of
 
 OPAQUE, JWT = ACCESS_TOKEN_FORMATS
@@ -38,6 +41,15 @@ MAX_JWT_LENGTH = 16384
 
 class InvalidResource(ValueError):
     """A ``resource`` the client may not have a token for (RFC 8707 §2: ``invalid_target``)."""
+
+
+#: Prefixed to a jti before hashing: 0xFF is in no UTF-8 text, so no presented string hashes the same.
+_JTI_DOMAIN = b"\xffat+jwt\x00"
+
+
+def jti_hash(jti: str) -> str:
+    """What the row of a JWT access token keeps (see the module's documentation)."""
+    return hashlib.sha256(_JTI_DOMAIN + jti.encode("utf-8")).hexdigest()
 
 
 def is_jwt(value) -> bool:
@@ -81,7 +93,7 @@ def read(value, keys: KeyStore, *, issuer: str) -> tuple[str | None, dict | None
     claims = verified_claims(value, keys.public_keyset(), issuer=issuer)
     if claims is None:
         return None, None
-    return token_hash(claims["jti"]), claims
+    return jti_hash(claims["jti"]), claims
 
 
 def verified_claims(value: str, keyset: KeySet, *, issuer: str) -> dict | None:

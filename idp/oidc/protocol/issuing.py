@@ -53,9 +53,10 @@ def tokens_for(provider: Provider, connection, *, client, account, grant_type: s
         scope = customer_scope(client.get_allowed_scope(scope))
     signed_in = previous if previous is not None else code  # the sign-in behind the tokens
     policies = _once(lambda: store.policies(connection, account.id))
-    handle = new_value()  # the opaque token, or the JWT's jti: what the row keeps the hash of
-    access = handle
+    handle = new_value()  # the opaque token, or the JWT's jti
+    access, stored = handle, token_hash(handle)
     if client.access_token_format == access_tokens.JWT:
+        stored = access_tokens.jti_hash(handle)
         access = access_tokens.build(
             issuer=provider.issuer, audience=audience, subject=account.subject if account else client.client_id,
             client_id=client.client_id, scope=scope, jti=handle,
@@ -71,7 +72,7 @@ def tokens_for(provider: Provider, connection, *, client, account, grant_type: s
         payload["refresh_token"] = new_value()
     issued = Issued(payload)
     issued.writes.append(store.insert_token({
-        "access_token_hash": token_hash(handle),
+        "access_token_hash": stored,
         "refresh_token_hash": token_hash(payload["refresh_token"]) if refresh else None,
         "client_pk": client.id, "account_id": account.id if account is not None else None,
         "scope": scope, "grant_type": grant_type,
