@@ -23,7 +23,10 @@ class ClientEditForm(ClientForm):
         return cls(name=client.name, redirect_uris="\n".join(client.redirect_uris),
                    post_logout_redirect_uris="\n".join(client.post_logout_redirect_uris or []),
                    scopes=list(client.scopes), public=client.public, first_party=client.first_party,
-                   pkce_optional=not client.requires_pkce, **cls._rules_of(client))
+                   pkce_optional=not client.requires_pkce,
+                   backchannel_logout_uri=client.backchannel_logout_uri or "",
+                   backchannel_logout_session_required=client.backchannel_logout_session_required,
+                   **cls._rules_of(client))
 
     @classmethod
     def posted(cls, form, client: OAuthClient) -> "ClientEditForm":
@@ -32,6 +35,8 @@ class ClientEditForm(ClientForm):
         return cls(name=posted.name, redirect_uris=posted.redirect_uris,
                    post_logout_redirect_uris=posted.post_logout_redirect_uris, scopes=posted.scopes,
                    public=client.public, first_party=posted.first_party, pkce_optional=posted.pkce_optional,
+                   backchannel_logout_uri=posted.backchannel_logout_uri,
+                   backchannel_logout_session_required=posted.backchannel_logout_session_required,
                    **cls._rules_of(client))
 
     @staticmethod
@@ -45,6 +50,7 @@ class ClientEditForm(ClientForm):
             self.add("name", "client.name.required")
         self._check_uris("redirect_uris", required=self.redirect_required)
         self._check_uris("post_logout_redirect_uris", required=False)
+        self._check_backchannel_uri()
         unknown = [s for s in self.scopes if s not in self.scope_choices]
         if unknown:
             self.add("scopes", "client.scope.invalid", unknown[0])
@@ -57,4 +63,4 @@ class ClientEditForm(ClientForm):
         return {"name": self.name, "redirect_uris": _lines(self.redirect_uris),
                 "post_logout_redirect_uris": _lines(self.post_logout_redirect_uris),
                 "scopes": [s for s in self.scope_choices if s in self.scopes], "first_party": self.first_party,
-                "pkce_required": not self.pkce_optional}
+                "pkce_required": not self.pkce_optional, **self._backchannel_values()}

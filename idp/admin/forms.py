@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 
 from idp.admin.bearer import ADMIN_SCOPE, SUPPORT_SCOPE
 from idp.clients import STANDARD_SCOPES, InvalidRedirectUri, validate_redirect_uri, validate_redirect_uris
+from idp.clients.redirect_uris import validate_backchannel_logout_uri
 from idp.errors import IdpError
 
 #: The checkboxes of the form, in order; the standard ones are ticked for a new client.
 SCOPE_CHOICES = (*STANDARD_SCOPES, ADMIN_SCOPE, SUPPORT_SCOPE)
 DEFAULT_SCOPES = STANDARD_SCOPES
-FIELDS = ("name", "redirect_uris", "post_logout_redirect_uris", "scopes", "public", "first_party", "pkce_optional")
+FIELDS = ("name", "redirect_uris", "post_logout_redirect_uris", "scopes", "public", "first_party", "pkce_optional",
+          "backchannel_logout_uri", "backchannel_logout_session_required")
 #: Where an error that belongs to no field is shown.
 FORM = "form"
 #: Form fields are cut to this length before anything looks at them (the request is capped anyway).
@@ -37,6 +39,9 @@ class ClientForm:
     first_party: bool = False
     #: A legacy confidential client let go without PKCE (unticked: required, RFC 9700 §2.1.1).
     pkce_optional: bool = False
+    #: Back-Channel Logout 1.0: where logout tokens are POSTed (empty: none), and whether sid is required.
+    backchannel_logout_uri: str = ""
+    backchannel_logout_session_required: bool = False
     errors: dict[str, list[FieldError]] = field(default_factory=dict)
 
     @classmethod
@@ -49,6 +54,8 @@ class ClientForm:
             public=form.get("public") == "on",
             first_party=form.get("first_party") == "on",
             pkce_optional=form.get("pkce_optional") == "on",
+            backchannel_logout_uri=(form.get("backchannel_logout_uri") or "").strip()[:MAX_FIELD],
+            backchannel_logout_session_required=form.get("backchannel_logout_session_required") == "on",
         )
 
     def validate(self) -> bool:
@@ -57,6 +64,7 @@ class ClientForm:
             self.add("name", "client.name.required")
         self._check_uris("redirect_uris", required=True)
         self._check_uris("post_logout_redirect_uris", required=False)
+        self._check_backchannel_uri()
         unknown = [s for s in self.scopes if s not in SCOPE_CHOICES]
         if unknown:
             self.add("scopes", "client.scope.invalid", unknown[0])
@@ -69,7 +77,18 @@ class ClientForm:
         return {"name": self.name, "redirect_uris": _lines(self.redirect_uris),
                 "post_logout_redirect_uris": _lines(self.post_logout_redirect_uris),
                 "scopes": [s for s in SCOPE_CHOICES if s in self.scopes], "public": self.public,
-                "first_party": self.first_party, "pkce_required": not self.pkce_optional}
+                "first_party": self.first_party, "pkce_required": not self.pkce_optional,
+                **self._backchannel_values()}
+
+    def _backchannel_values(self) -> dict:
+        return {"backchannel_logout_uri": self.backchannel_logout_uri or None,
+                "backchannel_logout_session_required": self.backchannel_logout_session_required}
+
+    def _check_backchannel_uri(self) -> None:
+        try:
+            validate_backchannel_logout_uri(self.backchannel_logout_uri)
+        except InvalidRedirectUri as exc:
+            self.add("backchannel_logout_uri", exc.code, self.backchannel_logout_uri[:200])
 
     def add(self, name: str, code: str, value: str | None = None) -> None:
         self.errors.setdefault(name, []).append(FieldError(code, value))
@@ -77,6 +96,7 @@ class ClientForm:
     def add_domain_error(self, exc: IdpError) -> None:
         """A rule the domain refused after the form's own checks passed, put under its field."""
         prefixes = {"client.name": "name", "client.redirect_uri": "redirect_uris", "client.scope": "scopes",
+                    "client.backchannel_logout_uri": "backchannel_logout_uri",
                     "client.grant_type": "public", "client.pkce": "pkce_optional"}
         target = next((f for p, f in prefixes.items() if exc.code.startswith(p + ".")), FORM)
         self.add(target, exc.code)

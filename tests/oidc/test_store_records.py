@@ -73,7 +73,7 @@ def _token_values(client_pk, account_id, now, n="", **fields) -> dict:
                   client_pk=client_pk, account_id=account_id, scope="openid email",
                   grant_type="authorization_code", family_id="f" + n, code_id=None, issued_at=now,
                   access_expires_at=now + timedelta(minutes=5), refresh_expires_at=now + timedelta(days=30),
-                  auth_time=now - timedelta(seconds=7), amr="pwd")
+                  auth_time=now - timedelta(seconds=7), amr="pwd", sid="session-1")
     values.update(fields)
     return values
 
