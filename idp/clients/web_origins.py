@@ -135,10 +135,8 @@ def changes() -> int:
 def _note_client_writes(session, _flush_context) -> None:
     if session.info.get(_PENDING):
         return
-    from idp.clients.models import OAuthClient
-
     for objects in (session.new, session.dirty, session.deleted):
-        if any(isinstance(obj, OAuthClient) for obj in objects):
+        if any(getattr(obj, "__tablename__", None) == "oauth_clients" for obj in objects):
             session.info[_PENDING] = True
             return
 

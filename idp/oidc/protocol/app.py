@@ -74,7 +74,7 @@ class ProtocolAPI:
         self.timer = RequestTimer()
         self.discovery = json.dumps(provider_metadata(provider.issuer)).encode("utf-8")
         self.security = security_headers(_JSON, production=production)
-        self.cors = Cors(provider.store)
+        self.cors = Cors(provider.store, answer=Answer)
 
     def __call__(self, environ, start_response):
         started = self.timer.start()

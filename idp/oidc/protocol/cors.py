@@ -27,6 +27,7 @@ Which origins are allowed:
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Callable
@@ -52,6 +53,7 @@ RELOAD_INTERVAL = 30.0
 MISS_RELOAD_INTERVAL = 2.0
 
 DENIED = "Cross-origin requests are not allowed from this origin."
+_DENIED_BODY = json.dumps({"error": "access_denied", "error_description": DENIED}).encode()
 PUBLIC, CLIENT = "public", "client"  # Route.cors: whose origins an actual request's answer is for
 
 _clients = OAuthClient.__table__
@@ -106,10 +108,11 @@ class Cors:
     """The protocol API's CORS (see the module's documentation): :meth:`serve` answers every request to a
     route with ``cors`` set."""
 
-    def __init__(self, store, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, store, *, answer: Callable, clock: Callable[[], float] = time.monotonic):
         self.known = KnownOrigins(store, clock=clock)
+        self.answer = answer  # the protocol API's Answer(status, body, headers)
 
-    def serve(self, route, method: str, environ, respond: Callable[[], "Answer"]) -> "Answer":  # noqa: F821
+    def serve(self, route, method: str, environ, respond: Callable):
         """The answer of ``respond()`` with its CORS headers, or the answer to a preflight."""
         origin = environ.get("HTTP_ORIGIN")
         if method == "OPTIONS":
@@ -133,14 +136,13 @@ class Cors:
         answer.headers.append(("Vary", "Origin"))
         return answer
 
-    def preflight(self, route, origin: str | None, environ) -> "Answer":  # noqa: F821
-        from idp.oidc.protocol.app import Answer, json_answer
-
+    def preflight(self, route, origin: str | None, environ):
+        Answer = self.answer
         methods = ", ".join(sorted(route.methods | {"OPTIONS"}))
         if origin is None or "HTTP_ACCESS_CONTROL_REQUEST_METHOD" not in environ:
             return Answer(204, b"", [("Allow", methods)])  # a plain OPTIONS request, not a preflight
         if origin not in self.known:
-            return json_answer({"error": "access_denied", "error_description": DENIED}, 403)
+            return Answer(403, _DENIED_BODY, [])
         return Answer(204, b"", [("Allow", methods), ("Access-Control-Allow-Origin", origin),
                                  ("Access-Control-Allow-Methods", ", ".join(sorted(route.methods))),
                                  ("Access-Control-Allow-Headers", ALLOW_HEADERS),
