@@ -34,7 +34,8 @@ def create_app(config: ApiConfig, *, fetch=None, clock=None) -> Flask:
     the time in seconds (the wall clock by default)."""
     app = Flask(__name__)
     kwargs = {"clock": clock} if clock is not None else {}
-    validator = Validator(issuer=config.issuer, audience=config.audience, fetch=fetch or http_fetch(), **kwargs)
+    validator = Validator(issuer=config.issuer, audience=config.audience, fetch=fetch or http_fetch(),
+                          **kwargs)
     app.extensions["dms_api"] = validator
 
     def refuse(status: int, error: str | None, description: str, scope: str | None = None):
@@ -66,7 +67,8 @@ def create_app(config: ApiConfig, *, fetch=None, clock=None) -> Flask:
             response.status_code = 503
             return response
         if SCOPE not in str(claims.get("scope", "")).split() or not isinstance(claims.get(SCOPE), list):
-            return refuse(403, "insufficient_scope", "The access token lacks the policies scope.", scope=SCOPE)
+            return refuse(403, "insufficient_scope", "The access token lacks the policies scope.",
+                          scope=SCOPE)
         response = jsonify({"sub": claims["sub"], "policies": claims[SCOPE]})
         response.headers["Cache-Control"] = "no-store"
         return response

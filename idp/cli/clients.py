@@ -99,8 +99,8 @@ def _web_origins(origins, *, none: bool, derive: bool = False):
               show_default=True, help="opaque: a random handle looked up at the provider; jwt: a signed JWT "
                                       "(RFC 9068) resource servers validate locally with the JWKS.")
 @click.option("--audience", "audiences", multiple=True, metavar="URI",
-              help="A resource URI (RFC 8707) the client's access tokens may be for (repeat); the first is the "
-                   "default audience. Default: none (a JWT's audience is then the client_id).")
+              help="A resource URI (RFC 8707) the client's access tokens may be for (repeat); the first is "
+                   "the default audience. Default: none (a JWT's audience is then the client_id).")
 @json_option
 @domain_errors
 def create(name, redirect_uris, post_logout_redirect_uris, scopes, grant_types, public, first_party,
@@ -169,7 +169,8 @@ def show(client_id, as_json):
 @click.option("--access-token-format", type=click.Choice(ACCESS_TOKEN_FORMATS), default=None,
               help="opaque or jwt (RFC 9068); tokens already issued keep their format.")
 @click.option("--audience", "audiences", multiple=True, metavar="URI",
-              help="Replaces the resource URIs (RFC 8707) of access tokens (repeat); the first is the default.")
+              help="Replaces the resource URIs (RFC 8707) of access tokens (repeat); the first is the "
+                   "default.")
 @click.option("--no-audiences", is_flag=True, help="Remove every audience (a JWT's audience is then the client_id).")
 @json_option
 @domain_errors

@@ -138,8 +138,9 @@ def update_client(client_id: str, *, name: str | None = None, redirect_uris: Ite
                   post_logout_redirect_uris: Iterable[str] | None = None, scopes: Iterable[str] | None = None,
                   grant_types: Iterable[str] | None = None, first_party: bool | None = None,
                   pkce_required: bool | None = None, web_origins=UNCHANGED, backchannel_logout_uri=UNCHANGED,
-                  backchannel_logout_session_required: bool | None = None, access_token_format: str | None = None,
-                  audiences: Iterable[str] | None = None, now: datetime) -> OAuthClient:
+                  backchannel_logout_session_required: bool | None = None,
+                  access_token_format: str | None = None, audiences: Iterable[str] | None = None,
+                  now: datetime) -> OAuthClient:
     """Change what is given (None leaves a field alone; a list replaces the whole list). Flushed.
     ``web_origins`` is left alone unless given: a list (empty too) replaces them, None derives them again.
 

@@ -58,8 +58,8 @@ def tokens_for(provider: Provider, connection, *, client, account, grant_type: s
     if client.access_token_format == access_tokens.JWT:
         stored = access_tokens.jti_hash(handle)
         access = access_tokens.build(
-            issuer=provider.issuer, audience=audience, subject=account.subject if account else client.client_id,
-            client_id=client.client_id, scope=scope, jti=handle,
+            issuer=provider.issuer, audience=audience,
+            subject=account.subject if account is not None else client.client_id, client_id=client.client_id, scope=scope, jti=handle,
             auth_time=signed_in.auth_time if account is not None and signed_in is not None else None,
             now=now, ttl=settings.access_token_ttl, key=provider.keys.signing_key(),
             extra=id_token_claims(account, scope, policies) if account is not None else None)
