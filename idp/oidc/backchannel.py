@@ -23,18 +23,21 @@ from joserfc import jwt
 from sqlalchemy import bindparam, insert, select, update
 
 from idp.accounts import Account
+from idp.audit import event_values, publish, record
 from idp.clients import OAuthClient
 from idp.delivery import HTTP, Delivery, dispatch_inline, enqueue
 from idp.delivery.outbox import row_values
 from idp.extensions import db
 from idp.keys import ALG, KeyRecord
 from idp.oidc.models import unix
-from idp.oidc.store import LostRace
+from idp.oidc.store import LostRace, insert_event
 from idp.oidc.store.statements import Statement
 from idp.sessions import BrowserSession, BrowserSessionClient, EndedSession
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 TYP = "logout+jwt"
+#: The audit event of each logout token queued.
+AUDIT_EVENT = "session.logout_queued"
 #: The outbox purpose (``deliveries.template``) of a logout token.
 PURPOSE = "backchannel_logout"
 #: A logout token is good this long after it is made (§2.4 recommends a short lifetime). Retries after an
@@ -74,17 +77,22 @@ def _messages(issuer: str, key: KeyRecord, found, now: datetime) -> list[dict]:
             for _session_id, sid, account_id, subject, client_id, uri in found]
 
 
-def queue_logouts(services, ended: list[EndedSession], *, now: datetime) -> list[Delivery]:
+def queue_logouts(services, ended: list[EndedSession], *, now: datetime, via: str) -> list[Delivery]:
     """A logout token queued (in the caller's transaction) for every relying party of every session in
-    ``ended``, signed with the provider's current key (``services.keys``). Returns the outbox rows, for
+    ``ended``, signed with the provider's current key (``services.keys``), each recorded as
+    ``session.logout_queued`` with ``via`` (why the session ended). Returns the outbox rows, for
     :func:`send_now` once committed."""
     if not ended:
         return []
     found = db.session.execute(receivers(BrowserSession.id.in_([session.id for session in ended]))).all()
     if not found:
         return []
-    messages = _messages(services.settings.issuer, services.keys.signing_key(), found, now)
-    return [enqueue(services, message.pop("purpose"), **message) for message in messages]
+    rows = []
+    for message in _messages(services.settings.issuer, services.keys.signing_key(), found, now):
+        row = enqueue(services, message.pop("purpose"), **message)
+        record(AUDIT_EVENT, at=now, account_id=row.account_id, client_id=row.recipient, delivery_id=row.id, via=via)
+        rows.append(row)
+    return rows
 
 
 def send_now(services, rows: list[Delivery]) -> None:
@@ -104,7 +112,8 @@ _DELIVERY_FIELDS = ("account_id", "channel", "recipient", "template", "payload",
 _INSERT_DELIVERY = Statement(insert(Delivery.__table__), column_keys=_DELIVERY_FIELDS)
 
 
-def end_session_by_sid(connection, *, sid: str | None, issuer: str, key_store, secret_keys, now: datetime) -> int:
+def end_session_by_sid(connection, *, sid: str | None, issuer: str, key_store, secret_keys, now: datetime,
+                       log_extra: dict | None = None) -> int:
     """End the provider session ``sid`` (if still live) and queue a logout token for each of its relying
     parties, in one transaction on the protocol API's ``connection``; returns how many were queued. The
     worker (``idp deliveries run``) posts them."""
@@ -112,10 +121,16 @@ def end_session_by_sid(connection, *, sid: str | None, issuer: str, key_store, s
         return 0
     found = connection.all(_RECEIVERS_BY_SID, {"sid": sid})
     messages = _messages(issuer, key_store.signing_key(), found, now) if found else []
-    inserts = [(_INSERT_DELIVERY, row_values(secret_keys, message.pop("purpose"), now=now, **message))
-               for message in messages]
+    inserts, events = [], []
+    for message in messages:
+        inserts.append((_INSERT_DELIVERY, row_values(secret_keys, message.pop("purpose"), now=now, **message)))
+        events.append(event_values(AUDIT_EVENT, at=now, account_id=message["account_id"],
+                                   client_id=message["recipient"], via="refresh_reuse"))
     try:
-        connection.transaction([(_END_BY_SID, {"sid": sid, "now": now})], inserts)
+        connection.transaction([(_END_BY_SID, {"sid": sid, "now": now})],
+                               inserts + [insert_event(event) for event in events])
     except LostRace:  # already over: whoever ended it told the relying parties
         return 0
+    for event in events:
+        publish(event, log_extra=log_extra)
     return len(inserts)

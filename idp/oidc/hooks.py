@@ -78,7 +78,8 @@ class ProviderHooks:
 
     def end_session(self, end_session_request):
         now = self.now()
-        logouts = queue_logouts(self.services, end_browser_session(session.get("sid"), now=now), now=now)
+        logouts = queue_logouts(self.services, end_browser_session(session.get("sid"), now=now), now=now,
+                                via="rp_logout")
         db.session.commit()
         send_now(self.services, logouts)
         lang = session.get("lang")

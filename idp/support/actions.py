@@ -208,7 +208,7 @@ def block(services, operator: Operator, account: Account, *, reason: str, token:
     def work(now):
         if account.disabled_at is None:
             account.disabled_at = now
-        return _end_everything(services, account, now, logouts)
+        return _end_everything(services, account, now, logouts, via=BLOCK)
 
     logouts: list = []
     result = _run(services, operator, account, BLOCK, reason, token, work)
@@ -228,7 +228,7 @@ def unblock(services, operator: Operator, account: Account, *, reason: str, toke
 def sign_out(services, operator: Operator, account: Account, *, reason: str, token: str | None = None):
     """End every session and revoke every token of the account (the customer signs in again everywhere)."""
     def work(now):
-        return _end_everything(services, account, now, logouts)
+        return _end_everything(services, account, now, logouts, via=SIGN_OUT)
 
     logouts: list = []
     result = _run(services, operator, account, SIGN_OUT, reason, token, work)
@@ -236,11 +236,11 @@ def sign_out(services, operator: Operator, account: Account, *, reason: str, tok
     return result
 
 
-def _end_everything(services, account: Account, now: datetime, logouts: list) -> dict:
+def _end_everything(services, account: Account, now: datetime, logouts: list, *, via: str) -> dict:
     """Every session of the account ended (each relying party of each told, Back-Channel Logout) and every
     token revoked, in the action's transaction; the queued logout tokens appended to ``logouts``."""
     ended = end_account_sessions(account.id, now=now)
-    logouts.extend(queue_logouts(services, ended, now=now))
+    logouts.extend(queue_logouts(services, ended, now=now, via=via))
     return {"sessions": len(ended), "tokens": revoke_for_account(account.id, now=now)}
 
 

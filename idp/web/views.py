@@ -152,7 +152,7 @@ def logout():
     now = services().clock.now()
     if row is not None:
         record("signout", at=now, origin=_origin(), account_id=row.account_id)
-    logouts = queue_logouts(services(), end_session(session.get("sid"), now=now), now=now)
+    logouts = queue_logouts(services(), end_session(session.get("sid"), now=now), now=now, via="signout")
     db.session.commit()
     send_now(services(), logouts)
     lang = session.get("lang")

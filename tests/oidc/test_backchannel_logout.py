@@ -89,6 +89,14 @@ def deliveries(app, purpose="backchannel_logout"):
                                               .order_by(Delivery.id)).scalars()]
 
 
+def audited(app) -> list[tuple]:
+    """``session.logout_queued`` events: (client_id, account id, via)."""
+    from idp.audit import search
+
+    with app.app_context():
+        return [(e.client_id, e.account_id, e.details["via"]) for e in search(event="session.logout_queued")]
+
+
 def test_discovery_advertises_back_channel_logout(rp):
     assert rp.metadata["backchannel_logout_supported"] is True
     assert rp.metadata["backchannel_logout_session_supported"] is True
@@ -148,6 +156,8 @@ def test_signing_out_posts_a_logout_token_to_each_relying_party_of_the_session(
                                                                             (second.client_id, "sent", None)])
     assert all(erased for *_, erased in deliveries(app))
     assert receiver.tokens("/unused") == []
+    assert sorted(audited(app)) == sorted([(first.client_id, customer.id, "signout"),
+                                           (second.client_id, customer.id, "signout")])
 
 
 def test_rp_initiated_logout_tells_the_relying_parties(app, make_client, flow, customer, receiver):
@@ -178,6 +188,7 @@ def test_an_operator_ending_the_sessions_tells_every_relying_party_of_each(
         {"block": block, "sign_out": sign_out}[action](app.extensions["idp"], operator, account, reason="звонок")
     sids = sorted(logout_claims(rp, token)["sid"] for token in receiver.tokens("/bc"))
     assert sids == sorted(session_sids(app)) and len(sids) == 2
+    assert audited(app) == [(rp.client_id, customer.id, action)] * 2
 
 
 def test_a_reused_refresh_token_ends_its_session_and_queues_logout_tokens(
@@ -197,6 +208,8 @@ def test_a_reused_refresh_token_ends_its_session_and_queues_logout_tokens(
     assert sorted(post["path"] for post in receiver.posts) == ["/bc", "/other"]
     # The provider session is over: the browser must sign in again.
     assert "/login" in flow.browser.get("/account").url
+    assert sorted(audited(app)) == sorted([(rp.client_id, customer.id, "refresh_reuse"),
+                                           (other.client_id, customer.id, "refresh_reuse")])
 
 
 def test_a_server_error_is_retried_and_a_refusal_is_dead_at_once(app, make_client, flow, customer, receiver,
