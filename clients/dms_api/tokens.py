@@ -3,7 +3,7 @@
 * The JWKS is fetched from the ``jwks_uri`` of the provider's discovery document once and kept; a token
   signed with a key not in it (the provider rotated its keys) makes one new fetch — at most one per
   :attr:`Validator.refetch_interval`, so tokens with made-up ``kid`` values cannot make this API hammer
-  the provider.
+  the provider; nor is a failed fetch tried again within that interval.
 * A token counts only if: it is a compact JWS with ``typ`` ``at+jwt`` (RFC 9068 §2.1, so an ID token is
   never taken for an access token), ``alg`` RS256 and a ``kid`` of the JWKS; the signature verifies; ``iss``
   is the provider, ``aud`` names this API, ``exp`` is in the future and ``iat``/``nbf`` not (RFC 9068 §4).
@@ -89,6 +89,8 @@ class Validator:
         """The key set, fetched if there is none yet or if it lacks ``kid`` (rate-limited)."""
         with self._lock:
             stale = self.clock() - self._fetched_at >= self.refetch_interval
+            if self._keys is None and not stale:  # the last attempt failed a moment ago
+                raise ProviderUnavailable("the provider's keys could not be read a moment ago")
             if self._keys is None or (kid not in self._kids and stale):
                 self._load()
             if kid not in self._kids:

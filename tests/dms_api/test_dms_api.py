@@ -174,10 +174,16 @@ def test_a_revoked_token_is_still_accepted_here_until_it_expires(api, portal, li
     assert api.get("/policies", headers=bearer(access)).status_code == 200
 
 
-def test_a_provider_that_cannot_be_reached_is_503(app, live_server, clock):
-    down = create_app(ApiConfig(issuer="http://127.0.0.1:9", audience=AUDIENCE), fetch=http_fetch(timeout=2),
+def test_a_provider_that_cannot_be_reached_is_503_and_not_asked_again_at_once(app, live_server, clock):
+    fetch = CountingFetch()
+    down = create_app(ApiConfig(issuer="http://127.0.0.1:9", audience=AUDIENCE), fetch=fetch,
                       clock=lambda: unix(clock.now())).test_client()
     stranger = RSAKey.generate_key(2048, parameters={"kid": "k"})
     value = jwt.encode({"typ": "at+jwt", "alg": "RS256", "kid": "k"}, {"iss": "x"}, stranger)
-    response = down.get("/policies", headers=bearer(value))
-    assert response.status_code == 503 and response.get_json()["error"] == "temporarily_unavailable"
+    for _ in range(2):
+        response = down.get("/policies", headers=bearer(value))
+        assert response.status_code == 503 and response.get_json()["error"] == "temporarily_unavailable"
+    assert fetch.urls == ["http://127.0.0.1:9/.well-known/openid-configuration"]
+    clock.advance(seconds=11)
+    assert down.get("/policies", headers=bearer(value)).status_code == 503
+    assert len(fetch.urls) == 2
