@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, select, update
 
 from idp.delivery.models import DEAD, QUEUED, SUPERSEDED, Delivery
 from idp.extensions import db
 from idp.oidc.models import AuthorizationCode, OAuthToken
 from idp.passwords.models import ResetRequest, TemporaryPassword
-from idp.sessions.models import BrowserSession
+from idp.sessions.models import BrowserSession, BrowserSessionClient
 
 #: How long past its expiry a row is kept as evidence against replay.
 DEFAULT_GRACE = timedelta(days=1)
@@ -34,6 +34,11 @@ def purge_expired(now: datetime, grace: timedelta = DEFAULT_GRACE,
     """
     cutoff = now - grace
     stale = now - temp_password_ttl
+    over = (BrowserSession.expires_at < cutoff) | (BrowserSession.ended_at < cutoff)
+    # Which clients had the sessions that go (back-channel logout): removed with them, on SQLite too (whose
+    # foreign keys are not enforced, so ON DELETE CASCADE does nothing there).
+    db.session.execute(delete(BrowserSessionClient).where(
+        BrowserSessionClient.browser_session_id.in_(select(BrowserSession.id).where(over))))
     removed = {
         "authorization_codes": db.session.execute(
             delete(AuthorizationCode).where(AuthorizationCode.expires_at < cutoff)).rowcount,
@@ -45,8 +50,7 @@ def purge_expired(now: datetime, grace: timedelta = DEFAULT_GRACE,
             delete(TemporaryPassword).where(TemporaryPassword.expires_at < cutoff)).rowcount,
         # Ended or past their absolute lifetime (an idle session also ends by its absolute lifetime).
         "sessions": db.session.execute(
-            delete(BrowserSession).where((BrowserSession.expires_at < cutoff)
-                                         | (BrowserSession.ended_at < cutoff))).rowcount,
+            delete(BrowserSession).where(over)).rowcount,
         "expired_messages": db.session.execute(
             update(Delivery).where(Delivery.template == "temporary_password", Delivery.status.in_((QUEUED, DEAD)),
                                    Delivery.created_at <= stale)

@@ -49,6 +49,10 @@ def test_purge_keeps_live_and_recent_rows_and_removes_the_expired(app, rp, flow,
     assert removed == {"authorization_codes": 1, "tokens": 0, "temporary_passwords": 1, "sessions": 1,
                        "expired_messages": 0, "reset_requests": 0}  # the message was sent: nothing to withdraw
     assert counts(app)["tokens"] == before["tokens"]  # the refresh token (30 days) is still valid evidence
+    with app.app_context():  # which clients the session had (back-channel logout) went with it
+        from idp.sessions import BrowserSessionClient
+
+        assert db.session.execute(select(func.count()).select_from(BrowserSessionClient)).scalar_one() == 0
 
     clock.advance(days=31)
     assert purge(run_cli)["tokens"] == before["tokens"]
