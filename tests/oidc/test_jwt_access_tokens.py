@@ -4,6 +4,7 @@ a resource server would), the audience from RFC 8707 ``resource``, refresh, and 
 and revocation taking both formats."""
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -67,7 +68,8 @@ def test_the_resource_parameter_chooses_a_registered_audience(jwt_rp, flow, cust
     assert jwt_rp.introspect(token["access_token"])["aud"] == REPORTS
 
 
-@pytest.mark.parametrize("resource", ["https://elsewhere.example/", API + "#x", "not a uri", "relative/path"])
+@pytest.mark.parametrize("resource", ["https://elsewhere.example/", API + "#x", "not a uri", "relative/path",
+                                      "http://[::1", API.upper(), "\u0434\u043c\u0441" * 500])
 def test_a_resource_outside_the_audiences_is_invalid_target_and_leaves_the_code_unspent(jwt_rp, flow, customer,
                                                                                           resource):
     request = jwt_rp.authorization(scope="openid")
@@ -160,12 +162,12 @@ def test_forged_and_foreign_jwts_name_no_token(jwt_rp, flow, customer):
     forged = jwt.encode(header, claims, stranger, algorithms=["RS256"])  # the same claims, another key
     tampered_payload = jwt.encode(header, {**claims, "sub": "someone-else"}, stranger, algorithms=["RS256"])
     head, _, signature = token["access_token"].split(".")
-    import base64
     swapped = base64.urlsafe_b64encode(json.dumps({**claims, "scope": "openid policies"}).encode()).rstrip(b"=")
     tampered = f"{head}.{swapped.decode()}.{signature}"
-    # The jti is no secret (resource servers log it): it never works as an opaque token.
+    none = base64.urlsafe_b64encode(json.dumps({"typ": "at+jwt", "alg": "none"}).encode()).rstrip(b"=")
+    unsigned = f"{none.decode()}.{swapped.decode()}."  # alg none: never accepted
     for value in (forged, tampered_payload, tampered, token["id_token"], "a.b.c", "x" * 20000 + ".a.b",
-                  claims["jti"]):
+                  claims["jti"], unsigned, "..", "e30.e30.e30"):  # the jti is no secret: never a token
         response = jwt_rp.userinfo(value)
         assert response.status_code == 401 and response.json()["error"] == "invalid_token", value[:40]
         assert jwt_rp.introspect(value) == {"active": False}
