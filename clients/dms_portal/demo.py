@@ -138,7 +138,8 @@ def _idp(env: dict, *args: str) -> str:
 def _register(env: dict, base_url: str) -> tuple[str, str]:
     """Register the portal, or bring its registration up to date; returns (client_id, a fresh secret)."""
     uris = ["--redirect-uri", base_url + "/callback", "--post-logout-redirect-uri", base_url + "/",
-            "--backchannel-logout-uri", base_url + "/backchannel-logout", "--backchannel-logout-session-required"]
+            "--backchannel-logout-uri", base_url + "/backchannel-logout",
+            "--backchannel-logout-session-required"]
     exists = subprocess.run([_idp_command(), "clients", "show", CLIENT_ID, "--json"], env=env,
                             capture_output=True, text=True, timeout=120).returncode == 0
     if exists:

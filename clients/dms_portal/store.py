@@ -77,7 +77,8 @@ class SignIns:
         key = secrets.token_urlsafe(32)
         self._store.set(self.PREFIX + key, record, self._lifetime)
         claims = record.get("id_claims") or {}
-        for name in ("sid", "sub"):  # back-channel logout finds the sign-ins of a provider session or customer
+        # Back-channel logout finds the sign-ins of a provider session, or of a customer.
+        for name in ("sid", "sub"):
             if claims.get(name):
                 self._store.append(f"{name}:{claims[name]}", key, self._lifetime)
         return key

@@ -15,8 +15,8 @@ from idp.errors import IdpError
 #: The checkboxes of the form, in order; the standard ones are ticked for a new client.
 SCOPE_CHOICES = (*STANDARD_SCOPES, ADMIN_SCOPE, SUPPORT_SCOPE)
 DEFAULT_SCOPES = STANDARD_SCOPES
-FIELDS = ("name", "redirect_uris", "post_logout_redirect_uris", "scopes", "public", "first_party", "pkce_optional",
-          "backchannel_logout_uri", "backchannel_logout_session_required")
+FIELDS = ("name", "redirect_uris", "post_logout_redirect_uris", "scopes", "public", "first_party",
+          "pkce_optional", "backchannel_logout_uri", "backchannel_logout_session_required")
 #: Where an error that belongs to no field is shown.
 FORM = "form"
 #: Form fields are cut to this length before anything looks at them (the request is capped anyway).

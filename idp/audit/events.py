@@ -34,8 +34,9 @@ EVENTS = {
     "account.updated": "an admin corrected an account's e-mail, phone, name or birth date (field names only)",
     "policy.held": "a policy was held for corrected data or an admin (its number and reason code)",
     "policy.refused": "a policy gives no account by rule: credit-linked, corporate without it, not in force",
-    "session.logout_queued": "a provider session ended: a back-channel logout token was queued for one of its "
-                             "relying parties (client, via: signout, rp_logout, block, sign_out, refresh_reuse)",
+    "session.logout_queued": "a provider session ended: a back-channel logout token was queued for one of "
+                             "its relying parties (client; via: signout, rp_logout, block, sign_out, "
+                             "refresh_reuse)",
     "delivery.dead": "a message became a dead letter: its last attempt failed, or its outcome is unknown",
     "delivery.requeued": "a dead message was put back in the queue",
     "delivery.recipient_marked": "a hard bounce or complaint marked an address undeliverable (id, channel, reason)",

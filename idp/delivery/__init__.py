@@ -7,6 +7,6 @@ from idp.delivery.outbox import channel_backlogged, dispatch_inline, enqueue, su
 from idp.delivery.rendering import MessageRenderer
 from idp.delivery.transports import DeliveryError, read_mailbox
 
-__all__ = ["DEAD", "EMAIL", "HTTP", "QUEUED", "SENDING", "SENT", "SMS", "SUPERSEDED", "Courier", "Delivery", "DeliveryError",
-           "Dispatcher", "MessageRenderer", "OutgoingMessage", "build_courier", "channel_backlogged", "dispatch_inline",
-           "enqueue", "mask_recipient", "read_mailbox", "supersede"]
+__all__ = ["DEAD", "EMAIL", "HTTP", "QUEUED", "SENDING", "SENT", "SMS", "SUPERSEDED", "Courier", "Delivery",
+           "DeliveryError", "Dispatcher", "MessageRenderer", "OutgoingMessage", "build_courier",
+           "channel_backlogged", "dispatch_inline", "enqueue", "mask_recipient", "read_mailbox", "supersede"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 
 from idp.delivery.message import EMAIL, HTTP, SMS, OutgoingMessage
-from idp.delivery.transports import (DeliveryError, HttpPostTransport, MailboxTransport, SesTransport, SnsTransport,
-                                     Transport)
+from idp.delivery.transports import (DeliveryError, HttpPostTransport, MailboxTransport, SesTransport,
+                                     SnsTransport, Transport)
 from idp.settings import Settings, SettingsError
 
 #: A customer is waiting on the page while a message is handed to SES or SNS, so a dead or unreachable

@@ -57,8 +57,9 @@ def build_logout_token(*, issuer: str, audience: str, subject: str | None, sid: 
 
 
 def receivers(where):
-    """(session id, sid, account id, subject, client_id, logout URI) of every enabled client with a back-channel
-    logout URI that got a code in a session matching ``where`` (a condition on :class:`BrowserSession`)."""
+    """(session id, sid, account id, subject, client_id, logout URI) of every enabled client with a
+    back-channel logout URI that got a code in a session matching ``where`` (a condition on
+    :class:`BrowserSession`)."""
     return (select(BrowserSession.id, BrowserSession.sid, BrowserSession.account_id, Account.subject,
                    OAuthClient.client_id, OAuthClient.backchannel_logout_uri)
             .select_from(BrowserSessionClient)
@@ -90,13 +91,15 @@ def queue_logouts(services, ended: list[EndedSession], *, now: datetime, via: st
     rows = []
     for message in _messages(services.settings.issuer, services.keys.signing_key(), found, now):
         row = enqueue(services, message.pop("purpose"), **message)
-        record(AUDIT_EVENT, at=now, account_id=row.account_id, client_id=row.recipient, delivery_id=row.id, via=via)
+        record(AUDIT_EVENT, at=now, account_id=row.account_id, client_id=row.recipient, delivery_id=row.id,
+               via=via)
         rows.append(row)
     return rows
 
 
 def send_now(services, rows: list[Delivery]) -> None:
-    """After the commit: in ``inline`` delivery mode, post the logout tokens at once (else the worker does)."""
+    """After the commit: in ``inline`` delivery mode, post the logout tokens at once (else the worker
+    does)."""
     if rows:
         dispatch_inline(services, rows)
 
@@ -104,7 +107,8 @@ def send_now(services, rows: list[Delivery]) -> None:
 # -- the protocol API's way (no ORM session): a reused refresh token ends the session it came from -----------
 
 _sessions = BrowserSession.__table__
-_END_BY_SID = Statement(update(_sessions).where(_sessions.c.sid == bindparam("sid"), _sessions.c.ended_at.is_(None))
+_END_BY_SID = Statement(update(_sessions)
+                        .where(_sessions.c.sid == bindparam("sid"), _sessions.c.ended_at.is_(None))
                         .values(ended_at=bindparam("now")))
 _RECEIVERS_BY_SID = Statement(receivers(BrowserSession.sid == bindparam("sid")))
 _DELIVERY_FIELDS = ("account_id", "channel", "recipient", "template", "payload", "status", "attempts",
@@ -123,7 +127,8 @@ def end_session_by_sid(connection, *, sid: str | None, issuer: str, key_store, s
     messages = _messages(issuer, key_store.signing_key(), found, now) if found else []
     inserts, events = [], []
     for message in messages:
-        inserts.append((_INSERT_DELIVERY, row_values(secret_keys, message.pop("purpose"), now=now, **message)))
+        values = row_values(secret_keys, message.pop("purpose"), now=now, **message)
+        inserts.append((_INSERT_DELIVERY, values))
         events.append(event_values(AUDIT_EVENT, at=now, account_id=message["account_id"],
                                    client_id=message["recipient"], via="refresh_reuse"))
     try:

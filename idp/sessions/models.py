@@ -41,5 +41,6 @@ class BrowserSessionClient(db.Model):
 
     browser_session_id: Mapped[int] = mapped_column(ForeignKey("browser_sessions.id", ondelete="CASCADE"),
                                                     primary_key=True)
-    client_pk: Mapped[int] = mapped_column(ForeignKey("oauth_clients.id", ondelete="CASCADE"), primary_key=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("oauth_clients.id", ondelete="CASCADE"),
+                                           primary_key=True)
     first_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

@@ -30,8 +30,9 @@ def _hash(token: str) -> str:
 def start_session(account: Account, *, now: datetime, lifetime: int, amr: str = "pwd") -> str:
     """Open a session (committed) and return the token for the cookie; a new token every sign-in."""
     token = secrets.token_urlsafe(32)
-    db.session.add(BrowserSession(token_hash=_hash(token), sid=secrets.token_urlsafe(24), account_id=account.id, auth_time=now, amr=amr,
-                                  expires_at=now + timedelta(seconds=lifetime), last_seen_at=now))
+    db.session.add(BrowserSession(token_hash=_hash(token), sid=secrets.token_urlsafe(24),
+                                  account_id=account.id, auth_time=now, amr=amr, expires_at=now + timedelta(seconds=lifetime),
+                                  last_seen_at=now))
     db.session.commit()
     return token
 

@@ -32,8 +32,9 @@ def test_the_api_registers_changes_and_removes_the_uri(api):
 
 
 def test_the_api_refuses_a_bad_uri_as_invalid_client_metadata(api):
-    created = api.post("/api/admin/clients", json={"name": "Portal", "redirect_uris": ["https://p.example/cb"],
-                                                   "backchannel_logout_uri": "https://p.example/bc"}).json()
+    created = api.post("/api/admin/clients", json={
+        "name": "Portal", "redirect_uris": ["https://p.example/cb"],
+        "backchannel_logout_uri": "https://p.example/bc"}).json()
     path = f"/api/admin/clients/{created['client_id']}"
     for uri, code in (("http://p.example/bc", "client.backchannel_logout_uri.scheme"),
                       ("https://p.example/bc#frag", "client.backchannel_logout_uri.fragment"),
@@ -60,7 +61,8 @@ def test_the_admin_pages_register_and_edit_the_uri(admin_client, app):
                     backchannel_logout_session_required="on").status_code in (200, 302)
     client_id = re.search(r'/admin/clients/([^/"]+)/edit', html(admin_client.get("/admin/"))).group(1)
     row = client_row(app, client_id)
-    assert row.backchannel_logout_uri == "https://portal.example/bc" and row.backchannel_logout_session_required
+    assert row.backchannel_logout_uri == "https://portal.example/bc"
+    assert row.backchannel_logout_session_required
     listing = html(admin_client.get("/admin/"))
     assert 'data-field="backchannel_logout_uri"><code>https://portal.example/bc</code>' in listing
     form = html(admin_client.get(f"/admin/clients/{client_id}/edit"))

@@ -121,8 +121,8 @@ def test_portal_signs_in_refreshes_and_signs_out_through_the_provider(portal, li
     assert "Войти через личный кабинет" in page.text and portal.signin(browser.http) is None
     assert _refresh(idp, portal, third["token"]["refresh_token"]).json()["error"] == "invalid_grant"
     if second["token"]["refresh_token"] != first["token"]["refresh_token"]:
-        # A rotated refresh token: the old one must be dead (RFC 9700, section 4.14.2). Checked last: presenting
-        # it is reuse, which also ends the provider session it came from (back-channel logout).
+        # A rotated refresh token: the old one must be dead (RFC 9700, section 4.14.2). Checked last:
+        # presenting it is reuse, which also ends the provider session it came from (back-channel logout).
         assert _refresh(idp, portal, first["token"]["refresh_token"]).status_code == 400
 
     # The provider's session is over too: its own pages ask for a password, a silent sign-in is refused.

@@ -20,8 +20,8 @@ EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 class Receiver:
-    """A loopback back-channel logout endpoint: records every POST and answers, per path, the statuses scripted
-    in ``answers[path]`` in turn (then 200)."""
+    """A loopback back-channel logout endpoint: records every POST and answers, per path, the statuses
+    scripted in ``answers[path]`` in turn (then 200)."""
 
     def __init__(self):
         self.posts: list[dict] = []
@@ -64,7 +64,8 @@ def receiver():
 
 def logout_claims(rp, token: str) -> dict:
     decoded = jwt.decode(token, rp.jwks(), algorithms=["RS256"])
-    assert decoded.header["typ"] == "logout+jwt" and decoded.header["alg"] == "RS256" and decoded.header["kid"]
+    assert decoded.header["typ"] == "logout+jwt" and decoded.header["alg"] == "RS256"
+    assert decoded.header["kid"]
     return dict(decoded.claims)
 
 
@@ -77,7 +78,8 @@ def session_sids(app) -> list[str]:
     from idp.sessions import BrowserSession
 
     with app.app_context():
-        return [row.sid for row in db.session.execute(select(BrowserSession).order_by(BrowserSession.id)).scalars()]
+        rows = db.session.execute(select(BrowserSession).order_by(BrowserSession.id)).scalars()
+        return [row.sid for row in rows]
 
 
 def deliveries(app, purpose="backchannel_logout"):
@@ -123,7 +125,8 @@ def test_signing_out_posts_a_logout_token_to_each_relying_party_of_the_session(
     second = make_client(first_party=True, backchannel_logout_uri=receiver.url + "/second",
                          backchannel_logout_session_required=True)
     silent = make_client(first_party=True)  # no back-channel URI: nothing to post
-    unused = make_client(first_party=True, backchannel_logout_uri=receiver.url + "/unused")  # not in the session
+    # Registered, but not in the session:
+    make_client(first_party=True, backchannel_logout_uri=receiver.url + "/unused")
     for rp in (first, second, silent):
         sign_in(flow, rp)
     # Someone else's session with the same portal: not signed out, so nothing is posted for it.
@@ -134,7 +137,8 @@ def test_signing_out_posts_a_logout_token_to_each_relying_party_of_the_session(
     other_flow = Flow(PageClient(flow.browser.base_url))
     request = first.authorization()
     other_flow.start(request)
-    first.exchange(first.callback(other_flow.sign_in(login="other@example.com").url, request)["code"], request)
+    callback = first.callback(other_flow.sign_in(login="other@example.com").url, request)
+    first.exchange(callback["code"], request)
     assert receiver.posts == []
 
     flow.browser.get("/account")
@@ -185,7 +189,8 @@ def test_an_operator_ending_the_sessions_tells_every_relying_party_of_each(
     operator = Operator(login="agent@example.com", via="web", origin=Origin(ip="10.0.0.5"), account_id=None)
     with app.app_context():
         account = db.session.get(Account, customer.id)
-        {"block": block, "sign_out": sign_out}[action](app.extensions["idp"], operator, account, reason="звонок")
+        perform = {"block": block, "sign_out": sign_out}[action]
+        perform(app.extensions["idp"], operator, account, reason="звонок")
     sids = sorted(logout_claims(rp, token)["sid"] for token in receiver.tokens("/bc"))
     assert sids == sorted(session_sids(app)) and len(sids) == 2
     assert audited(app) == [(rp.client_id, customer.id, action)] * 2
@@ -270,7 +275,8 @@ def test_clients_register_and_change_their_back_channel_uri(app, run_cli):
     data = json.loads(created.output)
     assert data["backchannel_logout_uri"] == "https://portal.example/backchannel-logout"
     assert data["backchannel_logout_session_required"] is True
-    changed = run_cli("clients", "update", data["client_id"], "--backchannel-logout-uri", "http://127.0.0.1:8081/bc",
+    changed = run_cli("clients", "update", data["client_id"],
+                      "--backchannel-logout-uri", "http://127.0.0.1:8081/bc",
                       "--no-backchannel-logout-session-required", "--json")
     assert json.loads(changed.output)["backchannel_logout_uri"] == "http://127.0.0.1:8081/bc"
     assert json.loads(changed.output)["backchannel_logout_session_required"] is False

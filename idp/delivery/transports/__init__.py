@@ -5,5 +5,5 @@ from idp.delivery.transports.mailbox import MailboxTransport, read_mailbox
 from idp.delivery.transports.ses import SesTransport
 from idp.delivery.transports.sns import SnsTransport
 
-__all__ = ["PERMANENT", "THROTTLED", "TRANSIENT", "DeliveryError", "HttpPostTransport", "MailboxTransport", "SesTransport",
-           "SnsTransport", "Transport", "read_mailbox"]
+__all__ = ["PERMANENT", "THROTTLED", "TRANSIENT", "DeliveryError", "HttpPostTransport", "MailboxTransport",
+           "SesTransport", "SnsTransport", "Transport", "read_mailbox"]

@@ -60,5 +60,6 @@ class HttpPostTransport:
         answer = f"{where}: HTTP {status} {' '.join(detail.split())[:200]}".strip()
         if status >= 500:
             raise DeliveryError(answer)
-        reason = "a redirect (not followed)" if 300 <= status < 400 else f"the relying party answered {status}"
+        reason = ("a redirect (not followed)" if 300 <= status < 400
+                  else f"the relying party answered {status}")
         raise DeliveryError(answer, kind=PERMANENT, reason=reason)

@@ -66,7 +66,7 @@ def reused(provider: Provider, connection, call: Call, client, row) -> InvalidGr
     revoked = issuing.alarm(connection, store.revoke_grant(row, now), event, log_extra=call.log)
     log.warning("refresh token reused by client %s: family revoked (%d grant(s))", client.client_id,
                         revoked, extra=call.log)
-    # The session the stolen family came from ends too, and its relying parties are told (Back-Channel Logout).
+    # The session the stolen family came from ends too; its relying parties are told (Back-Channel Logout).
     told = end_session_by_sid(connection, sid=row.sid, issuer=provider.issuer, key_store=provider.keys,
                               secret_keys=provider.settings.secret_keys, now=now, log_extra=call.log)
     if told:
