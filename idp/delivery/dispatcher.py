@@ -33,6 +33,18 @@ LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
 
 
+def backoff_after(base: timedelta, attempts: int) -> timedelta:
+    """Wait after the ``attempts``-th failure: ``base``, 2×base, 4×base… capped at :data:`MAX_BACKOFF`."""
+    return min(base * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def retry_window(settings) -> timedelta:
+    """How long after its first attempt a message may still be tried (every backoff wait added up): what a
+    message that must still be valid at its last attempt (a logout token's ``exp``) has to outlive."""
+    base = timedelta(seconds=settings.delivery_backoff)
+    return sum((backoff_after(base, n) for n in range(1, settings.delivery_max_attempts)), timedelta())
+
+
 @dataclass
 class Report:
     sent: list[int] = field(default_factory=list)
@@ -53,8 +65,7 @@ class Dispatcher:
 
     def backoff(self, attempts: int) -> timedelta:
         """Wait after the ``attempts``-th failure: base, 2×base, 4×base… capped at an hour."""
-        base = timedelta(seconds=self.services.settings.delivery_backoff)
-        return min(base * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+        return backoff_after(timedelta(seconds=self.services.settings.delivery_backoff), attempts)
 
     def claim_due(self, now: datetime, limit: int, ids: list[int] | None = None) -> list[int]:
         """Claim up to ``limit`` due rows (or just those of ``ids`` that are due) for this dispatcher, in one

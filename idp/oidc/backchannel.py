@@ -26,6 +26,7 @@ from idp.accounts import Account
 from idp.audit import event_values, publish, record
 from idp.clients import OAuthClient
 from idp.delivery import HTTP, Delivery, dispatch_inline, enqueue
+from idp.delivery.dispatcher import retry_window
 from idp.delivery.outbox import row_values
 from idp.extensions import db
 from idp.keys import ALG, KeyRecord
@@ -40,9 +41,15 @@ TYP = "logout+jwt"
 AUDIT_EVENT = "session.logout_queued"
 #: The outbox purpose (``deliveries.template``) of a logout token.
 PURPOSE = "backchannel_logout"
-#: A logout token is good this long after it is made (§2.4 recommends a short lifetime). Retries after an
-#: outage post the token made when the session ended, so the receiver's leeway must cover its own clock only.
+#: A logout token is good this long after its last attempt could be made: short (§2.4), but every retry of
+#: the outbox posts the token made when the session ended, so its ``exp`` is this much past the retry window
+#: (:func:`idp.delivery.dispatcher.retry_window`; 5 minutes + 15.5 with the default 6 attempts and 30 s).
 TTL = 300
+
+
+def token_ttl(settings) -> int:
+    """Seconds from ``iat`` to ``exp`` of a logout token: :data:`TTL` after the outbox's last retry."""
+    return TTL + int(retry_window(settings).total_seconds())
 
 
 def build_logout_token(*, issuer: str, audience: str, subject: str | None, sid: str | None, now: datetime,
@@ -70,11 +77,13 @@ def receivers(where):
             .order_by(BrowserSession.id, OAuthClient.client_id))
 
 
-def _messages(issuer: str, key: KeyRecord, found, now: datetime) -> list[dict]:
+def _messages(settings, key: KeyRecord, found, now: datetime) -> list[dict]:
     """The outbox message (``enqueue``'s keyword arguments) of each receiver row of :func:`receivers`."""
+    ttl = token_ttl(settings)
     return [{"purpose": PURPOSE, "channel": HTTP, "recipient": client_id, "account_id": account_id,
              "params": {"url": uri, "form": {"logout_token": build_logout_token(
-                 issuer=issuer, audience=client_id, subject=subject, sid=sid, now=now, key=key)}}}
+                 issuer=settings.issuer, audience=client_id, subject=subject, sid=sid, now=now, key=key,
+                 ttl=ttl)}}}
             for _session_id, sid, account_id, subject, client_id, uri in found]
 
 
@@ -89,7 +98,7 @@ def queue_logouts(services, ended: list[EndedSession], *, now: datetime, via: st
     if not found:
         return []
     rows = []
-    for message in _messages(services.settings.issuer, services.keys.signing_key(), found, now):
+    for message in _messages(services.settings, services.keys.signing_key(), found, now):
         row = enqueue(services, message.pop("purpose"), **message)
         record(AUDIT_EVENT, at=now, account_id=row.account_id, client_id=row.recipient, delivery_id=row.id,
                via=via)
@@ -116,7 +125,7 @@ _DELIVERY_FIELDS = ("account_id", "channel", "recipient", "template", "payload",
 _INSERT_DELIVERY = Statement(insert(Delivery.__table__), column_keys=_DELIVERY_FIELDS)
 
 
-def end_session_by_sid(connection, *, sid: str | None, issuer: str, key_store, secret_keys, now: datetime,
+def end_session_by_sid(connection, *, sid: str | None, settings, key_store, now: datetime,
                        log_extra: dict | None = None) -> int:
     """End the provider session ``sid`` (if still live) and queue a logout token for each of its relying
     parties, in one transaction on the protocol API's ``connection``; returns how many were queued. The
@@ -124,10 +133,10 @@ def end_session_by_sid(connection, *, sid: str | None, issuer: str, key_store, s
     if not sid:
         return 0
     found = connection.all(_RECEIVERS_BY_SID, {"sid": sid})
-    messages = _messages(issuer, key_store.signing_key(), found, now) if found else []
+    messages = _messages(settings, key_store.signing_key(), found, now) if found else []
     inserts, events = [], []
     for message in messages:
-        values = row_values(secret_keys, message.pop("purpose"), now=now, **message)
+        values = row_values(settings.secret_keys, message.pop("purpose"), now=now, **message)
         inserts.append((_INSERT_DELIVERY, values))
         events.append(event_values(AUDIT_EVENT, at=now, account_id=message["account_id"],
                                    client_id=message["recipient"], via="refresh_reuse"))

@@ -67,8 +67,8 @@ def reused(provider: Provider, connection, call: Call, client, row) -> InvalidGr
     log.warning("refresh token reused by client %s: family revoked (%d grant(s))", client.client_id,
                         revoked, extra=call.log)
     # The session the stolen family came from ends too; its relying parties are told (Back-Channel Logout).
-    told = end_session_by_sid(connection, sid=row.sid, issuer=provider.issuer, key_store=provider.keys,
-                              secret_keys=provider.settings.secret_keys, now=now, log_extra=call.log)
+    told = end_session_by_sid(connection, sid=row.sid, settings=provider.settings, key_store=provider.keys,
+                              now=now, log_extra=call.log)
     if told:
         log.warning("provider session of the reused refresh token ended: %d logout token(s) queued", told,
                     extra=call.log)
