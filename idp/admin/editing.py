@@ -26,6 +26,7 @@ class ClientEditForm(ClientForm):
                    pkce_optional=not client.requires_pkce,
                    backchannel_logout_uri=client.backchannel_logout_uri or "",
                    backchannel_logout_session_required=client.backchannel_logout_session_required,
+                   access_token_format=client.access_token_format, audiences="\n".join(client.audiences or []),
                    **cls._rules_of(client))
 
     @classmethod
@@ -37,6 +38,10 @@ class ClientEditForm(ClientForm):
                    public=client.public, first_party=posted.first_party, pkce_optional=posted.pkce_optional,
                    backchannel_logout_uri=posted.backchannel_logout_uri,
                    backchannel_logout_session_required=posted.backchannel_logout_session_required,
+                   # Absent from the post (a form of an older page): as the client stands.
+                   access_token_format=(posted.access_token_format if "access_token_format" in form
+                                        else client.access_token_format),
+                   audiences=posted.audiences if "audiences" in form else "\n".join(client.audiences or []),
                    **cls._rules_of(client))
 
     @staticmethod
@@ -51,6 +56,7 @@ class ClientEditForm(ClientForm):
         self._check_uris("redirect_uris", required=self.redirect_required)
         self._check_uris("post_logout_redirect_uris", required=False)
         self._check_backchannel_uri()
+        self._check_access_token_format()
         unknown = [s for s in self.scopes if s not in self.scope_choices]
         if unknown:
             self.add("scopes", "client.scope.invalid", unknown[0])
@@ -63,4 +69,5 @@ class ClientEditForm(ClientForm):
         return {"name": self.name, "redirect_uris": _lines(self.redirect_uris),
                 "post_logout_redirect_uris": _lines(self.post_logout_redirect_uris),
                 "scopes": [s for s in self.scope_choices if s in self.scopes], "first_party": self.first_party,
-                "pkce_required": not self.pkce_optional, **self._backchannel_values()}
+                "pkce_required": not self.pkce_optional, **self._backchannel_values(),
+                **self._access_token_values()}

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from idp.admin.bearer import ADMIN_SCOPE, SUPPORT_SCOPE
 from idp.clients import STANDARD_SCOPES, InvalidRedirectUri, validate_redirect_uri, validate_redirect_uris
+from idp.clients.models import ACCESS_TOKEN_FORMATS
 from idp.clients.redirect_uris import validate_backchannel_logout_uri
 from idp.errors import IdpError
 
@@ -16,7 +17,8 @@ from idp.errors import IdpError
 SCOPE_CHOICES = (*STANDARD_SCOPES, ADMIN_SCOPE, SUPPORT_SCOPE)
 DEFAULT_SCOPES = STANDARD_SCOPES
 FIELDS = ("name", "redirect_uris", "post_logout_redirect_uris", "scopes", "public", "first_party",
-          "pkce_optional", "backchannel_logout_uri", "backchannel_logout_session_required")
+          "pkce_optional", "backchannel_logout_uri", "backchannel_logout_session_required", "access_token_format",
+          "audiences")
 #: Where an error that belongs to no field is shown.
 FORM = "form"
 #: Form fields are cut to this length before anything looks at them (the request is capped anyway).
@@ -42,6 +44,9 @@ class ClientForm:
     #: Back-Channel Logout 1.0: where logout tokens are POSTed (empty: none), and whether sid is required.
     backchannel_logout_uri: str = ""
     backchannel_logout_session_required: bool = False
+    #: ``opaque`` or ``jwt`` (RFC 9068), and the resource URIs (RFC 8707) one per line, the first the default.
+    access_token_format: str = "opaque"
+    audiences: str = ""
     errors: dict[str, list[FieldError]] = field(default_factory=dict)
 
     @classmethod
@@ -56,6 +61,8 @@ class ClientForm:
             pkce_optional=form.get("pkce_optional") == "on",
             backchannel_logout_uri=(form.get("backchannel_logout_uri") or "").strip()[:MAX_FIELD],
             backchannel_logout_session_required=form.get("backchannel_logout_session_required") == "on",
+            access_token_format=(form.get("access_token_format") or "opaque")[:20],
+            audiences=(form.get("audiences") or "")[:MAX_FIELD],
         )
 
     def validate(self) -> bool:
@@ -65,6 +72,7 @@ class ClientForm:
         self._check_uris("redirect_uris", required=True)
         self._check_uris("post_logout_redirect_uris", required=False)
         self._check_backchannel_uri()
+        self._check_access_token_format()
         unknown = [s for s in self.scopes if s not in SCOPE_CHOICES]
         if unknown:
             self.add("scopes", "client.scope.invalid", unknown[0])
@@ -78,7 +86,15 @@ class ClientForm:
                 "post_logout_redirect_uris": _lines(self.post_logout_redirect_uris),
                 "scopes": [s for s in SCOPE_CHOICES if s in self.scopes], "public": self.public,
                 "first_party": self.first_party, "pkce_required": not self.pkce_optional,
-                **self._backchannel_values()}
+                **self._backchannel_values(), **self._access_token_values()}
+
+    def _access_token_values(self) -> dict:
+        return {"access_token_format": self.access_token_format, "audiences": _lines(self.audiences)}
+
+    def _check_access_token_format(self) -> None:
+        # The audiences' rules are the domain's (client.audience.*), put under their field when refused.
+        if self.access_token_format not in ACCESS_TOKEN_FORMATS:
+            self.add("access_token_format", "client.access_token_format.invalid")
 
     def _backchannel_values(self) -> dict:
         return {"backchannel_logout_uri": self.backchannel_logout_uri or None,
@@ -97,6 +113,7 @@ class ClientForm:
         """A rule the domain refused after the form's own checks passed, put under its field."""
         prefixes = {"client.name": "name", "client.redirect_uri": "redirect_uris", "client.scope": "scopes",
                     "client.backchannel_logout_uri": "backchannel_logout_uri",
+                    "client.audience": "audiences", "client.access_token_format": "access_token_format",
                     "client.grant_type": "public", "client.pkce": "pkce_optional"}
         target = next((f for p, f in prefixes.items() if exc.code.startswith(p + ".")), FORM)
         self.add(target, exc.code)
