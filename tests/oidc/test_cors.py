@@ -256,3 +256,22 @@ def _protocol(app):
     while not hasattr(wsgi, "protocol"):
         wsgi = wsgi.app
     return wsgi.protocol
+
+
+def test_without_the_database_the_documents_still_answer(app, live_server, registered, caplog, tmp_path):
+    """The known origins cannot be read (the database is away): discovery and the JWKS answer all the same,
+    without CORS headers for an origin not known yet, and the set is not asked for again on every request."""
+    from sqlalchemy import create_engine
+
+    from idp.oidc.store import Store
+
+    known = _protocol(app).cors.known
+    broken = create_engine(f"sqlite:///{tmp_path}/missing/folder/idp.db")
+    known.store = Store(broken)
+    now = [1000.0]
+    known.clock = lambda: now[0]
+    for _ in range(3):
+        response = get(live_server, JWKS, SPA)
+        assert response.status_code == 200 and not allows(response, SPA)
+    assert len([r for r in caplog.records if "could not read the clients' web origins" in r.getMessage()]) == 1
+    broken.dispose()

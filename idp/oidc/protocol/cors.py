@@ -92,7 +92,7 @@ class KnownOrigins:
         except Exception:  # the database is away: keep what is known, ask again after a while
             log.warning("could not read the clients' web origins; keeping the %d known", len(self.origins),
                         exc_info=True)
-            self.loaded_at = now
+            self.generation, self.loaded_at = generation, now
             return
         origins: set[str] = set()
         for public, redirect_uris, web_origins in rows:
