@@ -283,3 +283,24 @@ def test_clients_register_and_change_their_back_channel_uri(app, run_cli):
     assert json.loads(changed.output)["backchannel_logout_session_required"] is False
     cleared = run_cli("clients", "update", data["client_id"], "--backchannel-logout-uri", "", "--json")
     assert json.loads(cleared.output)["backchannel_logout_uri"] is None
+
+
+
+def test_a_timeout_is_retried_not_dead(app, settings, make_client, flow, customer):
+    """No answer within the read timeout: retried later like a 5xx (a logout token posted twice does no
+    harm), not made a dead letter of unknown outcome as an e-mail would be."""
+    from idp.delivery import build_courier
+    from tests.delivery.loopback import SlowEndpoint
+
+    silent = SlowEndpoint(answer_after=None)
+    try:
+        app.extensions["idp"].courier = build_courier(settings, read_timeout=1)  # the real courier, impatient
+        rp = make_client(first_party=True, backchannel_logout_uri=silent.url + "/bc")
+        sign_in(flow, rp)
+        flow.browser.get("/account")
+        flow.browser.submit("/logout", {})
+        [(client_id, status, attempts, error, _)] = deliveries(app)
+        assert (client_id, status, attempts) == (rp.client_id, "queued", 1) and "timed out" in error.lower()
+        assert len(silent.requests()) == 1
+    finally:
+        silent.close()
