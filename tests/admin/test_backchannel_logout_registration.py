@@ -74,3 +74,18 @@ def test_the_admin_pages_register_and_edit_the_uri(admin_client, app):
     assert field_codes(page, "backchannel_logout_uri") == ["client.backchannel_logout_uri.fragment"]
     edit(admin_client, client_id, backchannel_logout_uri="")
     assert client_row(app, client_id).backchannel_logout_uri is None
+
+
+def test_the_deliveries_page_names_a_logout_token(admin_client, app):
+    from idp.delivery import HTTP, enqueue
+    from idp.extensions import db
+
+    with app.app_context():
+        enqueue(app.extensions["idp"], "backchannel_logout", channel=HTTP, recipient="dms-portal", account_id=None,
+                params={"url": "https://dms.example/bc", "form": {"logout_token": "x.y.z"}})
+        db.session.commit()
+    page = html(admin_client.get("/admin/deliveries?status=all"))
+    assert "выход по обратному каналу (logout token приложению)" in page
+    assert "HTTP (обратный канал приложения)" in page and "x.y.z" not in page
+    english = html(admin_client.get("/admin/deliveries?status=all&lang=en"))
+    assert "back-channel logout (a logout token to an application)" in english
