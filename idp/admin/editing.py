@@ -27,6 +27,7 @@ class ClientEditForm(ClientForm):
                    backchannel_logout_uri=client.backchannel_logout_uri or "",
                    backchannel_logout_session_required=client.backchannel_logout_session_required,
                    access_token_format=client.access_token_format, audiences="\n".join(client.audiences or []),
+                   web_origins="\n".join(client.web_origins or []), no_web_origins=client.web_origins == [],
                    **cls._rules_of(client))
 
     @classmethod
@@ -42,6 +43,9 @@ class ClientEditForm(ClientForm):
                    access_token_format=(posted.access_token_format if "access_token_format" in form
                                         else client.access_token_format),
                    audiences=posted.audiences if "audiences" in form else "\n".join(client.audiences or []),
+                   **(_posted_web_origins(posted) if "web_origins" in form else
+                      {"web_origins": "\n".join(client.web_origins or []),
+                       "no_web_origins": client.web_origins == []}),
                    **cls._rules_of(client))
 
     @staticmethod
@@ -57,6 +61,7 @@ class ClientEditForm(ClientForm):
         self._check_uris("post_logout_redirect_uris", required=False)
         self._check_backchannel_uri()
         self._check_access_token_format()
+        self._check_web_origins()
         unknown = [s for s in self.scopes if s not in self.scope_choices]
         if unknown:
             self.add("scopes", "client.scope.invalid", unknown[0])
@@ -70,4 +75,8 @@ class ClientEditForm(ClientForm):
                 "post_logout_redirect_uris": _lines(self.post_logout_redirect_uris),
                 "scopes": [s for s in self.scope_choices if s in self.scopes], "first_party": self.first_party,
                 "pkce_required": not self.pkce_optional, **self._backchannel_values(),
-                **self._access_token_values()}
+                **self._access_token_values(), **self._web_origin_values()}
+
+
+def _posted_web_origins(posted: ClientForm) -> dict:
+    return {"web_origins": posted.web_origins, "no_web_origins": posted.no_web_origins}

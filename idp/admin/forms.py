@@ -18,7 +18,7 @@ SCOPE_CHOICES = (*STANDARD_SCOPES, ADMIN_SCOPE, SUPPORT_SCOPE)
 DEFAULT_SCOPES = STANDARD_SCOPES
 FIELDS = ("name", "redirect_uris", "post_logout_redirect_uris", "scopes", "public", "first_party",
           "pkce_optional", "backchannel_logout_uri", "backchannel_logout_session_required", "access_token_format",
-          "audiences")
+          "audiences", "web_origins", "no_web_origins")
 #: Where an error that belongs to no field is shown.
 FORM = "form"
 #: Form fields are cut to this length before anything looks at them (the request is capped anyway).
@@ -47,6 +47,9 @@ class ClientForm:
     #: ``opaque`` or ``jwt`` (RFC 9068), and the resource URIs (RFC 8707) one per line, the first the default.
     access_token_format: str = "opaque"
     audiences: str = ""
+    #: CORS (idp.clients.web_origins): origins one per line (empty: derived), or none at all (ticked).
+    web_origins: str = ""
+    no_web_origins: bool = False
     errors: dict[str, list[FieldError]] = field(default_factory=dict)
 
     @classmethod
@@ -63,6 +66,8 @@ class ClientForm:
             backchannel_logout_session_required=form.get("backchannel_logout_session_required") == "on",
             access_token_format=(form.get("access_token_format") or "opaque")[:20],
             audiences=(form.get("audiences") or "")[:MAX_FIELD],
+            web_origins=(form.get("web_origins") or "")[:MAX_FIELD],
+            no_web_origins=form.get("no_web_origins") == "on",
         )
 
     def validate(self) -> bool:
@@ -73,6 +78,7 @@ class ClientForm:
         self._check_uris("post_logout_redirect_uris", required=False)
         self._check_backchannel_uri()
         self._check_access_token_format()
+        self._check_web_origins()
         unknown = [s for s in self.scopes if s not in SCOPE_CHOICES]
         if unknown:
             self.add("scopes", "client.scope.invalid", unknown[0])
@@ -86,7 +92,15 @@ class ClientForm:
                 "post_logout_redirect_uris": _lines(self.post_logout_redirect_uris),
                 "scopes": [s for s in SCOPE_CHOICES if s in self.scopes], "public": self.public,
                 "first_party": self.first_party, "pkce_required": not self.pkce_optional,
-                **self._backchannel_values(), **self._access_token_values()}
+                **self._backchannel_values(), **self._access_token_values(), **self._web_origin_values()}
+
+    def _web_origin_values(self) -> dict:
+        # Empty: derived (None); ticked: none at all ([]); the rules of an origin are the domain's.
+        return {"web_origins": [] if self.no_web_origins else (_lines(self.web_origins) or None)}
+
+    def _check_web_origins(self) -> None:
+        if self.no_web_origins and _lines(self.web_origins):
+            self.add("web_origins", "client.web_origin.exclusive")
 
     def _access_token_values(self) -> dict:
         return {"access_token_format": self.access_token_format, "audiences": _lines(self.audiences)}
@@ -114,6 +128,7 @@ class ClientForm:
         prefixes = {"client.name": "name", "client.redirect_uri": "redirect_uris", "client.scope": "scopes",
                     "client.backchannel_logout_uri": "backchannel_logout_uri",
                     "client.audience": "audiences", "client.access_token_format": "access_token_format",
+                    "client.web_origin": "web_origins",
                     "client.grant_type": "public", "client.pkce": "pkce_optional"}
         target = next((f for p, f in prefixes.items() if exc.code.startswith(p + ".")), FORM)
         self.add(target, exc.code)
