@@ -11,7 +11,7 @@ Which relying parties had a session is remembered when a code is issued in it
 
 :func:`queue_logouts` is the one place that turns ended sessions into queued logout tokens; every way a
 session ends calls it in the transaction that ends it (sign-out, RP-initiated logout, an operator's block
-or sign-out everywhere); a reused refresh token ends its session through :func:`end_session_by_sid`, the
+or sign-out everywhere, a password change through :func:`end_account_grants`); a reused refresh token ends its session through :func:`end_session_by_sid`, the
 protocol API's way of writing the same rows.
 """
 from __future__ import annotations
@@ -33,6 +33,7 @@ from idp.keys import ALG, KeyRecord
 from idp.oidc.models import unix
 from idp.oidc.store import LostRace, insert_event
 from idp.oidc.store.statements import Statement
+from idp.oidc.tokens import revoke_for_account
 from idp.sessions import BrowserSession, BrowserSessionClient, EndedSession
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -104,6 +105,14 @@ def queue_logouts(services, ended: list[EndedSession], *, now: datetime, via: st
                via=via)
         rows.append(row)
     return rows
+
+
+def end_account_grants(services, account_id: int, ended: list[EndedSession], *, now: datetime,
+                       via: str) -> tuple[int, list[Delivery]]:
+    """What the account's ended sessions gave out, ended in the caller's transaction: every token of the account
+    revoked and a logout token queued for each relying party of ``ended``. Returns (grants revoked, outbox rows
+    for :func:`send_now`) — the form :class:`idp.passwords.change.RevokeTokens` asks for."""
+    return revoke_for_account(account_id, now=now), queue_logouts(services, ended, now=now, via=via)
 
 
 def send_now(services, rows: list[Delivery]) -> None:

@@ -12,8 +12,8 @@ from sqlalchemy import case, update
 
 from idp.accounts import Account
 from idp.audit import Origin, record
-from idp.sessions import end_all_sessions
-from idp.delivery import EMAIL, SMS, dispatch_inline, enqueue
+from idp.sessions import EndedSession, end_account_sessions
+from idp.delivery import EMAIL, SMS, Delivery, dispatch_inline, enqueue
 from idp.delivery.receipts import clear_undeliverable
 from idp.extensions import db
 from idp.passwords.models import MAX_FAILED_ATTEMPTS, TemporaryPassword
@@ -22,12 +22,15 @@ from idp.passwords.signin import current_temporary
 from idp.services import Services
 
 class RevokeTokens(Protocol):
-    """Revokes every token of an account in the caller's transaction; returns how many grants it revoked.
+    """Ends what the account's ended sessions gave out, in the caller's transaction: revokes every token of the
+    account and queues a back-channel logout token for each relying party of those sessions. Returns how many
+    grants it revoked and the outbox rows to send once committed.
 
-    The OpenID Connect layer's ``idp.oidc.revoke_for_account``, passed in by the caller (the page): that
-    layer builds on this one, so this one does not import it."""
+    The OpenID Connect layer's ``idp.oidc.backchannel.end_account_grants``, passed in by the caller (the
+    page): that layer builds on this one, so this one does not import it."""
 
-    def __call__(self, account_id: int, *, now: datetime) -> int: ...
+    def __call__(self, account_id: int, ended: list[EndedSession], *, now: datetime) -> tuple[int, list[Delivery]]:
+        ...
 
 
 def count_wrong_try(temp: TemporaryPassword, now: datetime) -> None:
@@ -49,8 +52,8 @@ def change_with_temporary(account: Account, temporary: str, new: str, confirm: s
                           revoke_tokens: RevokeTokens) -> list[str]:
     """Set ``new`` as the permanent password; return the codes of every problem (empty: changed).
 
-    On success every other session of the account ends and ``revoke_tokens(account_id, now=…)`` revokes
-    its tokens (see :func:`revoke_everything`), and a notice goes to every channel the customer has.
+    On success every other session of the account ends and ``revoke_tokens(account_id, ended, now=…)``
+    revokes its tokens and queues the relying parties' logout tokens (see :func:`revoke_everything`), and a notice goes to every channel the customer has.
     """
     now = services.clock.now()
     errors = broken_rules(new)
@@ -90,19 +93,21 @@ def change_with_temporary(account: Account, temporary: str, new: str, confirm: s
             clear_undeliverable(account.email, now, account_id=account.id, via="customer", origin=origin)
     else:
         account.phone_verified = True
-    revoke_everything(account.id, now=now, origin=origin, revoke_tokens=revoke_tokens)
+    logouts = revoke_everything(account.id, now=now, origin=origin, revoke_tokens=revoke_tokens)
     record("password.changed", at=now, origin=origin, account_id=account.id, via="temporary")
     notices = [enqueue(services, "password_changed", channel=channel, recipient=recipient, account_id=account.id,
                        params={"login_url": services.settings.issuer + "/login"})
                for channel, recipient in ((EMAIL, account.email), (SMS, account.phone)) if recipient]
     db.session.commit()
-    dispatch_inline(services, notices)
+    dispatch_inline(services, notices + logouts)
     return []
 
 
 def revoke_everything(account_id: int, *, now: datetime, origin: Origin | None = None,
-                      revoke_tokens: RevokeTokens) -> None:
-    """After a password change: end the account's sessions and revoke its tokens (caller's transaction)."""
-    ended = end_all_sessions(account_id, now=now)
-    revoked = revoke_tokens(account_id, now=now)
-    record("sessions.revoked", at=now, origin=origin, account_id=account_id, sessions=ended, grants=revoked)
+                      revoke_tokens: RevokeTokens) -> list[Delivery]:
+    """After a password change: end the account's sessions and revoke its tokens (caller's transaction);
+    returns the back-channel logout tokens queued for the relying parties of the ended sessions."""
+    ended = end_account_sessions(account_id, now=now)
+    revoked, logouts = revoke_tokens(account_id, ended, now=now)
+    record("sessions.revoked", at=now, origin=origin, account_id=account_id, sessions=len(ended), grants=revoked)
+    return logouts

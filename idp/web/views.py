@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 
 from idp.accounts import Account, InvalidLogin, display_phone, parse_login
 from idp.audit import Origin, record
 from idp.extensions import db
-from idp.oidc import revoke_for_account
-from idp.oidc.backchannel import queue_logouts, send_now
+from idp.oidc.backchannel import end_account_grants, queue_logouts, send_now
 from idp.passwords import RULES
 from idp.passwords.change import change_with_temporary
 from idp.passwords.reset import request_temporary_password
@@ -120,7 +120,8 @@ def change_password():
     errors: list[str] = []
     if request.method == "POST":
         errors = change_with_temporary(account, _field("temporary"), _field("new"), _field("confirm"), services(),
-                                       _origin(), revoke_tokens=revoke_for_account)
+                                       _origin(), revoke_tokens=partial(end_account_grants, services(),
+                                                                        via="password_change"))
         if not errors:
             session.pop("pw_change", None)
             session["login_prefill"] = _login_of(account, session.pop("pw_change_via", None))

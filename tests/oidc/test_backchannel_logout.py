@@ -1,6 +1,6 @@
 """OpenID Connect Back-Channel Logout 1.0: ``sid`` in ID tokens, discovery, and a logout token posted through
 the outbox to every relying party of a provider session when it ends (signing out, RP-initiated logout, an
-operator's block or sign-out everywhere, a reused refresh token). The relying parties' back-channel URIs are
+operator's block or sign-out everywhere, a reused refresh token, a password change). The relying parties' back-channel URIs are
 a real loopback HTTP server that records each POST and answers what the test scripted."""
 from __future__ import annotations
 
@@ -304,3 +304,32 @@ def test_a_timeout_is_retried_not_dead(app, settings, make_client, flow, custome
         assert len(silent.requests()) == 1
     finally:
         silent.close()
+
+
+def test_a_password_change_ends_the_sessions_and_tells_their_relying_parties(
+        app, make_client, flow, customer, receiver, mailbox):
+    """«Изменение пароля» ends every session of the account (someone may know the old password): each relying
+    party of each of them gets a logout token, as the page passes the OpenID Connect layer's revocation in."""
+    from idp.passwords.reset import request_temporary_password
+    from tests.http import PageClient
+    from tests.oidc.conftest import Flow
+
+    rp = make_client(first_party=True, backchannel_logout_uri=receiver.url + "/bc")
+    other = make_client(first_party=True)  # no back-channel URI: nothing to send it
+    tokens = sign_in(flow, rp)
+    sign_in(flow, other)
+    with app.app_context():
+        request_temporary_password("client@example.com", app.extensions["idp"])
+    temporary = mailbox.temporary_password("client@example.com")
+    page = PageClient(flow.browser.base_url)  # a second browser: the customer changing the password
+    page.get("/login")
+    assert "/password/change" in page.submit("/login", {"login": "client@example.com", "password": temporary}).url
+    answer = page.submit("/password/change", {"temporary": temporary, "new": "Polis2027new",
+                                              "confirm": "Polis2027new"})
+    assert answer.url.endswith("/login")
+    [token] = receiver.tokens("/bc")
+    claims = logout_claims(rp, token)
+    assert claims["sid"] == session_sids(app)[0] and claims["aud"] == rp.client_id
+    assert audited(app) == [(rp.client_id, customer.id, "password_change")]
+    assert "/login" in flow.browser.get("/account").url  # the first browser must sign in again
+    assert rp.refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"

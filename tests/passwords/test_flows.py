@@ -1,12 +1,13 @@
 """«Забыли пароль?», sign-in and the forced change as domain calls, with the clock under control."""
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import func, select
 
 from idp.accounts import Account
 from idp.extensions import db
-from idp.oidc import revoke_for_account
+from idp.oidc.backchannel import end_account_grants
 from idp.passwords import TemporaryPassword
 from idp.passwords.change import change_with_temporary
 from idp.passwords.reset import request_temporary_password
@@ -28,7 +29,8 @@ def issue(services, mailbox, login=LOGIN, to=LOGIN):
 
 def change(account, temporary, new, confirm, services):
     """The forced change as the page makes it: the OpenID Connect layer's revocation passed in."""
-    return change_with_temporary(account, temporary, new, confirm, services, revoke_tokens=revoke_for_account)
+    return change_with_temporary(account, temporary, new, confirm, services, revoke_tokens=partial(end_account_grants, services,
+                                                                                         via="password_change"))
 
 
 def account(email=LOGIN):
