@@ -125,9 +125,15 @@ def at_once(*calls):
     return results
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def signed_in(cluster) -> Browser:
-    """customer@example.com signed in on instance A."""
+    """customer@example.com signed in on instance A, afresh for each test: presenting a spent refresh token
+    ends the provider session it came from."""
+    return sign_in(cluster)
+
+
+def sign_in(cluster) -> Browser:
+    """A new browser with customer@example.com signed in on instance A."""
     browser = Browser()
     assert "Вход в личный кабинет" in browser.open(cluster.a, "/login").text
     response = browser.submit(cluster.a, "/login", {"login": "customer@example.com", "password": PASSWORD,
@@ -212,9 +218,11 @@ def test_a_code_sent_to_both_instances_at_once_is_exchanged_once(cluster, signed
             assert userinfo(instance, winner["access_token"]).status_code == 401
 
 
-def test_a_refresh_token_sent_to_both_instances_at_once_is_used_once(cluster, signed_in):
+def test_a_refresh_token_sent_to_both_instances_at_once_is_used_once(cluster):
     for n in range(ROUNDS):
-        code, params = fresh_code(cluster, signed_in, cluster.instances[n % 2])
+        # The loser presents a spent refresh token: reuse ends the provider session it came from (and tells
+        # the relying parties, back-channel logout), so each round signs in afresh.
+        code, params = fresh_code(cluster, sign_in(cluster), cluster.instances[n % 2])
         first = exchange(cluster, cluster.instances[(n + 1) % 2], code, params)
         assert first.status_code == 200, first.text
         refresh_token = first.json()["refresh_token"]

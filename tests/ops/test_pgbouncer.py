@@ -41,7 +41,7 @@ from tests.http import codes
 from tests.multi_instance.conftest import (BIN, ISSUER, PASSWORD, ROOT, SECRET_KEY, Cluster, _start, _stop,
                                            _wait_ready, _with_password, free_port, output, run_idp, start_idp)
 from tests.multi_instance.test_two_instances import (Browser, at_once, authorization, code_from, exchange,
-                                                     fresh_code, id_token_claims, refresh, userinfo)
+                                                     fresh_code, id_token_claims, refresh, sign_in, userinfo)
 from tests.multi_instance.test_two_instances import \
     test_a_code_sent_to_both_instances_at_once_is_exchanged_once as code_raced_to_both_is_spent_once
 from tests.multi_instance.test_two_instances import \
@@ -231,15 +231,11 @@ def cluster(tmp_path_factory):
         assert created["client_secret"] not in log and PASSWORD not in log
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def signed_in(cluster) -> Browser:
-    """customer@example.com signed in on instance A."""
-    browser = Browser()
-    assert "Вход в личный кабинет" in browser.open(cluster.a, "/login").text
-    response = browser.submit(cluster.a, "/login", {"login": "customer@example.com", "password": PASSWORD,
-                                                    "action": "signin"})
-    assert response.status_code == 302, codes(response.text)
-    return browser
+    """customer@example.com signed in on instance A, afresh for each test: presenting a spent refresh token
+    ends the provider session it came from."""
+    return sign_in(cluster)
 
 
 def wait_for_messages(cluster: Pooled, logins: list[str], timeout: float = 60) -> dict[str, list[dict]]:
@@ -345,7 +341,7 @@ def test_refresh_in_parallel(cluster, signed_in):
 def test_a_code_or_refresh_token_raced_to_both_instances_is_spent_once(cluster, signed_in):
     """The conditional UPDATE of a transaction decides, through PgBouncer as without it."""
     code_raced_to_both_is_spent_once(cluster, signed_in)
-    refresh_raced_to_both_is_spent_once(cluster, signed_in)
+    refresh_raced_to_both_is_spent_once(cluster)
 
 
 def test_the_outbox_queues_and_dispatches_each_message_once(cluster):
