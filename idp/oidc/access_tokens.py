@@ -14,8 +14,10 @@ token-guarded APIs find either format with the same lookup:
 A JWT access token carries ``iss sub aud client_id scope exp iat jti``, ``auth_time`` when a person signed
 in, and the ``policies`` claim when that scope was granted (as the ID token does). ``sub`` is the customer's
 subject, or the client's ``client_id`` for a machine's own token (RFC 9068 §2.2). The audience is the
-``resource`` of the token request (RFC 8707 §2.2), which must be one of the client's registered audiences
-(``invalid_target`` otherwise), or else the client's first audience — or its ``client_id`` if it has none.
+``resource`` (RFC 8707) the token is for (:func:`resource_for`), which must be one of the client's registered
+audiences (``invalid_target`` otherwise), or else the client's first audience — or its ``client_id`` if it
+has none. A resource named at the authorization request is kept by its code, and the resource a token was
+issued for by its refresh token family: a later token request may repeat it or omit it, never name another.
 """
 from __future__ import annotations
 
@@ -64,6 +66,16 @@ def audience(client, resource: str | None) -> str:
     if resource not in registered:  # registered ones are absolute URIs without a fragment (idp.clients)
         raise InvalidResource("The resource is not one this client may have tokens for.")
     return resource
+
+
+def resource_for(kept: str | None, requested: str | None) -> str | None:
+    """The resource a token is issued for: the token request's ``resource`` (``requested``), else the one
+    ``kept`` by the code or the refresh token presented; naming another than the one kept is refused."""
+    if requested is None:
+        return kept
+    if kept is not None and requested != kept:
+        raise InvalidResource("The resource is not the one this grant is for.")
+    return requested
 
 
 def build(*, issuer: str, audience: str, subject: str, client_id: str, scope: str | None, jti: str,

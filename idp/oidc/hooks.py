@@ -59,6 +59,7 @@ class ProviderHooks:
             redirect_uri=request.payload.redirect_uri, scope=request.scope or "",
             nonce=data.get("nonce") or None, code_challenge=data.get("code_challenge") or None,
             code_challenge_method=data.get("code_challenge_method") or None,
+            resource=data.get("resource") or None,  # checked by idp.oidc.server.ResourceIndicator
             auth_time=signed_in.auth_time, amr=signed_in.amr, sid=signed_in.sid, created_at=now,
             expires_at=now + timedelta(seconds=self.services.settings.authorization_code_ttl)))
         remember_client(signed_in, request.client.id, now=now)

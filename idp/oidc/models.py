@@ -55,6 +55,8 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):
     amr: Mapped[str] = mapped_column(String(50), nullable=False, default="pwd")
     #: The provider session it was issued in (:attr:`idp.sessions.BrowserSession.sid`).
     sid: Mapped[str | None] = mapped_column(String(64))
+    #: The authorization request's ``resource`` (RFC 8707), one of the client's audiences; None: none named.
+    resource: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -112,6 +114,9 @@ class OAuthToken(db.Model):
     amr: Mapped[str | None] = mapped_column(String(50))
     #: The provider session of the sign-in (its code's ``sid``); None for a machine's token.
     sid: Mapped[str | None] = mapped_column(String(64))
+    #: The ``resource`` (RFC 8707) the token was issued for — named at the authorization request or a token
+    #: request, or kept from the token refreshed — which its refresh family keeps; None: the default audience.
+    resource: Mapped[str | None] = mapped_column(String(2000))
 
     client: Mapped[OAuthClient] = relationship(lazy="joined")
     account: Mapped[Account | None] = relationship(lazy="joined")

@@ -7,7 +7,8 @@ endpoint and the other machine endpoints are the protocol API's (:mod:`idp.oidc.
 registered here is for the authorization endpoint only (it never answers a token request).
 
     AuthorizationServer(ProviderHooks, authlib…AuthorizationServer)
-    ├── grant       AuthorizationCodeGrant [+ OpenIDCodeExtension, PkceChallenge]   (authorization only)
+    ├── grant       AuthorizationCodeGrant [+ OpenIDCodeExtension, PkceChallenge, ResourceIndicator]
+    │                                                                                (authorization only)
     ├── endpoint    EndSession
     └── extension   AuthorizationResponseIssuer (RFC 9207)
 """
@@ -18,6 +19,7 @@ import secrets
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request, grants
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode
@@ -25,7 +27,7 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask
 from flask import request as flask_request
 
-from idp.oidc import pkce
+from idp.oidc import access_tokens, pkce
 from idp.oidc.hooks import ProviderHooks
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,33 @@ class PkceChallenge:
             raise InvalidRequestError(problem[1])
 
 
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 §2: the ``resource`` is malformed or not one the client may have tokens for."""
+
+    error = "invalid_target"
+
+
+class ResourceIndicator:
+    """The authorization request's ``resource`` (RFC 8707 §2): at most once, and one of the client's
+    audiences (:func:`idp.oidc.access_tokens.audience`, the token endpoint's rule), else ``invalid_target``
+    at the redirect URI. The code keeps it (:meth:`ProviderHooks.save_authorization_code`). An empty one is
+    as if omitted (RFC 6749 §3.1)."""
+
+    def __call__(self, grant) -> None:
+        grant.register_hook("after_validate_authorization_request_payload", self.check)
+
+    def check(self, grant, redirect_uri) -> None:
+        payload = grant.request.payload
+        if len(payload.datalist.get("resource", [])) > 1:
+            raise InvalidRequestError("Multiple 'resource' in request.")
+        resource = payload.data.get("resource")
+        if resource:
+            try:
+                access_tokens.audience(grant.request.client, resource)
+            except access_tokens.InvalidResource as error:
+                raise InvalidTargetError(str(error)) from None
+
+
 class AuthorizationResponseIssuer(ProviderHooks, IssuerParameter):
     """``iss`` in every authorization response (RFC 9207 §2), against mix-up attacks."""
 
@@ -99,7 +128,8 @@ class EndSession(ProviderHooks, EndSessionEndpoint):
 def build_server(app: Flask) -> AuthorizationServer:
     server = AuthorizationServer()
     server.init_app(app)
-    server.register_grant(AuthorizationCodeGrant, [OpenIDCodeExtension(require_nonce=False), PkceChallenge()])
+    server.register_grant(AuthorizationCodeGrant, [OpenIDCodeExtension(require_nonce=False), PkceChallenge(),
+                                                   ResourceIndicator()])
     server.register_endpoint(EndSession)
     server.issuer_parameter = AuthorizationResponseIssuer()
     server.register_extension(server.issuer_parameter)

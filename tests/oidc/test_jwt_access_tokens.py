@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -264,3 +265,110 @@ def test_the_domain_refuses_bad_values_with_a_code(app):
                 create_client(services.settings, name="X", redirect_uris=["https://x.example/cb"],
                               now=services.clock.now(), **fields)
             assert refused.value.code == code
+
+
+# -- resource at the authorization request (RFC 8707 §2) ----------------------------------------------------
+
+
+def refresh_with(rp, refresh_token: str, **extra) -> requests.Response:
+    return rp.token({"grant_type": "refresh_token", "refresh_token": refresh_token, **extra})
+
+
+def test_a_resource_at_the_authorization_request_is_the_audience_and_the_refresh_family_keeps_it(
+        jwt_rp, flow, customer):
+    request = jwt_rp.authorization(scope="openid offline_access", resource=REPORTS)
+    first = jwt_rp.exchange(signed_in_code(flow, jwt_rp, request), request)  # no resource: the code's
+    assert first.status_code == 200, first.text
+    first = first.json()
+    assert read_jwt(jwt_rp, first["access_token"])[1]["aud"] == REPORTS
+    assert jwt_rp.introspect(first["access_token"])["aud"] == REPORTS
+
+    second = jwt_rp.refresh(first["refresh_token"])  # no resource: the same audience, not the default
+    assert second.status_code == 200, second.text
+    second = second.json()
+    assert read_jwt(jwt_rp, second["access_token"])[1]["aud"] == REPORTS
+
+    refused = refresh_with(jwt_rp, second["refresh_token"], resource=API)  # registered, but not this grant's
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_target"
+    assert refused.headers["Cache-Control"] == "no-store"
+    third = refresh_with(jwt_rp, second["refresh_token"], resource=REPORTS)  # the refusal spent nothing
+    assert third.status_code == 200, third.text
+    assert read_jwt(jwt_rp, third.json()["access_token"])[1]["aud"] == REPORTS
+    assert jwt_rp.introspect(first["access_token"])["active"] is True  # no reuse alarm either
+
+
+def test_the_code_exchange_may_repeat_the_authorization_resource_but_not_name_another(jwt_rp, flow, customer):
+    request = jwt_rp.authorization(scope="openid", resource=REPORTS)
+    code = signed_in_code(flow, jwt_rp, request)
+    for other in (API, "https://elsewhere.example/"):
+        refused = jwt_rp.exchange(code, request, resource=other)
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_target"
+    same = jwt_rp.exchange(code, request, resource=REPORTS)  # the code was not spent by the refusals
+    assert same.status_code == 200, same.text
+    assert read_jwt(jwt_rp, same.json()["access_token"])[1]["aud"] == REPORTS
+    assert jwt_rp.exchange(code, request, resource=REPORTS).json()["error"] == "invalid_grant"  # spent now
+
+
+def test_a_resource_named_at_the_code_exchange_binds_the_refresh_family_too(jwt_rp, flow, customer):
+    first = tokens_for(jwt_rp, flow, scope="openid offline_access", resource=REPORTS)
+    second = jwt_rp.refresh(first["refresh_token"]).json()
+    assert read_jwt(jwt_rp, second["access_token"])[1]["aud"] == REPORTS
+    refused = refresh_with(jwt_rp, second["refresh_token"], resource=API)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_target"
+
+
+def test_an_opaque_client_keeps_the_authorization_resource_and_introspection_names_it(make_client, flow,
+                                                                                      customer):
+    rp = make_client(first_party=True, audiences=[API, REPORTS])
+    request = rp.authorization(scope="openid offline_access", resource=REPORTS)
+    code = signed_in_code(flow, rp, request)
+    refused = rp.exchange(code, request, resource=API)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_target"
+    token = rp.exchange(code, request).json()
+    assert token["access_token"].count(".") == 0
+    assert rp.introspect(token["access_token"])["aud"] == REPORTS
+    refreshed = rp.refresh(token["refresh_token"]).json()
+    assert rp.introspect(refreshed["access_token"])["aud"] == REPORTS
+    refused = refresh_with(rp, refreshed["refresh_token"], resource=API)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_target"
+
+
+@pytest.mark.parametrize("resource", ["https://elsewhere.example/", API + "#x", "not a uri", "relative/path",
+                                      "http://[::1", API.upper(), API + " ", "\u0434\u043c\u0441" * 500])
+def test_a_resource_outside_the_audiences_at_authorization_is_invalid_target_at_the_redirect_uri(
+        jwt_rp, flow, resource):
+    request = jwt_rp.authorization(scope="openid", resource=resource)
+    answer = jwt_rp.callback(flow.start(request).url, request)  # state and iss checked there
+    assert answer["error"] == "invalid_target" and "code" not in answer
+    assert "resource" in answer["error_description"]
+
+
+def test_a_signed_in_customer_gets_no_code_for_a_resource_outside_the_audiences(jwt_rp, flow, customer):
+    signed_in_code(flow, jwt_rp, jwt_rp.authorization(scope="openid"))  # now signed in
+    request = jwt_rp.authorization(scope="openid", resource="https://elsewhere.example/")
+    answer = jwt_rp.callback(flow.start(request).url, request)
+    assert answer["error"] == "invalid_target" and "code" not in answer
+
+
+def test_a_client_without_audiences_may_name_no_resource_at_authorization(rp, flow):
+    request = rp.authorization(scope="openid", resource=API)
+    assert rp.callback(flow.start(request).url, request)["error"] == "invalid_target"
+
+
+def test_a_repeated_resource_at_authorization_is_invalid_request(jwt_rp, flow):
+    request = jwt_rp.authorization(scope="openid", resource=API)
+    request.url += "&" + urlencode({"resource": REPORTS})
+    answer = jwt_rp.callback(flow.start(request).url, request)
+    assert answer["error"] == "invalid_request" and "resource" in answer["error_description"]
+    request = jwt_rp.authorization(scope="openid", resource=API)
+    request.url += "&" + urlencode({"resource": API})  # the same value twice: still repeated
+    assert jwt_rp.callback(flow.start(request).url, request)["error"] == "invalid_request"
+
+
+def test_an_empty_resource_at_authorization_is_as_if_omitted(jwt_rp, flow, customer):
+    request = jwt_rp.authorization(scope="openid offline_access")
+    request.url += "&resource="
+    token = jwt_rp.exchange(signed_in_code(flow, jwt_rp, request), request).json()
+    assert read_jwt(jwt_rp, token["access_token"])[1]["aud"] == API
+    narrowed = refresh_with(jwt_rp, token["refresh_token"], resource=REPORTS)  # no resource bound it
+    assert read_jwt(jwt_rp, narrowed.json()["access_token"])[1]["aud"] == REPORTS

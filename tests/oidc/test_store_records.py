@@ -73,7 +73,8 @@ def _token_values(client_pk, account_id, now, n="", **fields) -> dict:
                   client_pk=client_pk, account_id=account_id, scope="openid email",
                   grant_type="authorization_code", family_id="f" + n, code_id=None, issued_at=now,
                   access_expires_at=now + timedelta(minutes=5), refresh_expires_at=now + timedelta(days=30),
-                  auth_time=now - timedelta(seconds=7), amr="pwd", sid="session-1")
+                  auth_time=now - timedelta(seconds=7), amr="pwd", sid="session-1",
+                  resource="https://api.dms.example/")
     values.update(fields)
     return values
 
@@ -383,7 +384,7 @@ def test_written_rows_are_what_sqlalchemy_writes(app, make_account, microsecond)
         raw = db.session.execute(text(
             "SELECT CAST(issued_at AS TEXT), CAST(access_expires_at AS TEXT), "
             "CAST(refresh_expires_at AS TEXT), CAST(auth_time AS TEXT), scope, amr, grant_type, code_id, "
-            "revoked_at FROM oauth_tokens ORDER BY family_id")).all()
+            "revoked_at, resource FROM oauth_tokens ORDER BY family_id")).all()
         assert len(raw) == 2 and tuple(raw[0]) == tuple(raw[1])
         row = _token_row(family_id="f1")
         assert (row.issued_at, row.auth_time, row.revoked_at) == (now, now - timedelta(seconds=7), None)

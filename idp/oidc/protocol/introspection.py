@@ -5,7 +5,8 @@ The client authenticates (``client_secret_basic`` or ``client_secret_post``); ``
 A token that is unknown, expired, revoked, spent, or issued to another client is ``{"active": false}``
 (§2.2) — the client learns nothing about other clients' tokens. The client and the token it names come
 from one query. An access token is opaque or a JWT (RFC 9068, :mod:`idp.oidc.access_tokens`): a JWT is
-looked up by its ``jti``, so one revoked is inactive here as an opaque one is (its ``aud`` is the JWT's).
+looked up by its ``jti``, so one revoked is inactive here as an opaque one is (its ``aud`` is the JWT's;
+an opaque token's is the resource it was issued for, RFC 8707, else the client's ``client_id``).
 """
 from __future__ import annotations
 
@@ -58,9 +59,9 @@ def introspection(provider: Provider, connection, call: Call) -> dict:
     if token is None or not token.belongs_to(client) or not token.is_active():
         return {"active": False}
     row = token.row
+    audience = claims["aud"] if claims is not None else row.resource or client.client_id
     payload = {"active": True, "client_id": client.client_id, "scope": row.scope, "iss": provider.issuer,
-               "aud": claims["aud"] if claims is not None else client.client_id, "iat": unix(row.issued_at),
-               "exp": token.expires_at_unix()}
+               "aud": audience, "iat": unix(row.issued_at), "exp": token.expires_at_unix()}
     if token.kind == ACCESS:
         payload["token_type"] = "Bearer"
     if row.account is not None:

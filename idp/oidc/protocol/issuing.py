@@ -41,9 +41,12 @@ def tokens_for(provider: Provider, connection, *, client, account, grant_type: s
                resource: str | None = None) -> Issued:
     """The tokens ``client`` gets for ``account`` (None: the client itself) by ``grant_type``, from the
     authorization ``code`` or the ``previous`` refresh token row (the sign-in they remember); the access
-    token in the client's format, for ``resource`` (RFC 8707) if given (:mod:`idp.oidc.access_tokens`)."""
+    token in the client's format, for ``resource`` (RFC 8707) if given, else the resource the code or the
+    previous row keeps (:func:`idp.oidc.access_tokens.resource_for`)."""
     settings = provider.settings
+    kept = previous.resource if previous is not None else code.resource if code is not None else None
     try:
+        resource = access_tokens.resource_for(kept, resource)
         audience = access_tokens.audience(client, resource)
     except access_tokens.InvalidResource as error:
         raise InvalidTarget(str(error)) from None
@@ -83,6 +86,7 @@ def tokens_for(provider: Provider, connection, *, client, account, grant_type: s
         "auth_time": signed_in.auth_time if signed_in is not None else None,
         "amr": signed_in.amr if signed_in is not None else None,
         "sid": signed_in.sid if signed_in is not None else None,
+        "resource": resource,
     }))
     event = event_values("token.issued", at=now, origin=origin, client_id=client.client_id,
                          account_id=account.id if account is not None else None, grant_type=grant_type,

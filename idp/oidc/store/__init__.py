@@ -73,7 +73,7 @@ _tokens, _codes = OAuthToken.__table__, AuthorizationCode.__table__
 #: The columns :func:`insert_token` is given (the others, the revocation marks, start empty).
 TOKEN_FIELDS = ("access_token_hash", "refresh_token_hash", "client_pk", "account_id", "scope", "grant_type",
                 "family_id", "code_id", "issued_at", "access_expires_at", "refresh_expires_at", "auth_time",
-                "amr", "sid")
+                "amr", "sid", "resource")
 _EVENT_FIELDS = ("at", "event", "account_id", "client_id", "ip", "user_agent", "details")
 
 _SPEND_CODE = Statement(update(_codes).where(_codes.c.id == bindparam("row_id"), _codes.c.used_at.is_(None))
