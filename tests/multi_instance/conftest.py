@@ -109,15 +109,16 @@ def _wait_ready(instance: Instance, deadline: float) -> None:
 
 
 def _stop(instances: list[Instance]) -> None:
-    """Stop our gunicorn masters (each stops its worker): SIGINT, gunicorn's quick shutdown, to all first."""
+    """Stop our gunicorn masters (each stops its worker): SIGINT, gunicorn's quick shutdown, to all first;
+    a master still running after 15 s is killed with its workers."""
     running = [i for i in instances if i.process.poll() is None]
     for instance in running:
         instance.process.send_signal(signal.SIGINT)
     for instance in running:
         try:
             instance.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            instance.process.kill()
+        except subprocess.TimeoutExpired:  # the whole group (started in a session of its own): no orphaned worker
+            os.killpg(instance.process.pid, signal.SIGKILL)
             instance.process.wait(timeout=5)
 
 
