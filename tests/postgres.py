@@ -5,6 +5,8 @@ Without a reachable server those tests are skipped, except under ``CI=true``, wh
 from __future__ import annotations
 
 import os
+import secrets
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -40,3 +42,19 @@ def admin_connection(server: str):
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+@contextmanager
+def scratch_database(prefix: str):
+    """A new, empty database on the test server (the test skipped without one, failed under ``CI=true``),
+    yielded as a psycopg SQLAlchemy URL and dropped afterwards."""
+    server = server_url()
+    admin = admin_connection(server)
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(server).set(database=name, drivername="postgresql+psycopg").render_as_string(
+            hide_password=False)
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

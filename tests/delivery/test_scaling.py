@@ -10,8 +10,6 @@ Each worker is a thread with an app of its own (its own engine and connections) 
 from __future__ import annotations
 
 import dataclasses
-import os
-import secrets
 import threading
 import time
 
@@ -30,7 +28,7 @@ from idp.passwords.models import ResetRequest, TemporaryPassword
 from idp.passwords.reset import CLAIM_LEASE, issue_pending, request_temporary_password
 from idp.schema import create_schema
 from idp.settings import Settings
-from tests.postgres import admin_connection, server_url
+from tests.postgres import admin_connection, scratch_database
 
 WORKERS = 4
 MESSAGES = 1000
@@ -77,16 +75,8 @@ class Worker:
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    server = server_url()
-    admin = admin_connection(server)
-    name = f"idp_scaling_{os.getpid()}_{secrets.token_hex(4)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = make_url(server).set(database=name, drivername="postgresql+psycopg")
-        yield url.render_as_string(hide_password=False)
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database("idp_scaling") as url:
+        yield url
 
 
 @pytest.fixture

@@ -26,7 +26,6 @@ import itertools
 import json
 import os
 import re
-import secrets
 import threading
 import time
 from html import unescape
@@ -36,13 +35,12 @@ from urllib.parse import unquote, urljoin
 
 import pytest
 import requests
-from sqlalchemy.engine import make_url
 
 from tests.conftest import Mailbox
 from tests.http import codes
 from tests.multi_instance.conftest import REDIRECT_URI, Instance, _start, _stop, _wait_ready, run_idp
 from tests.multi_instance.test_two_instances import authorization, code_from
-from tests.postgres import admin_connection, server_url
+from tests.postgres import scratch_database
 
 OLD = "rotation-old-secret-" + "o" * 32
 NEW = "rotation-new-secret-" + "n" * 32
@@ -57,16 +55,8 @@ def database_url(tmp_path):
     if not test_url.startswith("postgresql"):
         yield f"sqlite:///{tmp_path / 'idp.sqlite3'}"
         return
-    server = server_url()
-    admin = admin_connection(server)
-    name = f"idp_rotation_{os.getpid()}_{secrets.token_hex(4)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = make_url(server).set(database=name, drivername="postgresql+psycopg")
-        yield url.render_as_string(hide_password=False)
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database("idp_rotation") as url:
+        yield url
 
 
 def token(instance: Instance, client_id: str, secret: str) -> requests.Response:
