@@ -143,6 +143,14 @@ class Settings:
     #: Failed sign-ins of one client address across logins before its waits start (successes never count:
     #: many customers may share one address).
     ip_threshold: int = 20
+    #: Admission control of password checks (:mod:`idp.passwords.admission`), per worker: checks running at
+    #: once for sign-ins from browsers not known for their login, how many more may wait, for how long
+    #: (seconds), and the ``Retry-After`` (seconds) of one refused because the queue was full. gunicorn's
+    #: threads per worker (``gunicorn.conf.py``) default to the queue plus 16, so waiting never takes them all.
+    signin_check_slots: int = 1
+    signin_queue_length: int = 48
+    signin_queue_wait: int = 2
+    signin_retry_after: int = 5
     #: «Забыли пароль?» requests allowed per login from one address, per minute and per hour.
     reset_per_minute: int = 1
     reset_per_hour: int = 5
@@ -208,6 +216,14 @@ class Settings:
             reset_per_login=((self.reset_per_minute * 10, 60), (self.reset_login_ceiling, 3600)),
             reset_per_ip=((max(10, self.reset_per_minute * 10), 60), (max(50, self.reset_per_hour * 10), 3600)),
         )
+
+    def admission(self):
+        """The admission policy of password checks these settings describe."""
+        from idp.passwords.admission import AdmissionPolicy, LanePolicy
+
+        return AdmissionPolicy(normal=LanePolicy(slots=self.signin_check_slots, queue=self.signin_queue_length,
+                                                 wait=float(self.signin_queue_wait)),
+                               retry_after=self.signin_retry_after)
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -314,6 +330,10 @@ class Settings:
                 or not 0 < s.signin_base_wait <= s.signin_max_wait or s.trusted_proxies < 0:
             raise SettingsError("throttling settings must be positive, with IDP_SIGNIN_BASE_WAIT ≤ IDP_SIGNIN_MAX_WAIT")
         # A login's ceiling below its one-address limit would let strangers use up the customer's own attempts.
+        if s.signin_check_slots < 1 or s.signin_queue_length < 0 or s.signin_queue_wait < 0 \
+                or s.signin_retry_after < 1:
+            raise SettingsError("IDP_SIGNIN_CHECK_SLOTS and IDP_SIGNIN_RETRY_AFTER must be at least 1, "
+                                "IDP_SIGNIN_QUEUE_LENGTH and IDP_SIGNIN_QUEUE_WAIT at least 0")
         if s.signin_login_ceiling < s.signin_threshold:
             raise SettingsError("IDP_SIGNIN_LOGIN_CEILING must be ≥ IDP_SIGNIN_THRESHOLD")
         if s.reset_login_ceiling < s.reset_per_hour:

@@ -34,6 +34,9 @@ class Account(db.Model):
     #: The contact centre's role: find and view accounts, and help (never clients or policy casework).
     is_support: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: Moves on whenever all the account's sessions end (sign out everywhere, blocking, a password change):
+    #: device cookies made before it are no longer honoured (:mod:`idp.passwords.devices`).
+    device_epoch: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
 
     @property

@@ -17,6 +17,9 @@ EVENTS = {
     "signin.temporary": "a customer signed in with a temporary password (sent to «Изменение пароля»)",
     "signin.failure": "a wrong login or password",
     "signin.throttled": "a sign-in refused because of too many failures",
+    "signin.shedding_started": "password checks over capacity: sign-ins are being refused with 429 (once per "
+                               "episode for all instances sharing the throttle store)",
+    "signin.shedding_stopped": "a worker stopped refusing sign-ins (seconds: how long; refused: attempts per lane)",
     "signout": "a customer signed out",
     "reset.requested": "«Забыли пароль?» was pressed for a login (known or not)",
     "reset.limited": "a reset request over a limit (per login at one address, per login, per address)",

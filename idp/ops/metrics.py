@@ -16,13 +16,18 @@ import time
 from wsgiref.simple_server import WSGIServer
 
 from flask import Flask, g, request
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess, start_http_server
+from prometheus_client import (REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess,
+                               start_http_server)
 
 EVENTS = Counter("idp_events_total", "Security events recorded in the audit trail, by event name", ["event"])
 DELIVERIES = Counter("idp_deliveries_total", "Outbox delivery attempts, by channel and resulting status",
                      ["channel", "status"])
 SMS_DEFERRED = Counter("idp_sms_deferred_total", "SMS held back in the outbox by the SMS budget, by the limit "
                        "reached (hour: IDP_SMS_PER_HOUR; phone: IDP_SMS_PER_PHONE_PER_DAY)", ["limit"])
+SHED = Counter("idp_signin_shed_total", "Sign-in attempts refused (429) because their lane's password-check queue "
+               "was full (lane: priority for known devices, retry for retry tickets, normal)", ["lane"])
+SHEDDING = Gauge("idp_signin_shedding", "1 while some worker is shedding sign-ins (an episode ends after 60 s "
+                 "without a refusal)", multiprocess_mode="livemax")
 LATENCY = Histogram("idp_request_seconds", "Request latency by endpoint and method", ["endpoint", "method"],
                     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 

@@ -4,10 +4,16 @@ Every failure costs the same two bcrypt checks and the same queries whether or n
 neither the answer nor its timing tells a stranger which logins are registered. Attempts are counted per login and per
 client address before the check; a success forgives the login and is taken back from the address, so only failures
 hold an address (see :mod:`idp.throttling`).
+
+Before any of that an attempt is admitted to a lane of password checks (:mod:`idp.passwords.admission`): the
+priority lane for a browser whose device cookie is honoured for this login, the retry lane for a valid retry
+ticket, else the normal lane. An attempt its lane cannot take in time is ``SHED``: refused with a retry ticket,
+before anything about the login is looked up, nothing written. A success hands back the device cookie
+refreshed for this login (:mod:`idp.passwords.devices`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -15,6 +21,8 @@ from sqlalchemy import select, update
 from idp.accounts import Account, InvalidLogin, find_by_login, parse_login
 from idp.audit import Origin, record
 from idp.extensions import db
+from idp.passwords import devices
+from idp.passwords.admission import NORMAL, PRIORITY, RETRY
 from idp.passwords.models import TemporaryPassword
 from idp.passwords.rules import MAX_LENGTH
 from idp.services import Services
@@ -23,6 +31,8 @@ OK = "ok"
 CHANGE_REQUIRED = "change_required"
 INVALID = "invalid"
 THROTTLED = "throttled"
+#: Refused because the password checks are over capacity (a flood): try again shortly, with the ticket.
+SHED = "shed"
 #: The right password of a blocked account: only someone who knows the password learns it is blocked.
 BLOCKED = "blocked"
 
@@ -34,6 +44,10 @@ class SignInResult:
     retry_after: int = 0  # seconds, when THROTTLED
     #: THROTTLED by the login's ceiling (all addresses together): the customer is sent to the contact centre.
     login_ceiling: bool = False
+    #: SHED: the retry ticket for the next try (the page's hidden field).
+    ticket: str | None = None
+    #: OK: the device cookie to set, remembering this browser for this login.
+    device: str | None = None
 
 
 def current_temporary(account_id: int) -> TemporaryPassword | None:
@@ -46,19 +60,46 @@ def current_temporary(account_id: int) -> TemporaryPassword | None:
     ).scalar_one_or_none()
 
 
-def authenticate(raw_login: str, password: str, services: Services, origin: Origin | None = None) -> SignInResult:
+def authenticate(raw_login: str, password: str, services: Services, origin: Origin | None = None, *,
+                 device: str | None = None, ticket: str | None = None) -> SignInResult:
+    """``device``: the browser's device cookie; ``ticket``: the retry ticket the form carried back."""
     origin = origin or Origin()
-    hasher, now = services.hasher, services.clock.now()
+    now, keys = services.clock.now(), services.settings.secret_keys
     try:
         login = parse_login(raw_login)
     except InvalidLogin:
         return _fail(INVALID, now, origin, reason="login_format")
     if not password or len(password) > MAX_LENGTH:
         return _fail(INVALID, now, origin, reason="password_length")
+    # Only a genuine device entry for this very login leads to a look at the account before admission.
+    remembered, account = devices.remembered(keys, device, login.value, now), None
+    if remembered is not None:
+        account = find_by_login(login)
+    if account is not None and devices.honoured(remembered, account.subject, account.device_epoch):
+        lane = PRIORITY
+    elif devices.ticket_valid(keys, ticket, login.value, origin.ip, now):
+        lane = RETRY
+    else:
+        lane = NORMAL
+    with services.admission.admit(lane) as admitted:
+        if not admitted:
+            return SignInResult(SHED, retry_after=services.admission.policy.retry_after,
+                                ticket=devices.issue_ticket(keys, login.value, origin.ip, now))
+        result = _check(login, password, services, origin, now, account)
+    if result.outcome == OK:
+        return replace(result, device=devices.remember(keys, device, login.value, result.account.subject,
+                                                       result.account.device_epoch, now))
+    return result
+
+
+def _check(login, password: str, services: Services, origin: Origin, now: datetime,
+           account: Account | None) -> SignInResult:
+    """The throttles, then the password checks (``account``: the login's account if already looked up)."""
+    hasher = services.hasher
     verdict = services.throttler.before_sign_in(login.value, origin.ip, now)
     if not verdict.allowed:
         return _fail(THROTTLED, now, origin, retry_after=verdict.retry_after, login_ceiling=verdict.login_ceiling)
-    account = find_by_login(login)
+    account = account or find_by_login(login)
     blocked = None
     if account is not None and not account.active:
         account, blocked = None, account

@@ -68,7 +68,10 @@ def end_all_sessions(account_id: int, *, now: datetime) -> int:
 
 
 def end_account_sessions(account_id: int, *, now: datetime) -> list[EndedSession]:
-    """End every live session of an account (in the caller's transaction); returns those ended."""
+    """End every live session of an account (in the caller's transaction); returns those ended. The account's
+    device epoch moves on with them: no browser is trusted as its device any more (:mod:`idp.passwords.devices`)."""
+    db.session.execute(update(Account).where(Account.id == account_id)
+                       .values(device_epoch=Account.device_epoch + 1).execution_options(synchronize_session=False))
     return _end(BrowserSession.account_id == account_id, now)
 
 

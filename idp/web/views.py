@@ -13,7 +13,8 @@ from idp.oidc.backchannel import end_account_grants, queue_logouts, send_now
 from idp.passwords import RULES
 from idp.passwords.change import change_with_temporary
 from idp.passwords.reset import request_temporary_password
-from idp.passwords.signin import BLOCKED, CHANGE_REQUIRED, OK, THROTTLED, authenticate
+from idp.passwords import devices
+from idp.passwords.signin import BLOCKED, CHANGE_REQUIRED, OK, SHED, THROTTLED, authenticate
 from idp.sessions import end_session, start_session
 from idp.web.context import current_account, current_session, safe_next, services
 
@@ -30,9 +31,9 @@ def _field(name: str, limit: int = 1024) -> str:
 
 
 def _login_page(*, login: str = "", errors: tuple[str, ...] = (), info: str | None = None,
-                error_params: dict | None = None, status: int = 200):
+                error_params: dict | None = None, status: int = 200, ticket: str | None = None):
     return render_template("web/login.html", login=login, errors=errors, info=info,
-                           error_params=error_params or {}), status
+                           error_params=error_params or {}, ticket=ticket), status
 
 
 def _remember_next() -> None:
@@ -65,14 +66,27 @@ def login_submit():
         return _login_page(login=raw_login, errors=tuple(
             code for code, missing in (("login.required", not raw_login.strip()),
                                        ("password.required", not password)) if missing))
-    result = authenticate(raw_login, password, services(), _origin())
+    svc = services()
+    result = authenticate(raw_login, password, svc, _origin(),
+                          device=request.cookies.get(devices.cookie_name(svc.settings.production)),
+                          ticket=request.form.get("ticket"))
+    if result.outcome == SHED:
+        # The same page for a login that exists and one that does not; the ticket lets the next try through.
+        page, status = _login_page(login=raw_login, errors=("signin.busy",), ticket=result.ticket,
+                                   error_params={"seconds": result.retry_after}, status=429)
+        return page, status, {"Retry-After": str(result.retry_after)}
     if result.outcome == THROTTLED:
         page, status = _login_page(login=raw_login,
                                    errors=("signin.login_ceiling" if result.login_ceiling else "signin.throttled",),
                                    error_params={"minutes": max(1, math.ceil(result.retry_after / 60))}, status=429)
         return page, status, {"Retry-After": str(result.retry_after)}
     if result.outcome == OK:
-        return _signed_in(result.account)
+        response = _signed_in(result.account)
+        # HttpOnly, a year, Lax (it must come with the form's POST; it is never needed cross-site).
+        response.set_cookie(devices.cookie_name(svc.settings.production), result.device,
+                            max_age=devices.DEVICE_MAX_AGE, path="/", secure=svc.settings.production,
+                            httponly=True, samesite="Lax")
+        return response
     if result.outcome == BLOCKED:  # only after the right password: nobody else learns it is blocked
         return _login_page(login=raw_login, errors=("signin.blocked",), status=403)
     if result.outcome == CHANGE_REQUIRED:

@@ -95,9 +95,9 @@ DEVELOPMENT_COOKIE = "idp_session"
 
 
 def session_cookie(response, name: str = COOKIE) -> tuple[str, set[str]]:
-    """The session's Set-Cookie header of ``response`` (the only one): its value and its attributes."""
-    headers = response.headers.getlist("Set-Cookie")
-    assert len(headers) == 1 and headers[0].startswith(name + "="), headers
+    """The session's Set-Cookie header of ``response`` (exactly one): its value and its attributes."""
+    headers = [header for header in response.headers.getlist("Set-Cookie") if header.startswith(name + "=")]
+    assert len(headers) == 1, response.headers.getlist("Set-Cookie")
     pair, *attributes = [part.strip() for part in headers[0].split(";")]
     return pair.removeprefix(name + "="), set(attributes)
 

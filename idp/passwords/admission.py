@@ -1,0 +1,222 @@
+"""Admission control for password checks: how much bcrypt work a worker takes on at once, and who goes first.
+
+A sign-in costs one or two bcrypt checks (a quarter of a second of CPU each at cost 12) whether or not the
+login exists. A credential-stuffing flood — wrong passwords for thousands of logins from thousands of
+addresses — slips under the per-login and per-address limits (:mod:`idp.throttling`), and unchecked it would
+keep every core hashing: real customers would wait tens of seconds and UserInfo and the token endpoint would
+slow for every portal. So each worker runs password checks in three **lanes**, each with its own slots (checks
+running at once) and its own queue:
+
+* ``priority``: an attempt from a browser holding a device cookie for the login it types (it signed in as that
+  login before: :mod:`idp.passwords.devices`). The flood has no such cookies, so it never reaches this lane.
+* ``retry``: the next try of a login from the address that was just told to wait, carrying the retry ticket
+  that page gave it. A customer on a new device gets in on the second try; a flood of ever-new logins does not
+  come back.
+* ``normal``: everything else. What the flood fills.
+
+An attempt waits in its lane's queue for a slot, first come first served, at most the lane's ``wait`` seconds;
+when the queue is full, or the wait is over, it is **shed**: refused before anything about the login is looked
+up (the same answer, 429 with ``Retry-After``, for a login that exists and one that does not), nothing written
+to the database. Waiting attempts hold only a sleeping thread, which slows the flood down (each of its
+connections gets one answer per ``wait``) at no CPU cost; the worker keeps threads for everything else
+(``gunicorn.conf.py`` sizes them from the queue).
+
+Shedding is reported once per **episode** (it begins with the first refusal, and ends after
+:data:`QUIET` seconds without one): a log line and the ``idp_signin_shedding`` gauge at both ends,
+``idp_signin_shed_total`` per refusal, and in the audit one ``signin.shedding_started`` for every instance
+sharing the throttle store (Redis or the database decides who records it) and one ``signin.shedding_stopped``
+per worker with what it refused — never a row per refused attempt.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Iterator
+
+from idp.ops.metrics import SHED, SHEDDING
+
+log = logging.getLogger("idp.signin")
+
+PRIORITY, RETRY, NORMAL = "priority", "retry", "normal"
+LANES = (PRIORITY, RETRY, NORMAL)
+#: Seconds without a refusal that end a shedding episode.
+QUIET = 60.0
+
+
+@dataclass(frozen=True)
+class LanePolicy:
+    #: Checks running at once in this lane, per worker.
+    slots: int = 1
+    #: Attempts that may wait for a slot, per worker; past that they are shed at once.
+    queue: int = 4
+    #: Seconds an attempt waits for a slot before it is shed.
+    wait: float = 5.0
+
+
+@dataclass(frozen=True)
+class AdmissionPolicy:
+    normal: LanePolicy = LanePolicy(slots=1, queue=48, wait=2.0)
+    retry: LanePolicy = LanePolicy(slots=1, queue=4, wait=5.0)
+    priority: LanePolicy = LanePolicy(slots=1, queue=4, wait=10.0)
+    #: ``Retry-After`` of a shed attempt, in seconds: when the customer is asked to try again.
+    retry_after: int = 5
+
+    def lane(self, name: str) -> LanePolicy:
+        return {PRIORITY: self.priority, RETRY: self.retry, NORMAL: self.normal}[name]
+
+
+class _Lane:
+    """Slots handed over first come, first served: a releasing check gives its slot to the oldest waiter."""
+
+    def __init__(self, policy: LanePolicy):
+        self.policy = policy
+        self._lock = threading.Lock()
+        self._free = policy.slots
+        self._waiting: deque[threading.Event] = deque()
+
+    def acquire(self) -> bool:
+        with self._lock:
+            if self._free > 0 and not self._waiting:
+                self._free -= 1
+                return True
+            if len(self._waiting) >= self.policy.queue:
+                return False
+            turn = threading.Event()
+            self._waiting.append(turn)
+        turn.wait(self.policy.wait)
+        with self._lock:
+            if turn.is_set():  # handed a slot (perhaps just as the wait ran out: it is ours all the same)
+                return True
+            self._waiting.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().set()
+            else:
+                self._free += 1
+
+    def state(self) -> tuple[int, int]:
+        """(checks running, attempts waiting)."""
+        with self._lock:
+            return self.policy.slots - self._free, len(self._waiting)
+
+
+#: ``report(event, at, details, shared)``: record an audit event; with ``shared``, only if no other worker or
+#: instance sharing the throttle store has recorded it within :data:`QUIET` seconds (:func:`audit_reporter`).
+Reporter = Callable[[str, datetime, dict, bool], None]
+
+
+@dataclass
+class _Episode:
+    started: datetime
+    last: float  # time.monotonic() of the latest refusal
+    refused: dict[str, int] = field(default_factory=dict)
+
+
+class FloodWatch:
+    """Turns refusals into episodes: the metrics move per refusal; the log and the audit hear of each episode
+    from a thread of its own (started with it, ending with it), so a refused request does no extra work."""
+
+    def __init__(self, clock, report: Reporter | None = None, *, quiet: float = QUIET):
+        self._clock = clock
+        self._report = report
+        self._quiet = quiet
+        self._lock = threading.Lock()
+        self._episode: _Episode | None = None
+
+    @property
+    def shedding(self) -> bool:
+        with self._lock:
+            return self._episode is not None
+
+    def shed(self, lane: str) -> None:
+        SHED.labels(lane=lane).inc()
+        with self._lock:
+            episode = self._episode
+            starting = episode is None
+            if starting:
+                episode = self._episode = _Episode(self._clock.now(), time.monotonic())
+            episode.last = time.monotonic()
+            episode.refused[lane] = episode.refused.get(lane, 0) + 1
+        if starting:
+            threading.Thread(target=self._follow, args=(episode,), name="idp-shedding", daemon=True).start()
+
+    def _follow(self, episode: _Episode) -> None:
+        SHEDDING.set(1)
+        log.warning("sign-in shedding started: password checks are over this worker's capacity; attempts are "
+                    "refused with 429 (lanes: priority for known devices, retry for tickets, normal)")
+        self._tell("signin.shedding_started", episode.started, {}, shared=True)
+        while True:
+            with self._lock:
+                left = episode.last + self._quiet - time.monotonic()
+                if left <= 0:
+                    self._episode = None
+                    refused = dict(episode.refused)
+                    break
+            time.sleep(left)
+        SHEDDING.set(0)
+        ended = self._clock.now()
+        seconds = max(0, round((ended - episode.started).total_seconds() - self._quiet))
+        log.warning("sign-in shedding stopped after %s s: %s attempts refused (%s)", seconds,
+                    sum(refused.values()), ", ".join(f"{lane} {n}" for lane, n in sorted(refused.items())))
+        self._tell("signin.shedding_stopped", ended, {"seconds": seconds, "refused": refused}, shared=False)
+
+    def _tell(self, event: str, at: datetime, details: dict, *, shared: bool) -> None:
+        if self._report is None:
+            return
+        try:
+            self._report(event, at, details, shared)
+        except Exception:  # the store or database is down: the log line above said it all the same
+            log.exception("could not record %s in the audit trail", event)
+
+
+class Admission:
+    """A worker's lanes (made in each worker after the fork is fine: nothing here is held across it)."""
+
+    def __init__(self, policy: AdmissionPolicy, watch: FloodWatch):
+        self.policy = policy
+        self.watch = watch
+        self._lanes = {name: _Lane(policy.lane(name)) for name in LANES}
+
+    @contextmanager
+    def admit(self, lane: str) -> Iterator[bool]:
+        """``with admission.admit(lane) as admitted:`` — True once a slot of ``lane`` is ours (for the body
+        of the ``with``); False when the attempt is shed (counted for the flood watch)."""
+        chosen = self._lanes[lane]
+        if not chosen.acquire():
+            self.watch.shed(lane)
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            chosen.release()
+
+    def state(self) -> dict[str, tuple[int, int]]:
+        """Per lane: (checks running, attempts waiting)."""
+        return {name: lane.state() for name, lane in self._lanes.items()}
+
+
+def audit_reporter(app) -> Reporter:
+    """The :data:`Reporter` of a Flask app: the event in the audit trail, in an app context of its own (the
+    flood watch's thread has none); a shared event only if the throttle store says nobody recorded it within
+    :data:`QUIET` seconds (one row per instance group, since they share that store)."""
+    from idp.audit import record
+    from idp.extensions import db
+
+    def report(event: str, at: datetime, details: dict, shared: bool) -> None:
+        with app.app_context():
+            store = app.extensions["idp"].throttler.store
+            if shared and not store.hit(f"signin:{event}", 1, int(QUIET), at):
+                return
+            record(event, at=at, **details)
+            db.session.commit()
+
+    return report
