@@ -1,6 +1,7 @@
 """Benchmarks of the provider under gunicorn against its performance targets (shared/DESIGN.md, issue 6).
 
     .venv/bin/python bench/run.py [--quick] [--db sqlite|postgres|both] [--out bench/results]
+    .venv/bin/python bench/run.py --flood [--flood-duration 60]   # the credential-stuffing flood (bench/flood.py)
 
 For each database the script makes a fresh store (a SQLite file, or a fresh PostgreSQL database
 ``bench``), sets it up through the provider's Python API (:mod:`bench.data`), starts the provider with
@@ -507,6 +508,9 @@ class Bench:
             "IDP_IP_THRESHOLD": "1000000000",
             "IDP_RESET_PER_MINUTE": "1000000",
             "IDP_RESET_PER_HOUR": "1000000",
+            # ... and the ceilings over all addresses, which the settings require to be at least those.
+            "IDP_SIGNIN_LOGIN_CEILING": "1000000000",
+            "IDP_RESET_LOGIN_CEILING": "1000000",
             # The documented production setting for several gunicorn workers (README, idp/ops/metrics.py).
             "PROMETHEUS_MULTIPROC_DIR": str(self.tmp / "prometheus"),
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -515,6 +519,7 @@ class Bench:
             self.env["IDP_BCRYPT_ROUNDS"] = str(cfg.bcrypt_rounds)
         # Trying another gunicorn setting (both servers): BENCH_GUNICORN_THREADS=2 → GUNICORN_THREADS=2.
         self.env.update({k[len("BENCH_"):]: v for k, v in os.environ.items() if k.startswith("BENCH_GUNICORN_")})
+        self.adjust_env(self.env)
         self.store = Store(self.env)
         self.provider = Server("provider", "idp.wsgi:app", self.env, ROOT, port, self.tmp, "/healthz", self.db_cpu)
         # The trivial app uses no database: its runs count its own processes only, on either database.
@@ -525,6 +530,9 @@ class Bench:
         self.scale_results: dict[str, dict[str, list[dict]]] = {"small": {}, "large": {}}
         self.large: tuple[Store, Server] | None = None
         self.bcrypt_samples: list[float] = []
+
+    def adjust_env(self, env: dict) -> None:
+        """A hook for another scenario's provider environment (bench/flood.py); the benchmark's is as above."""
 
     # setup ------------------------------------------------------------------------------------------------
 
@@ -1242,7 +1250,8 @@ def cpu_model() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, fewer repeats, 100,000 accounts")
-    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"),
+                        help="the database(s) (default both; with --flood, sqlite)")
     parser.add_argument("--out", default=str(BENCH / "results"))
     parser.add_argument("--repeats", type=int, help="runs per scenario (default 3; --quick 2)")
     parser.add_argument("--ratio-repeats", type=int,
@@ -1266,7 +1275,26 @@ def main() -> None:
     parser.add_argument("--only", type=lambda v: set(v.split(",")) | {"trivial"},
                         help="a developer's run: these scenarios (comma-separated, see RUN_ORDER) and the trivial "
                              "endpoint, no scale step, no import; medians logged, no report written")
+    parser.add_argument("--flood", action="store_true",
+                        help="the credential-stuffing flood scenario (issue 27; bench/flood.py) instead of the "
+                             "benchmark: an idle baseline, then wrong-password floods at 16 and 64 connections, "
+                             "with sign-in, UserInfo and client_credentials probes; writes flood.md and flood.json")
+    parser.add_argument("--flood-duration", type=float, default=60,
+                        help="--flood: seconds of each flood phase (default 60)")
+    parser.add_argument("--flood-idle", type=float, default=30,
+                        help="--flood: seconds of the idle baseline (default 30)")
+    parser.add_argument("--flood-connections", type=lambda v: [int(x) for x in v.split(",")], default=[16, 64],
+                        help="--flood: wrk connections of the flood phases, in order (default 16,64)")
+    parser.add_argument("--flood-accounts", type=int, default=1000,
+                        help="--flood: accounts in the store (default 1,000; the first 10 are the probes')")
     cfg = parser.parse_args()
+    if cfg.flood:
+        import flood
+
+        cfg.db = cfg.db or "sqlite"
+        flood.main(sys.modules[__name__], cfg, ensure_wrk())
+        return
+    cfg.db = cfg.db or "both"
     if cfg.render:
         report = json.loads(Path(cfg.render).read_text())
         for db in report["databases"]:
