@@ -24,7 +24,7 @@ from idp.oidc.store.connections import PING_AFTER_IDLE
 from idp.ops import configure_logging, health_bp
 from idp.ops.logs import request_id
 from idp.ops.metrics import install as install_metrics
-from idp.passwords.admission import audit_reporter
+from idp.passwords.admission import AuditSink
 from idp.services import Services
 from idp.settings import Settings
 from idp.startup import check_database, driver_error, engine_options
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.session_interface = _SessionInterface()
     csrf.init_app(app)
     app.extensions["idp"] = Services.build(settings, clock=clock, courier=courier,
-                                           report_shedding=audit_reporter(app))
+                                           shedding_sink=AuditSink(app))
     catalogue = Catalogue(templates / "i18n")
     app.extensions["idp.catalogue"] = catalogue
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from idp.clock import Clock
 from idp.delivery import Courier, MessageRenderer, build_courier
-from idp.passwords.admission import Admission, FloodWatch, Reporter
+from idp.passwords.admission import Admission, FloodWatch, ShedSink
 from idp.passwords.hashing import PasswordHasher
 from idp.delivery.sms import oversized_sms
 from idp.settings import Settings, SettingsError
@@ -28,7 +28,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None, courier: Courier | None = None,
-              report_shedding: Reporter | None = None) -> "Services":
+              shedding_sink: ShedSink | None = None) -> "Services":
         renderer = MessageRenderer(settings.templates_dir)
         oversized = oversized_sms(renderer, settings.templates_dir, issuer=settings.issuer, sms_link=settings.sms_link)
         if oversized:
@@ -43,5 +43,5 @@ class Services:
             renderer=renderer,
             throttler=Throttler(RedisStore.from_url(settings.redis_url) if settings.redis_url else SqlStore(),
                                 settings.limits()),
-            admission=Admission(settings.admission(), FloodWatch(clock, report_shedding)),
+            admission=Admission(settings.admission(), FloodWatch(clock, shedding_sink)),
         )

@@ -22,6 +22,7 @@ from idp.cli.policies import policies
 from idp.cli.purge import purge_command
 from idp.cli.run import run
 from idp.cli.secrets import secrets_group
+from idp.cli.shedding import shedding_command
 from idp.cli.support import support
 from idp.cli.setup import demo_command, init_command
 
@@ -52,6 +53,7 @@ cli.add_command(deliveries)
 cli.add_command(policies)
 cli.add_command(purge_command)
 cli.add_command(support)
+cli.add_command(shedding_command)
 cli.add_command(secrets_group)
 cli.add_command(run)  # the development server, with the metrics listener
 cli.add_command(routes_command)  # Flask's `routes` and `shell`, in this application

@@ -25,7 +25,9 @@ Shedding is reported once per **episode** (it begins with the first refusal, and
 :data:`QUIET` seconds without one): a log line and the ``idp_signin_shedding`` gauge at both ends,
 ``idp_signin_shed_total`` per refusal, and in the audit one ``signin.shedding_started`` for every instance
 sharing the throttle store (Redis or the database decides who records it) and one ``signin.shedding_stopped``
-per worker with what it refused — never a row per refused attempt.
+per worker with what it refused — never a row per refused attempt. That shared store is also the instances'
+common view of the flood: every few seconds each shedding worker adds its refusals per lane to a per-minute
+count there, which :func:`shed_per_minute` (``idp shedding``) reads for all instances at once.
 """
 from __future__ import annotations
 
@@ -35,8 +37,8 @@ import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Iterator, Protocol
 
 from idp.ops.metrics import SHED, SHEDDING
 
@@ -46,6 +48,8 @@ PRIORITY, RETRY, NORMAL = "priority", "retry", "normal"
 LANES = (PRIORITY, RETRY, NORMAL)
 #: Seconds without a refusal that end a shedding episode.
 QUIET = 60.0
+#: Seconds between a worker's tallies of its refusals in the shared store, during an episode.
+FLUSH = 5.0
 
 
 @dataclass(frozen=True)
@@ -108,9 +112,17 @@ class _Lane:
             return self.policy.slots - self._free, len(self._waiting)
 
 
-#: ``report(event, at, details, shared)``: record an audit event; with ``shared``, only if no other worker or
-#: instance sharing the throttle store has recorded it within :data:`QUIET` seconds (:func:`audit_reporter`).
-Reporter = Callable[[str, datetime, dict, bool], None]
+class ShedSink(Protocol):
+    """Where the flood watch tells what it saw (:class:`AuditSink` in the app; a list in tests)."""
+
+    def started(self, at: datetime) -> None:
+        """An episode began in this worker."""
+
+    def tally(self, at: datetime, refused: dict[str, int]) -> None:
+        """Attempts refused per lane since the last tally."""
+
+    def stopped(self, at: datetime, seconds: int, refused: dict[str, int]) -> None:
+        """The episode ended in this worker: how long it lasted and what it refused per lane."""
 
 
 @dataclass
@@ -121,13 +133,15 @@ class _Episode:
 
 
 class FloodWatch:
-    """Turns refusals into episodes: the metrics move per refusal; the log and the audit hear of each episode
-    from a thread of its own (started with it, ending with it), so a refused request does no extra work."""
+    """Turns refusals into episodes: the metrics move per refusal; the log and the sink hear of each episode from
+    a thread of its own (started with it, ending with it), which also hands the sink the refusals every
+    ``flush`` seconds — so a refused request does no extra work."""
 
-    def __init__(self, clock, report: Reporter | None = None, *, quiet: float = QUIET):
+    def __init__(self, clock, sink: ShedSink | None = None, *, quiet: float = QUIET, flush: float = FLUSH):
         self._clock = clock
-        self._report = report
+        self._sink = sink
         self._quiet = quiet
+        self._flush = flush
         self._lock = threading.Lock()
         self._episode: _Episode | None = None
 
@@ -152,29 +166,36 @@ class FloodWatch:
         SHEDDING.set(1)
         log.warning("sign-in shedding started: password checks are over this worker's capacity; attempts are "
                     "refused with 429 (lanes: priority for known devices, retry for tickets, normal)")
-        self._tell("signin.shedding_started", episode.started, {}, shared=True)
+        self._tell("started", episode.started)
+        told: dict[str, int] = {}
         while True:
             with self._lock:
                 left = episode.last + self._quiet - time.monotonic()
-                if left <= 0:
+                refused = dict(episode.refused)
+                over = left <= 0
+                if over:
                     self._episode = None
-                    refused = dict(episode.refused)
-                    break
-            time.sleep(left)
+            fresh = {lane: count - told.get(lane, 0) for lane, count in refused.items() if count > told.get(lane, 0)}
+            if fresh:
+                self._tell("tally", self._clock.now(), fresh)
+                told = refused
+            if over:
+                break
+            time.sleep(min(left, self._flush))
         SHEDDING.set(0)
         ended = self._clock.now()
         seconds = max(0, round((ended - episode.started).total_seconds() - self._quiet))
         log.warning("sign-in shedding stopped after %s s: %s attempts refused (%s)", seconds,
                     sum(refused.values()), ", ".join(f"{lane} {n}" for lane, n in sorted(refused.items())))
-        self._tell("signin.shedding_stopped", ended, {"seconds": seconds, "refused": refused}, shared=False)
+        self._tell("stopped", ended, seconds, refused)
 
-    def _tell(self, event: str, at: datetime, details: dict, *, shared: bool) -> None:
-        if self._report is None:
+    def _tell(self, what: str, *args) -> None:
+        if self._sink is None:
             return
         try:
-            self._report(event, at, details, shared)
-        except Exception:  # the store or database is down: the log line above said it all the same
-            log.exception("could not record %s in the audit trail", event)
+            getattr(self._sink, what)(*args)
+        except Exception:  # the store or the database is down: the log lines say it all the same
+            log.exception("could not record sign-in shedding (%s)", what)
 
 
 class Admission:
@@ -204,19 +225,48 @@ class Admission:
         return {name: lane.state() for name, lane in self._lanes.items()}
 
 
-def audit_reporter(app) -> Reporter:
-    """The :data:`Reporter` of a Flask app: the event in the audit trail, in an app context of its own (the
-    flood watch's thread has none); a shared event only if the throttle store says nobody recorded it within
-    :data:`QUIET` seconds (one row per instance group, since they share that store)."""
-    from idp.audit import record
-    from idp.extensions import db
+class AuditSink:
+    """The flood watch's :class:`ShedSink` in a Flask app, each call in an app context of its own (the watch's
+    thread has none): the episode's start in the audit once for every worker and instance sharing the throttle
+    store (the first to claim it within :data:`QUIET` seconds writes it), the refusals added up per lane and
+    minute in that store (what :func:`shed_per_minute` and ``idp shedding`` read), and each worker's stop."""
 
-    def report(event: str, at: datetime, details: dict, shared: bool) -> None:
-        with app.app_context():
-            store = app.extensions["idp"].throttler.store
-            if shared and not store.hit(f"signin:{event}", 1, int(QUIET), at):
-                return
-            record(event, at=at, **details)
-            db.session.commit()
+    def __init__(self, app):
+        self._app = app
 
-    return report
+    def _store(self):
+        return self._app.extensions["idp"].throttler.store
+
+    def started(self, at: datetime) -> None:
+        with self._app.app_context():
+            if self._store().hit("signin:shedding", 1, int(QUIET), at):
+                self._record("signin.shedding_started", at)
+
+    def tally(self, at: datetime, refused: dict[str, int]) -> None:
+        with self._app.app_context():
+            for lane, count in sorted(refused.items()):
+                self._store().add(f"signin:shed:{lane}", count, 60, at)
+
+    def stopped(self, at: datetime, seconds: int, refused: dict[str, int]) -> None:
+        with self._app.app_context():
+            self._record("signin.shedding_stopped", at, seconds=seconds, refused=refused)
+
+    @staticmethod
+    def _record(event: str, at: datetime, **details) -> None:
+        from idp.audit import record
+        from idp.extensions import db
+
+        record(event, at=at, **details)
+        db.session.commit()
+
+
+def shed_per_minute(store, now: datetime, minutes: int) -> list[dict]:
+    """Sign-in attempts refused per lane in each of the last ``minutes`` minutes (the current one first), added
+    up over every worker and instance sharing ``store`` (the throttle store). A worker tallies every
+    :data:`FLUSH` seconds, so the current minute may lag by that much."""
+    rows = []
+    for back in range(minutes):
+        moment = now - timedelta(minutes=back)
+        rows.append({"minute": moment.replace(second=0, microsecond=0).isoformat() + "Z",
+                     **{lane: store.count(f"signin:shed:{lane}", 60, moment) for lane in LANES}})
+    return rows

@@ -43,9 +43,9 @@ end
 return 1
 """
 
-_HIT = """
-local hits = redis.call('INCR', KEYS[1])
-if hits == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+_ADD = """
+local hits = redis.call('INCRBY', KEYS[1], ARGV[2])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return hits
 """
 
@@ -60,7 +60,7 @@ class RedisStore:
         self.prefix = prefix
         self._reserve = client.register_script(_RESERVE)
         self._release = client.register_script(_RELEASE)
-        self._hit = client.register_script(_HIT)
+        self._add = client.register_script(_ADD)
 
     @classmethod
     def from_url(cls, url: str) -> "RedisStore":
@@ -102,6 +102,15 @@ class RedisStore:
         return sorted(found, key=lambda row: row["key"])
 
     def hit(self, key: str, limit: int, window: int, now: datetime) -> bool:
+        return self.add(key, 1, window, now) <= limit
+
+    def add(self, key: str, amount: int, window: int, now: datetime) -> int:
+        """As :meth:`SqlStore.add`: INCRBY, the key expiring a second after its window."""
         seconds = _seconds(now)
-        bucket = f"{self.prefix}rate:{key}:{window}:{seconds // window}"
-        return int(self._hit(keys=[bucket], args=[window - seconds % window + 1])) <= limit
+        return int(self._add(keys=[self._bucket(key, window, seconds)], args=[window - seconds % window + 1, amount]))
+
+    def count(self, key: str, window: int, now: datetime) -> int:
+        return int(self.client.get(self._bucket(key, window, _seconds(now))) or 0)
+
+    def _bucket(self, key: str, window: int, seconds: int) -> str:
+        return f"{self.prefix}rate:{key}:{window}:{seconds // window}"

@@ -79,14 +79,28 @@ class SqlStore:
 
     def hit(self, key: str, limit: int, window: int, now: datetime) -> bool:
         """One hit of ``key`` in the current ``window``-second window; False once past ``limit``."""
-        seconds = int((now - _EPOCH).total_seconds())
-        number = seconds // window
-        expires = now + timedelta(seconds=window - seconds % window)
+        return self.add(key, 1, window, now) <= limit
+
+    def add(self, key: str, amount: int, window: int, now: datetime) -> int:
+        """Add ``amount`` to ``key``'s count in the ``window``-second window ``now`` falls in (windows start at
+        multiples of ``window`` since the epoch); returns the new count. One statement."""
+        name, expires = _bucket(key, window, now)
         t = RateCounter.__table__
-        stmt = _insert(RateCounter).values(key=f"{key}:{window}:{number}", hits=1, expires_at=expires)
-        stmt = stmt.on_conflict_do_update(index_elements=[t.c.key], set_={"hits": t.c.hits + 1}).returning(t.c.hits)
+        stmt = _insert(RateCounter).values(key=name, hits=amount, expires_at=expires)
+        stmt = stmt.on_conflict_do_update(index_elements=[t.c.key],
+                                          set_={"hits": t.c.hits + amount}).returning(t.c.hits)
         hits = db.session.execute(stmt).scalar_one()
         if secrets.randbelow(200) == 0:  # now and then, forget windows that have passed
             db.session.execute(delete(RateCounter).where(RateCounter.expires_at < now))
         db.session.commit()
-        return hits <= limit
+        return hits
+
+    def count(self, key: str, window: int, now: datetime) -> int:
+        """``key``'s count in the ``window``-second window ``now`` falls in (0 if none)."""
+        name, _expires = _bucket(key, window, now)
+        return db.session.execute(select(RateCounter.hits).where(RateCounter.key == name)).scalar() or 0
+
+
+def _bucket(key: str, window: int, now: datetime) -> tuple[str, datetime]:
+    seconds = int((now - _EPOCH).total_seconds())
+    return f"{key}:{window}:{seconds // window}", now + timedelta(seconds=window - seconds % window)

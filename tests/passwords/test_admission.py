@@ -1,20 +1,36 @@
 """Admission control of password checks: the lanes' slots and queues, and shedding reported once per episode."""
+import json
 import threading
 import time
+from datetime import timedelta
 
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from idp.audit.models import AuditEvent
 from idp.extensions import db
-from idp.passwords.admission import (NORMAL, PRIORITY, RETRY, Admission, AdmissionPolicy, FloodWatch, LanePolicy,
-                                     audit_reporter)
+from idp.passwords.admission import (NORMAL, PRIORITY, RETRY, Admission, AdmissionPolicy, AuditSink, FloodWatch,
+                                     LanePolicy, shed_per_minute)
 
 
-def admission(clock, *, slots=1, queue=0, wait=5.0, report=None, quiet=60.0):
+def admission(clock, *, slots=1, queue=0, wait=5.0, sink=None, quiet=60.0, flush=5.0):
     lane = LanePolicy(slots=slots, queue=queue, wait=wait)
     return Admission(AdmissionPolicy(normal=lane, retry=lane, priority=lane),
-                     FloodWatch(clock, report, quiet=quiet))
+                     FloodWatch(clock, sink, quiet=quiet, flush=flush))
+
+
+class ListSink:
+    def __init__(self):
+        self.calls = []
+
+    def started(self, at):
+        self.calls.append(("started", at))
+
+    def tally(self, at, refused):
+        self.calls.append(("tally", refused))
+
+    def stopped(self, at, seconds, refused):
+        self.calls.append(("stopped", refused))
 
 
 class Holder(threading.Thread):
@@ -117,9 +133,9 @@ def test_a_slot_is_given_back_when_the_check_raises(clock):
     assert adm.state()[NORMAL] == (0, 0)
 
 
-def test_an_episode_is_reported_once_at_each_end(clock):
-    reports = []
-    adm = admission(clock, queue=0, report=lambda *args: reports.append(args), quiet=0.3)
+def test_an_episode_is_reported_once_at_each_end_with_its_refusals_tallied_meanwhile(clock):
+    sink = ListSink()
+    adm = admission(clock, queue=0, sink=sink, quiet=0.6, flush=0.1)
     holder = Holder(adm)
     holder.start()
     holder.entered.wait(5)
@@ -128,28 +144,35 @@ def test_an_episode_is_reported_once_at_each_end(clock):
             pass
     with adm.admit(PRIORITY):  # admitted: not a refusal
         pass
-    wait_until(lambda: reports)
+    def tallied():
+        return sum(refused[NORMAL] for what, refused in list(sink.calls) if what == "tally")
+
+    wait_until(lambda: tallied() == 5)
     assert adm.watch.shedding and REGISTRY.get_sample_value("idp_signin_shedding") == 1
-    wait_until(lambda: len(reports) == 2)
+    for _ in range(2):  # later refusals: tallied once, in a later tally
+        with adm.admit(NORMAL):
+            pass
+    wait_until(lambda: sink.calls[-1][0] == "stopped")
     assert not adm.watch.shedding and REGISTRY.get_sample_value("idp_signin_shedding") == 0
-    (started, at1, details1, shared1), (stopped, _at2, details2, shared2) = reports
-    assert (started, details1, shared1) == ("signin.shedding_started", {}, True) and at1 == clock.now()
-    assert stopped == "signin.shedding_stopped" and shared2 is False and details2["refused"] == {NORMAL: 5}
+    assert sink.calls[0] == ("started", clock.now()) and sink.calls[-1] == ("stopped", {NORMAL: 7})
+    tallies = sink.calls[1:-1]
+    assert {what for what, _ in tallies} == {"tally"} and len(tallies) >= 2 and tallied() == 7
     holder.release.set()
     holder.join(5)
 
 
-def test_the_audit_has_one_start_for_every_worker_sharing_the_store_and_no_row_per_refusal(app, clock):
+def test_workers_sharing_the_store_write_one_start_and_add_up_their_refusals(app, clock, services):
     """Two workers (two flood watches over one app's throttle store) shed at once: one
-    ``signin.shedding_started`` between them, one ``signin.shedding_stopped`` each, nothing per refused attempt."""
-    report = audit_reporter(app)
-    workers = [admission(clock, queue=0, report=report, quiet=0.3) for _ in range(2)]
+    ``signin.shedding_started`` between them, one ``signin.shedding_stopped`` each, nothing per refused attempt;
+    their refusals added up per minute in the store, as ``idp shedding`` shows them."""
+    sink = AuditSink(app)
+    workers = [admission(clock, queue=0, sink=sink, quiet=0.3, flush=0.1) for _ in range(2)]
     holders = [Holder(adm) for adm in workers]
     for holder in holders:
         holder.start()
         holder.entered.wait(5)
-    for adm in workers:
-        for _ in range(10):
+    for adm, count in zip(workers, (10, 7)):
+        for _ in range(count):
             with adm.admit(NORMAL):
                 pass
 
@@ -161,7 +184,26 @@ def test_the_audit_has_one_start_for_every_worker_sharing_the_store_and_no_row_p
     assert sorted(events()) == ["signin.shedding_started", "signin.shedding_stopped", "signin.shedding_stopped"]
     with app.app_context():
         stops = db.session.execute(select(AuditEvent).where(AuditEvent.event == "signin.shedding_stopped")).scalars()
-        assert [row.details["refused"] for row in stops] == [{NORMAL: 10}, {NORMAL: 10}]
+        assert sorted(row.details["refused"][NORMAL] for row in stops) == [7, 10]
+        minutes = shed_per_minute(services.throttler.store, clock.now(), 2)
+    assert [(row[NORMAL], row[RETRY], row[PRIORITY]) for row in minutes] == [(17, 0, 0), (0, 0, 0)]
+    assert minutes[0]["minute"] == clock.now().replace(second=0, microsecond=0).isoformat() + "Z"
     for holder in holders:
         holder.release.set()
         holder.join(5)
+
+
+def test_idp_shedding_shows_the_refusals_of_every_instance(app, clock, services, run_cli):
+    with app.app_context():
+        services.throttler.store.add(f"signin:shed:{NORMAL}", 1200, 60, clock.now())
+        services.throttler.store.add(f"signin:shed:{RETRY}", 3, 60, clock.now() - timedelta(minutes=1))
+    result = run_cli("shedding", "--minutes", "3", "--json")
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["shedding"] is True
+    assert [(row[NORMAL], row[RETRY], row[PRIORITY]) for row in answer["minutes"]] == [(1200, 0, 0), (0, 3, 0),
+                                                                                        (0, 0, 0)]
+    plain = run_cli("shedding", "--minutes", "1")
+    assert plain.output.splitlines()[0] == "shedding: yes" and "1200" in plain.output
+    clock.advance(minutes=3)
+    assert run_cli("shedding").output.splitlines()[0] == "shedding: no"

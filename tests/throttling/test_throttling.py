@@ -407,3 +407,19 @@ def test_past_the_logins_reset_ceiling_the_customer_is_sent_to_the_contact_centr
     clock.advance(hours=1)
     page = post_login(client_at(app, CUSTOMER_ADDRESS), login=LOGIN, action="forgot")
     assert codes(page.get_data(as_text=True)) == ["reset.sent_email"] and len(mailbox.messages(LOGIN)) == sent + 1
+
+
+def test_windowed_counts_add_up_per_window_and_read_back(ctx, clock):
+    """``add``/``count`` (the flood watch's shared tally) and ``hit`` on top of them, on both stores: a window is
+    a fixed stretch of ``window`` seconds, counts add across callers, a new window starts from nothing."""
+    store, start = ctx.throttler.store, clock.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
+    clock.advance(seconds=(start - clock.now()).total_seconds())
+    assert store.count("tally", 60, clock.now()) == 0
+    assert store.add("tally", 5, 60, clock.now()) == 5
+    clock.advance(seconds=59)
+    assert store.add("tally", 7, 60, clock.now()) == 12 and store.count("tally", 60, clock.now()) == 12
+    clock.advance(seconds=1)  # the next minute
+    assert store.count("tally", 60, clock.now()) == 0 and store.add("tally", 1, 60, clock.now()) == 1
+    assert store.count("tally", 60, clock.now() - timedelta(seconds=1)) == 12  # the previous window kept
+    assert store.count("other", 60, clock.now()) == 0
+    assert [store.hit("limited", 2, 60, clock.now()) for _ in range(3)] == [True, True, False]
