@@ -16,6 +16,8 @@ built from the same ``IDP_*`` settings and writes what the load needs:
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import random
 import secrets
 import sys
@@ -42,6 +44,10 @@ MACHINE_SCOPE = "bench.api"
 #: What a relying party asks for: ID token, claims, and a refresh token.
 USER_SCOPE = "openid profile email offline_access"
 PASSWORD = "Bench-Passw0rd"
+#: Every minted code carries the S256 challenge of this verifier (PKCE is required of every client, issue 22),
+#: and every exchange sends it: the benchmark measures the check the provider really makes.
+CODE_VERIFIER = "bench-code-verifier-" + "v" * 43
+CODE_CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(CODE_VERIFIER.encode("ascii")).digest()).decode().rstrip("=")
 
 
 def login_of(number: int) -> str:
@@ -159,7 +165,7 @@ class Store:
             now = self.now()
             expires = now + timedelta(seconds=self.settings.authorization_code_ttl)
             rows = [dict(code_hash=token_hash(v), client_pk=self.client_pk, account_id=a, redirect_uri=REDIRECT_URI,
-                         scope=USER_SCOPE, nonce=None, code_challenge=None, code_challenge_method=None,
+                         scope=USER_SCOPE, nonce=None, code_challenge=CODE_CHALLENGE, code_challenge_method="S256",
                          auth_time=now, amr="pwd", created_at=now, expires_at=expires)
                     for v, a in zip(values, self._random_account_ids(count, rng))]
             for i in range(0, len(rows), 20_000):

@@ -29,7 +29,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from data import PASSWORD, REDIRECT_URI, Store  # noqa: E402
+from data import CODE_VERIFIER, PASSWORD, REDIRECT_URI, Store  # noqa: E402
 
 
 def main() -> None:
@@ -92,7 +92,8 @@ def main() -> None:
             "client_credentials": (provider, 1, lambda i: dict(
                 path="/oauth/token", method="POST", headers=basic, data={"grant_type": "client_credentials"})),
             "code_exchange": (provider, n + 10, lambda i: dict(path="/oauth/token", method="POST", headers=basic, data={
-                "grant_type": "authorization_code", "code": codes[i], "redirect_uri": REDIRECT_URI})),
+                "grant_type": "authorization_code", "code": codes[i], "redirect_uri": REDIRECT_URI,
+                "code_verifier": CODE_VERIFIER})),
             "refresh": (provider, n + 10, lambda i: dict(path="/oauth/token", method="POST", headers=basic, data={
                 "grant_type": "refresh_token", "refresh_token": refresh[i]})),
             "userinfo": (provider, 200, lambda i: dict(path="/oauth/userinfo",

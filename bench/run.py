@@ -47,7 +47,7 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
 
 from calibrate import calibrate  # noqa: E402
-from data import CLIENT_ID, PASSWORD, REDIRECT_URI, Store  # noqa: E402
+from data import CLIENT_ID, CODE_VERIFIER, PASSWORD, REDIRECT_URI, Store  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 GUNICORN = str(VENV_BIN / "gunicorn")
@@ -605,7 +605,7 @@ class Bench:
                 "POST", "/oauth/token", token_headers, "grant_type=client_credentials")),
             "code_exchange": (provider, lambda: Load(
                 "POST", "/oauth/token", token_headers,
-                f"grant_type=authorization_code&code={{item}}&redirect_uri={redirect}",
+                f"grant_type=authorization_code&code={{item}}&redirect_uri={redirect}&code_verifier={CODE_VERIFIER}",
                 store.mint_codes(pool("code_exchange"), self.rng), single_use=True)),
             "refresh": (provider, lambda: Load(
                 "POST", "/oauth/token", token_headers, "grant_type=refresh_token&refresh_token={item}",
@@ -630,7 +630,8 @@ class Bench:
         assert status == 200 and data.get("access_token") and data.get("scope") == "bench.api", (status, body)
         code = self.store.mint_codes(1, self.rng)[0]
         status, _, body = request("POST", port, "/oauth/token", headers=h, body=urllib.parse.urlencode(
-            {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}))
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+             "code_verifier": CODE_VERIFIER}))
         data = json.loads(body)
         assert status == 200 and data.get("id_token") and data.get("refresh_token"), (status, body)
         status, _, body = request("POST", port, "/oauth/token", headers=h, body=urllib.parse.urlencode(

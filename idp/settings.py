@@ -148,9 +148,12 @@ class Settings:
     #: (seconds), and the ``Retry-After`` (seconds) of one refused because the queue was full. gunicorn's
     #: threads per worker (``gunicorn.conf.py``) default to the queue plus 16, so waiting never takes them all.
     signin_check_slots: int = 1
+    #: Protocol API requests (token, UserInfo, introspection, revocation…) a worker handles at once; the others
+    #: wait their turn. Bounds each worker's database connections (and memory) whatever its threads.
+    protocol_concurrency: int = 4
     signin_queue_length: int = 48
-    signin_queue_wait: int = 2
-    signin_retry_after: int = 5
+    signin_queue_wait: int = 3
+    signin_retry_after: int = 3
     #: «Забыли пароль?» requests allowed per login from one address, per minute and per hour.
     reset_per_minute: int = 1
     reset_per_hour: int = 5
@@ -330,6 +333,8 @@ class Settings:
                 or not 0 < s.signin_base_wait <= s.signin_max_wait or s.trusted_proxies < 0:
             raise SettingsError("throttling settings must be positive, with IDP_SIGNIN_BASE_WAIT ≤ IDP_SIGNIN_MAX_WAIT")
         # A login's ceiling below its one-address limit would let strangers use up the customer's own attempts.
+        if s.protocol_concurrency < 1:
+            raise SettingsError("IDP_PROTOCOL_CONCURRENCY must be at least 1")
         if s.signin_check_slots < 1 or s.signin_queue_length < 0 or s.signin_queue_wait < 0 \
                 or s.signin_retry_after < 1:
             raise SettingsError("IDP_SIGNIN_CHECK_SLOTS and IDP_SIGNIN_RETRY_AFTER must be at least 1, "

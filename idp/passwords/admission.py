@@ -64,11 +64,11 @@ class LanePolicy:
 
 @dataclass(frozen=True)
 class AdmissionPolicy:
-    normal: LanePolicy = LanePolicy(slots=1, queue=48, wait=2.0)
+    normal: LanePolicy = LanePolicy(slots=1, queue=48, wait=3.0)
     retry: LanePolicy = LanePolicy(slots=1, queue=4, wait=5.0)
     priority: LanePolicy = LanePolicy(slots=1, queue=4, wait=10.0)
     #: ``Retry-After`` of a shed attempt, in seconds: when the customer is asked to try again.
-    retry_after: int = 5
+    retry_after: int = 3
 
     def lane(self, name: str) -> LanePolicy:
         return {PRIORITY: self.priority, RETRY: self.retry, NORMAL: self.normal}[name]

@@ -71,35 +71,34 @@ def authenticate(raw_login: str, password: str, services: Services, origin: Orig
         return _fail(INVALID, now, origin, reason="login_format")
     if not password or len(password) > MAX_LENGTH:
         return _fail(INVALID, now, origin, reason="password_length")
-    # Only a genuine device entry for this very login leads to a look at the account before admission.
-    remembered, account = devices.remembered(keys, device, login.value, now), None
+    # Only a genuine device entry for this very login leads to a look at the account before admission; that
+    # read's transaction ends before the wait, so a waiting attempt holds no database connection.
+    lane, remembered = NORMAL, devices.remembered(keys, device, login.value, now)
     if remembered is not None:
         account = find_by_login(login)
-    if account is not None and devices.honoured(remembered, account.subject, account.device_epoch):
-        lane = PRIORITY
-    elif devices.ticket_valid(keys, ticket, login.value, origin.ip, now):
+        if account is not None and devices.honoured(remembered, account.subject, account.device_epoch):
+            lane = PRIORITY
+        db.session.commit()
+    if lane == NORMAL and devices.ticket_valid(keys, ticket, login.value, origin.ip, now):
         lane = RETRY
-    else:
-        lane = NORMAL
     with services.admission.admit(lane) as admitted:
         if not admitted:
             return SignInResult(SHED, retry_after=services.admission.policy.retry_after,
                                 ticket=devices.issue_ticket(keys, login.value, origin.ip, now))
-        result = _check(login, password, services, origin, now, account)
+        result = _check(login, password, services, origin, now)
     if result.outcome == OK:
         return replace(result, device=devices.remember(keys, device, login.value, result.account.subject,
                                                        result.account.device_epoch, now))
     return result
 
 
-def _check(login, password: str, services: Services, origin: Origin, now: datetime,
-           account: Account | None) -> SignInResult:
-    """The throttles, then the password checks (``account``: the login's account if already looked up)."""
+def _check(login, password: str, services: Services, origin: Origin, now: datetime) -> SignInResult:
+    """The throttles, then the password checks."""
     hasher = services.hasher
     verdict = services.throttler.before_sign_in(login.value, origin.ip, now)
     if not verdict.allowed:
         return _fail(THROTTLED, now, origin, retry_after=verdict.retry_after, login_ceiling=verdict.login_ceiling)
-    account = account or find_by_login(login)
+    account = find_by_login(login)
     blocked = None
     if account is not None and not account.active:
         account, blocked = None, account

@@ -6,6 +6,7 @@ The flood is stood in for by holding the normal lane's only slot with no room to
 tested in tests/passwords/test_admission.py; the load itself in ``bench/run.py --flood``.
 """
 import re
+import threading
 import time
 from contextlib import contextmanager
 
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 
 from idp.audit.models import AuditEvent
 from idp.extensions import db
-from idp.passwords.admission import NORMAL
+from idp.passwords.admission import NORMAL, PRIORITY
 from idp.passwords.devices import DEVICE_MAX_AGE, TICKET_MAX_AGE
 from idp.support import Operator, sign_out
 from idp.throttling.models import RateCounter, Throttle
@@ -113,7 +114,7 @@ def test_a_shed_attempt_is_the_same_answer_for_known_and_unknown_logins_and_writ
         known_wrong, known_right = attempt("Wrong2026"), attempt(PASSWORD)
     assert unknown == known_wrong == known_right
     retry_after, body = unknown
-    assert retry_after == "5" and "Подождите 5 с" in body and f'value="{EMAIL}"' in body and 'name="ticket"' in body
+    assert retry_after == "3" and "Подождите 3 с" in body and f'value="{EMAIL}"' in body and 'name="ticket"' in body
     # The episode (not each refusal) is recorded by the flood watch's thread: its claim in the shared throttle
     # store, its audit row, and its tally of the normal lane's refusals for the minute. Nothing else was written
     # for the three refusals.
@@ -223,3 +224,22 @@ def test_odd_cookies_and_tickets_are_simply_the_normal_lane(app, client, make_ac
     with flood(app):
         assert shed(post(client, EMAIL, ticket=typed))
     assert signed_in(post(client, EMAIL, ticket=typed))
+
+
+def test_an_attempt_waiting_for_its_lane_holds_no_database_connection(app, client, make_account):
+    """The priority lane's check of the device cookie reads the account; that read is over before the attempt
+    waits, so attempts queued for a password check never pin the database's connections."""
+    make_account(email=EMAIL, password=PASSWORD)
+    assert signed_in(post(client, EMAIL))
+    token = form_token(client)
+    admission, outcome = app.extensions["idp"].admission, []
+    with admission.admit(PRIORITY) as admitted:
+        assert admitted
+        waiting = threading.Thread(target=lambda: outcome.append(client.post("/login", data={
+            "csrf_token": token, "login": EMAIL, "password": PASSWORD, "action": "signin"})))
+        waiting.start()
+        wait_until(lambda: admission.state()[PRIORITY] == (1, 1))
+        with app.app_context():
+            assert db.engine.pool.checkedout() == 0
+    waiting.join(10)
+    assert signed_in(outcome[0])
