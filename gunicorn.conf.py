@@ -13,10 +13,13 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Sign-in is CPU-bound (bcrypt), so one worker per core; more only adds memory and context switches.
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
 # Threads let a worker overlap database and network waits (SES/SNS in inline mode), and let sign-in attempts
-# wait for a password check (IDP_SIGNIN_QUEUE_LENGTH of them, idp.passwords.admission) while 16 more threads
-# answer everything else: a waiting attempt is a sleeping thread, and one waiting in gunicorn's own queue for
-# a thread would hold up UserInfo and the token endpoint behind it.
-threads = int(os.environ.get("GUNICORN_THREADS", int(os.environ.get("IDP_SIGNIN_QUEUE_LENGTH") or 48) + 16))
+# wait for a password check (idp.passwords.admission: the normal lane's IDP_SIGNIN_CHECK_SLOTS checks and
+# IDP_SIGNIN_QUEUE_LENGTH waiting, the retry and priority lanes' 1 + 4 each) while 16 more threads answer
+# everything else: a waiting attempt is a sleeping thread, and one waiting in gunicorn's own queue for a
+# thread would hold up UserInfo and the token endpoint behind it. Threads are made only as they are needed,
+# and the protocol API's database connections stay bounded (IDP_PROTOCOL_CONCURRENCY) however many there are.
+threads = int(os.environ.get("GUNICORN_THREADS", int(os.environ.get("IDP_SIGNIN_QUEUE_LENGTH") or 48)
+                             + int(os.environ.get("IDP_SIGNIN_CHECK_SLOTS") or 1) + 10 + 16))
 worker_class = "gthread"
 # Load the app once in the master: keys and templates are read once, workers share the pages.
 preload_app = True

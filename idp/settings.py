@@ -146,7 +146,8 @@ class Settings:
     #: Admission control of password checks (:mod:`idp.passwords.admission`), per worker: checks running at
     #: once for sign-ins from browsers not known for their login, how many more may wait, for how long
     #: (seconds), and the ``Retry-After`` (seconds) of one refused because the queue was full. gunicorn's
-    #: threads per worker (``gunicorn.conf.py``) default to the queue plus 16, so waiting never takes them all.
+    #: threads per worker (``gunicorn.conf.py``) default to every lane's slots and queue plus 16, so waiting
+    #: never takes them all.
     signin_check_slots: int = 1
     #: Protocol API requests (token, UserInfo, introspection, revocation…) a worker handles at once; the others
     #: wait their turn. Bounds each worker's database connections (and memory) whatever its threads.

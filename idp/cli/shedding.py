@@ -10,7 +10,7 @@ from idp.passwords.admission import LANES, shed_per_minute
 
 
 @click.command("shedding")
-@click.option("--minutes", default=15, show_default=True, type=click.IntRange(1, 1440),
+@click.option("--minutes", default=15, show_default=True, type=click.IntRange(1, 1440),  # tallies kept a day
               help="How many minutes back, the current one first.")
 @json_option
 @with_appcontext

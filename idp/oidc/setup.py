@@ -38,7 +38,7 @@ def init_oidc(app: Flask, *, production: bool) -> ProtocolAPI:
                   "or `idp keys rotate` creates one", settings.keys_dir)
     app.extensions["idp.oidc"] = build_server(app)
     with app.app_context():
-        store = app.extensions[STORE] = Store(db.engine)
+        store = app.extensions[STORE] = Store(db.engine, concurrency=settings.protocol_concurrency)
 
     from idp.oidc.views import bp
 

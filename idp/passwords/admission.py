@@ -50,6 +50,8 @@ LANES = (PRIORITY, RETRY, NORMAL)
 QUIET = 60.0
 #: Seconds between a worker's tallies of its refusals in the shared store, during an episode.
 FLUSH = 5.0
+#: Seconds the per-minute tallies are kept after their minute (what ``idp shedding`` can look back on).
+TALLY_KEPT = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -157,13 +159,20 @@ class FloodWatch:
             starting = episode is None
             if starting:
                 episode = self._episode = _Episode(self._clock.now(), time.monotonic())
+                SHEDDING.set(1)
             episode.last = time.monotonic()
             episode.refused[lane] = episode.refused.get(lane, 0) + 1
         if starting:
-            threading.Thread(target=self._follow, args=(episode,), name="idp-shedding", daemon=True).start()
+            try:
+                threading.Thread(target=self._follow, args=(episode,), name="idp-shedding", daemon=True).start()
+            except RuntimeError:  # no thread to be had: the next refusal tries again
+                log.exception("could not follow a sign-in shedding episode")
+                with self._lock:
+                    if self._episode is episode:
+                        self._episode = None
+                        SHEDDING.set(0)
 
     def _follow(self, episode: _Episode) -> None:
-        SHEDDING.set(1)
         log.warning("sign-in shedding started: password checks are over this worker's capacity; attempts are "
                     "refused with 429 (lanes: priority for known devices, retry for tickets, normal)")
         self._tell("started", episode.started)
@@ -173,8 +182,9 @@ class FloodWatch:
                 left = episode.last + self._quiet - time.monotonic()
                 refused = dict(episode.refused)
                 over = left <= 0
-                if over:
+                if over:  # (a new episode sets the gauge again under this lock)
                     self._episode = None
+                    SHEDDING.set(0)
             fresh = {lane: count - told.get(lane, 0) for lane, count in refused.items() if count > told.get(lane, 0)}
             if fresh:
                 self._tell("tally", self._clock.now(), fresh)
@@ -182,7 +192,6 @@ class FloodWatch:
             if over:
                 break
             time.sleep(min(left, self._flush))
-        SHEDDING.set(0)
         ended = self._clock.now()
         seconds = max(0, round((ended - episode.started).total_seconds() - self._quiet))
         log.warning("sign-in shedding stopped after %s s: %s attempts refused (%s)", seconds,
@@ -245,7 +254,7 @@ class AuditSink:
     def tally(self, at: datetime, refused: dict[str, int]) -> None:
         with self._app.app_context():
             for lane, count in sorted(refused.items()):
-                self._store().add(f"signin:shed:{lane}", count, 60, at)
+                self._store().add(f"signin:shed:{lane}", count, 60, at, keep=TALLY_KEPT)
 
     def stopped(self, at: datetime, seconds: int, refused: dict[str, int]) -> None:
         with self._app.app_context():

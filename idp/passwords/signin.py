@@ -83,8 +83,11 @@ def authenticate(raw_login: str, password: str, services: Services, origin: Orig
         lane = RETRY
     with services.admission.admit(lane) as admitted:
         if not admitted:
+            # A ticket shed again is handed back as it was: it is never renewed, so ten minutes after the
+            # first refusal its holder is in the normal lane again, whoever keeps resubmitting it.
             return SignInResult(SHED, retry_after=services.admission.policy.retry_after,
-                                ticket=devices.issue_ticket(keys, login.value, origin.ip, now))
+                                ticket=ticket if lane == RETRY else devices.issue_ticket(keys, login.value,
+                                                                                         origin.ip, now))
         result = _check(login, password, services, origin, now)
     if result.outcome == OK:
         return replace(result, device=devices.remember(keys, device, login.value, result.account.subject,

@@ -104,10 +104,11 @@ class RedisStore:
     def hit(self, key: str, limit: int, window: int, now: datetime) -> bool:
         return self.add(key, 1, window, now) <= limit
 
-    def add(self, key: str, amount: int, window: int, now: datetime) -> int:
-        """As :meth:`SqlStore.add`: INCRBY, the key expiring a second after its window."""
+    def add(self, key: str, amount: int, window: int, now: datetime, *, keep: int = 0) -> int:
+        """As :meth:`SqlStore.add`: INCRBY, the key expiring ``keep`` seconds (and one) after its window."""
         seconds = _seconds(now)
-        return int(self._add(keys=[self._bucket(key, window, seconds)], args=[window - seconds % window + 1, amount]))
+        return int(self._add(keys=[self._bucket(key, window, seconds)],
+                             args=[window - seconds % window + 1 + keep, amount]))
 
     def count(self, key: str, window: int, now: datetime) -> int:
         return int(self.client.get(self._bucket(key, window, _seconds(now))) or 0)

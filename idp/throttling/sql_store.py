@@ -81,10 +81,12 @@ class SqlStore:
         """One hit of ``key`` in the current ``window``-second window; False once past ``limit``."""
         return self.add(key, 1, window, now) <= limit
 
-    def add(self, key: str, amount: int, window: int, now: datetime) -> int:
+    def add(self, key: str, amount: int, window: int, now: datetime, *, keep: int = 0) -> int:
         """Add ``amount`` to ``key``'s count in the ``window``-second window ``now`` falls in (windows start at
-        multiples of ``window`` since the epoch); returns the new count. One statement."""
+        multiples of ``window`` since the epoch), kept ``keep`` seconds after the window ends; returns the new
+        count. One statement."""
         name, expires = _bucket(key, window, now)
+        expires += timedelta(seconds=keep)
         t = RateCounter.__table__
         stmt = _insert(RateCounter).values(key=name, hits=amount, expires_at=expires)
         stmt = stmt.on_conflict_do_update(index_elements=[t.c.key],

@@ -267,7 +267,7 @@ def test_without_the_database_the_documents_still_answer(app, live_server, regis
 
     known = _protocol(app).cors.known
     broken = create_engine(f"sqlite:///{tmp_path}/missing/folder/idp.db")
-    known.store = Store(broken)
+    known.store = Store(broken, concurrency=4)
     now = [1000.0]
     known.clock = lambda: now[0]
     for _ in range(3):

@@ -599,7 +599,7 @@ def test_a_database_in_memory_uses_the_pools_own_connection():
         with engine.begin() as setup:
             setup.execute(insert(OAuthClient.__table__), dict(client_id="memory-rp", name="В памяти",
                                                               created_at=T0))
-        memory = store.Store(engine)
+        memory = store.Store(engine, concurrency=4)
         with memory.connect() as connection:
             assert type(connection) is connections.MemoryConnection
             first, driver = connection, connection.driver

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -423,3 +423,20 @@ def test_windowed_counts_add_up_per_window_and_read_back(ctx, clock):
     assert store.count("tally", 60, clock.now() - timedelta(seconds=1)) == 12  # the previous window kept
     assert store.count("other", 60, clock.now()) == 0
     assert [store.hit("limited", 2, 60, clock.now()) for _ in range(3)] == [True, True, False]
+
+
+def test_a_windowed_count_can_be_kept_past_its_window(ctx, clock):
+    """The flood watch's per-minute tallies are kept a day (``keep``), so ``idp shedding`` can look back."""
+    from sqlalchemy import select
+
+    from idp.throttling.models import RateCounter
+
+    store, now = ctx.throttler.store, clock.now()
+    store.add("kept", 3, 60, now, keep=3600)
+    window_end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    if hasattr(store, "client"):  # Redis: the key's time to live
+        ttl = store.client.ttl(store._bucket("kept", 60, int((now - datetime(1970, 1, 1)).total_seconds())))
+        assert 3600 < ttl <= 3600 + 61
+    else:
+        expires = db.session.execute(select(RateCounter.expires_at).where(RateCounter.key.startswith("kept:"))).scalar()
+        assert expires == window_end + timedelta(hours=1)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from idp.audit.models import AuditEvent
 from idp.extensions import db
-from idp.passwords.admission import NORMAL, PRIORITY
+from idp.passwords.admission import NORMAL, PRIORITY, RETRY, Admission, AdmissionPolicy, LanePolicy
 from idp.passwords.devices import DEVICE_MAX_AGE, TICKET_MAX_AGE
 from idp.support import Operator, sign_out
 from idp.throttling.models import RateCounter, Throttle
@@ -243,3 +243,24 @@ def test_an_attempt_waiting_for_its_lane_holds_no_database_connection(app, clien
             assert db.engine.pool.checkedout() == 0
     waiting.join(10)
     assert signed_in(outcome[0])
+
+
+def test_a_ticket_shed_again_comes_back_unchanged_and_ends_ten_minutes_after_the_first_refusal(app, client,
+                                                                                                 make_account,
+                                                                                                 services, clock):
+    """Resubmitting a ticket never renews it: a client that keeps coming back with it is in the normal lane
+    again ten minutes after its first refusal."""
+    no_room = LanePolicy(slots=1, queue=0)
+    services.admission = Admission(AdmissionPolicy(normal=no_room, retry=no_room, priority=no_room),
+                                   services.admission.watch)
+    make_account(email=EMAIL, password=PASSWORD)
+    with flood(app), services.admission.admit(RETRY) as admitted:  # the retry lane full too
+        assert admitted
+        first = post(client, EMAIL)
+        ticket = hidden(first, "ticket")
+        clock.advance(seconds=TICKET_MAX_AGE - 5)
+        again = post(client, EMAIL, ticket=ticket)
+        assert shed(again) and hidden(again, "ticket") == ticket
+    clock.advance(seconds=10)
+    with flood(app):
+        assert shed(post(client, EMAIL, ticket=ticket))  # expired: the normal lane, which is full

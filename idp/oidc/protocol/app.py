@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -76,22 +75,16 @@ class ProtocolAPI:
         self.discovery = json.dumps(provider_metadata(provider.issuer)).encode("utf-8")
         self.security = security_headers(_JSON, production=production)
         self.cors = Cors(provider.store, answer=Answer)
-        # A worker's threads are many (gunicorn.conf.py sizes them for sign-in attempts waiting for a password
-        # check, idp.passwords.admission); its protocol requests run a few at a time all the same, each on
-        # a database connection of its own (idp.oidc.store.connections): more at once would add connections
-        # (and SQLite page caches), not throughput, since the work is CPU-bound under one GIL.
-        self.turns = threading.BoundedSemaphore(provider.settings.protocol_concurrency)
 
     def __call__(self, environ, start_response):
         started = self.timer.start()
         rid = request_id(environ)
         method = environ.get("REQUEST_METHOD", "GET")
         route = ROUTES.get(environ.get("PATH_INFO"))
-        with self.turns:
-            if route is not None and route.cors is not None:
-                answer = self.cors.serve(route, method, environ, lambda: self.respond(route, method, environ, rid))
-            else:
-                answer = self.respond(route, method, environ, rid)
+        if route is not None and route.cors is not None:
+            answer = self.cors.serve(route, method, environ, lambda: self.respond(route, method, environ, rid))
+        else:
+            answer = self.respond(route, method, environ, rid)
         headers = [("Content-Type", _JSON), ("Content-Length", str(len(answer.body))), *answer.headers,
                    *self.security, ("X-Request-ID", rid)]
         self.timer.observe(route.name if route is not None else None, method, started)

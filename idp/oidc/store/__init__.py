@@ -1,7 +1,7 @@
 """The protocol endpoints' store: every query and write of the token, UserInfo, introspection and revocation
 endpoints (and of the token-guarded APIs' bearer check), behind one narrow interface.
 
-    store = Store(engine)
+    store = Store(engine, concurrency=4)
     with store.connect() as connection:            # one connection for the request, outside a transaction
         client, token = records.client_with_token(connection, client_id, token_hash, refresh=False)
         ...
@@ -19,6 +19,7 @@ Nothing here reads Flask's globals: the engine is given to :class:`Store`, the c
 """
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, or_, update
@@ -39,31 +40,48 @@ PING_AFTER_IDLE = connections.PING_AFTER_IDLE
 
 
 class Store:
-    """The database of the protocol endpoints: ``engine`` is the application's SQLAlchemy engine."""
+    """The database of the protocol endpoints: ``engine`` is the application's SQLAlchemy engine.
 
-    def __init__(self, engine):
+    At most ``concurrency`` connections are in use at once in a process (``IDP_PROTOCOL_CONCURRENCY``); a
+    request past them waits its turn. A worker's threads are many (``gunicorn.conf.py`` sizes them for sign-in
+    attempts waiting for a password check, :mod:`idp.passwords.admission`), and protocol requests are CPU-bound
+    under one GIL: more at once would add connections (and SQLite page caches), not throughput. The turn is
+    taken with the connection, after the request's body has been read, so a client sending its body slowly
+    holds no turn."""
+
+    def __init__(self, engine, *, concurrency: int):
         self.engine = engine
+        self.turns = threading.BoundedSemaphore(concurrency)
 
     def connect(self) -> "_Connected":
         """``with store.connect() as connection``: a connection for one request, given back at the end."""
-        return _Connected(self.engine)
+        return _Connected(self.engine, self.turns)
 
 
 class _Connected:
     """The context manager of :meth:`Store.connect` (a class: entered on every protocol request, it costs a
     third of a generator-based one)."""
 
-    __slots__ = ("engine", "connection")
+    __slots__ = ("engine", "turns", "connection")
 
-    def __init__(self, engine):
+    def __init__(self, engine, turns):
         self.engine = engine
+        self.turns = turns
 
     def __enter__(self) -> connections.KeptConnection:
-        self.connection = connections.take(self.engine)
+        self.turns.acquire()
+        try:
+            self.connection = connections.take(self.engine)
+        except BaseException:
+            self.turns.release()
+            raise
         return self.connection
 
     def __exit__(self, *exc_info) -> None:
-        connections.give_back(self.connection)
+        try:
+            connections.give_back(self.connection)
+        finally:
+            self.turns.release()
 
 
 # -- writes: (statement, parameters) pairs for KeptConnection.transaction --------------------------------
