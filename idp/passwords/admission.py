@@ -11,10 +11,12 @@ running at once) and its own queue:
   login before: :mod:`idp.passwords.devices`). The flood has no such cookies, so it never reaches this lane.
 * ``retry``: the next try of a login from the address that was just told to wait, carrying the retry ticket
   that page gave it. A customer on a new device gets in on the second try; a flood of ever-new logins does not
-  come back.
+  come back. The oldest tickets go first (see :class:`_Lane`), so a customer who keeps trying overtakes a
+  flood that resubmits its pages.
 * ``normal``: everything else. What the flood fills.
 
-An attempt waits in its lane's queue for a slot, first come first served, at most the lane's ``wait`` seconds;
+An attempt waits in its lane's queue for a slot, first come first served (the retry lane: oldest ticket first),
+at most the lane's ``wait`` seconds;
 when the queue is full, or the wait is over, it is **shed**: refused before anything about the login is looked
 up (the same answer, 429 with ``Retry-After``, for a login that exists and one that does not), nothing written
 to the database. Waiting attempts hold only a sleeping thread, which slows the flood down (each of its
@@ -31,10 +33,11 @@ count there, which :func:`shed_per_minute` (``idp shedding``) reads for all inst
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
 import time
-from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -76,35 +79,56 @@ class AdmissionPolicy:
         return {PRIORITY: self.priority, RETRY: self.retry, NORMAL: self.normal}[name]
 
 
+class _Waiter:
+    __slots__ = ("turn", "granted")
+
+    def __init__(self):
+        self.turn = threading.Event()
+        self.granted = False  # set with ``turn``: a slot was handed over (else it was pushed out of the queue)
+
+
 class _Lane:
-    """Slots handed over first come, first served: a releasing check gives its slot to the oldest waiter."""
+    """Slots handed over in the order of the waiters' *rank*, the lowest first: the moment they arrived
+    (first come, first served), or in the retry lane the moment their ticket was given — so the longest-refused
+    customer goes first, and when the queue is full a newcomer with an older rank takes the place of the
+    youngest waiter, who is shed."""
 
     def __init__(self, policy: LanePolicy):
         self.policy = policy
         self._lock = threading.Lock()
         self._free = policy.slots
-        self._waiting: deque[threading.Event] = deque()
+        self._waiting: list[tuple[float, int, _Waiter]] = []  # a heap
+        self._arrivals = itertools.count()  # breaks ties of rank: first come, first served
 
-    def acquire(self) -> bool:
+    def acquire(self, rank: float) -> bool:
         with self._lock:
             if self._free > 0 and not self._waiting:
                 self._free -= 1
                 return True
             if len(self._waiting) >= self.policy.queue:
-                return False
-            turn = threading.Event()
-            self._waiting.append(turn)
-        turn.wait(self.policy.wait)
+                youngest = max(self._waiting, default=None)
+                if youngest is None or youngest[0] <= rank:
+                    return False
+                self._waiting.remove(youngest)
+                heapq.heapify(self._waiting)
+                youngest[2].turn.set()  # not granted: shed
+            entry = (rank, next(self._arrivals), _Waiter())
+            heapq.heappush(self._waiting, entry)
+        waiter = entry[2]
+        waiter.turn.wait(self.policy.wait)
         with self._lock:
-            if turn.is_set():  # handed a slot (perhaps just as the wait ran out: it is ours all the same)
-                return True
-            self._waiting.remove(turn)
+            if waiter.turn.is_set():  # handed a slot (perhaps just as the wait ran out: ours all the same) or out
+                return waiter.granted
+            self._waiting.remove(entry)
+            heapq.heapify(self._waiting)
             return False
 
     def release(self) -> None:
         with self._lock:
             if self._waiting:
-                self._waiting.popleft().set()
+                waiter = heapq.heappop(self._waiting)[2]
+                waiter.granted = True
+                waiter.turn.set()
             else:
                 self._free += 1
 
@@ -216,11 +240,13 @@ class Admission:
         self._lanes = {name: _Lane(policy.lane(name)) for name in LANES}
 
     @contextmanager
-    def admit(self, lane: str) -> Iterator[bool]:
+    def admit(self, lane: str, rank: float | None = None) -> Iterator[bool]:
         """``with admission.admit(lane) as admitted:`` — True once a slot of ``lane`` is ours (for the body
-        of the ``with``); False when the attempt is shed (counted for the flood watch)."""
+        of the ``with``); False when the attempt is shed (counted for the flood watch). ``rank``: its place in
+        the queue, the lowest first (default: now, on the monotonic clock — first come, first served); the
+        retry lane's attempts give their ticket's moment, all in one lane on one clock."""
         chosen = self._lanes[lane]
-        if not chosen.acquire():
+        if not chosen.acquire(time.monotonic() if rank is None else rank):
             self.watch.shed(lane)
             yield False
             return

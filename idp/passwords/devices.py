@@ -131,18 +131,21 @@ def issue_ticket(keys: SecretKeys, login_value: str, address: str | None, now: d
         [_unix(now), _digest(keys.current, b"ticket:", login_value + "\n" + _where(address))])
 
 
-def ticket_valid(keys: SecretKeys, value: str | None, login_value: str, address: str | None,
-                 now: datetime) -> bool:
-    """Whether ``value`` is a genuine, recent retry ticket for this login from this address."""
+def ticket_moment(keys: SecretKeys, value: str | None, login_value: str, address: str | None,
+                  now: datetime) -> int | None:
+    """When the refusal that gave ``value`` happened (Unix seconds), if it is a genuine, recent retry ticket for
+    this login from this address; else None. The retry lane serves the oldest tickets first."""
     if not value or len(value) > 300:
-        return False
+        return None
     try:
         payload = URLSafeSerializer(keys.signing_keys, salt=_TICKET_SALT).loads(value)
     except BadSignature:
-        return False
+        return None
     if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], int)
             and not isinstance(payload[0], bool)):
-        return False
+        return None
     moment, digest = payload
-    return (0 <= _unix(now) - moment <= TICKET_MAX_AGE
-            and _matches(keys, b"ticket:", login_value + "\n" + _where(address), digest))
+    if (0 <= _unix(now) - moment <= TICKET_MAX_AGE
+            and _matches(keys, b"ticket:", login_value + "\n" + _where(address), digest)):
+        return moment
+    return None

@@ -207,3 +207,35 @@ def test_idp_shedding_shows_the_refusals_of_every_instance(app, clock, services,
     assert plain.output.splitlines()[0] == "shedding: yes" and "1200" in plain.output
     clock.advance(minutes=3)
     assert run_cli("shedding").output.splitlines()[0] == "shedding: no"
+
+
+def test_the_lowest_rank_goes_first_and_pushes_the_youngest_out_of_a_full_queue(clock):
+    """The retry lane ranks attempts by when their ticket was given: the longest-refused customer first, and a
+    full queue makes room for an older ticket by shedding the youngest."""
+    adm = admission(clock, slots=1, queue=2, wait=10)
+    holder = Holder(adm, RETRY)
+    holder.start()
+    holder.entered.wait(5)
+    results, threads = {}, {}
+
+    def attempt(rank):
+        with adm.admit(RETRY, rank) as admitted:
+            results[rank] = (admitted, len([r for r in results if results[r][0]]))
+
+    def start(rank, queued):
+        threads[rank] = threading.Thread(target=attempt, args=(rank,), daemon=True)
+        threads[rank].start()
+        wait_until(lambda: adm.state()[RETRY] == (1, queued) or rank in results)
+
+    start(100, 1)
+    start(50, 2)
+    start(70, 2)  # the queue is full: 100, the youngest, is pushed out
+    wait_until(lambda: 100 in results)
+    assert results[100] == (False, 0)
+    started = time.monotonic()
+    with adm.admit(RETRY, 200) as admitted:  # younger than everyone queued: shed at once
+        assert admitted is False and time.monotonic() - started < 1
+    holder.release.set()
+    for rank in (50, 70):
+        threads[rank].join(5)
+    assert results[50] == (True, 0) and results[70] == (True, 1)  # 50 before 70
