@@ -238,22 +238,39 @@ class Admission:
         self.policy = policy
         self.watch = watch
         self._lanes = {name: _Lane(policy.lane(name)) for name in LANES}
+        self._lock = threading.Lock()
+        self._holders: set[str] = set()  # logins with an attempt in the priority lane (waiting or checked)
 
     @contextmanager
-    def admit(self, lane: str, rank: float | None = None) -> Iterator[bool]:
+    def admit(self, lane: str, rank: float | None = None, *, holder: str | None = None) -> Iterator[bool]:
         """``with admission.admit(lane) as admitted:`` — True once a slot of ``lane`` is ours (for the body
         of the ``with``); False when the attempt is shed (counted for the flood watch). ``rank``: its place in
         the queue, the lowest first (default: now, on the monotonic clock — first come, first served); the
-        retry lane's attempts give their ticket's moment, all in one lane on one clock."""
-        chosen = self._lanes[lane]
-        if not chosen.acquire(time.monotonic() if rank is None else rank):
-            self.watch.shed(lane)
-            yield False
-            return
+        retry lane's attempts give their ticket's moment, all in one lane on one clock. ``holder``: the login
+        of a priority attempt — one login has one attempt in that lane at a time, its others go to the normal
+        lane, so whoever holds a genuine device cookie cannot fill the lane with it."""
+        held = False
+        if lane == PRIORITY and holder is not None:
+            with self._lock:
+                if holder in self._holders:
+                    lane = NORMAL
+                else:
+                    self._holders.add(holder)
+                    held = True
         try:
-            yield True
+            chosen = self._lanes[lane]
+            if not chosen.acquire(time.monotonic() if rank is None else rank):
+                self.watch.shed(lane)
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                chosen.release()
         finally:
-            chosen.release()
+            if held:
+                with self._lock:
+                    self._holders.discard(holder)
 
     def state(self) -> dict[str, tuple[int, int]]:
         """Per lane: (checks running, attempts waiting)."""

@@ -82,7 +82,7 @@ def authenticate(raw_login: str, password: str, services: Services, origin: Orig
     refused_at = devices.ticket_moment(keys, ticket, login.value, origin.ip, now) if lane == NORMAL else None
     if refused_at is not None:
         lane = RETRY
-    with services.admission.admit(lane, refused_at) as admitted:
+    with services.admission.admit(lane, refused_at, holder=login.value) as admitted:
         if not admitted:
             # A ticket shed again is handed back as it was: it is never renewed, so ten minutes after the
             # first refusal its holder is in the normal lane again, whoever keeps resubmitting it.

@@ -239,3 +239,33 @@ def test_the_lowest_rank_goes_first_and_pushes_the_youngest_out_of_a_full_queue(
     for rank in (50, 70):
         threads[rank].join(5)
     assert results[50] == (True, 0) and results[70] == (True, 1)  # 50 before 70
+
+
+def test_one_login_has_one_attempt_in_the_priority_lane_at_a_time(clock):
+    """A second attempt of a login already in the priority lane goes to the normal lane: a genuine device
+    cookie, replayed, cannot fill the lane."""
+    adm = admission(clock, slots=1, queue=0)
+    inside = threading.Event()
+    leave = threading.Event()
+
+    def first():
+        with adm.admit(PRIORITY, holder="client@example.com") as admitted:
+            assert admitted
+            inside.set()
+            leave.wait(10)
+
+    thread = threading.Thread(target=first, daemon=True)
+    thread.start()
+    inside.wait(5)
+    normal = Holder(adm)  # the normal lane full too
+    normal.start()
+    normal.entered.wait(5)
+    with adm.admit(PRIORITY, holder="client@example.com") as admitted:
+        assert admitted is False  # sent to the normal lane, which is full
+    assert adm.state()[PRIORITY] == (1, 0)
+    leave.set()
+    thread.join(5)
+    with adm.admit(PRIORITY, holder="client@example.com") as admitted:  # its turn again
+        assert admitted is True
+    normal.release.set()
+    normal.join(5)
