@@ -10,10 +10,9 @@ from idp.accounts import Account, InvalidLogin, display_phone, parse_login
 from idp.audit import Origin, record
 from idp.extensions import db
 from idp.oidc.backchannel import end_account_grants, queue_logouts, send_now
-from idp.passwords import RULES
+from idp.passwords import RULES, devices
 from idp.passwords.change import change_with_temporary
 from idp.passwords.reset import request_temporary_password
-from idp.passwords import devices
 from idp.passwords.signin import BLOCKED, CHANGE_REQUIRED, OK, SHED, THROTTLED, authenticate
 from idp.sessions import end_session, start_session
 from idp.web.context import current_account, current_session, safe_next, services
