@@ -21,7 +21,6 @@ judged against issue 27's targets (see ``TARGETS``); the report goes to ``flood.
 """
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import math
@@ -398,14 +397,8 @@ class Flood:
 
     def setup(self) -> None:
         b, R = self.bench, self.R
-        R.log(f"[flood {self.kind}] schema, signing key, client, {self.cfg.flood_accounts:,} accounts")
-        b.store.init()
-        client_id, secret = b.store.create_client()
-        self.basic = "Basic " + base64.b64encode(
-            f"{urllib.parse.quote(client_id, safe='')}:{urllib.parse.quote(secret, safe='')}".encode()).decode()
-        b.store.add_accounts(self.cfg.flood_accounts)
-        b.store.vacuum_analyze()
-        self.provider.start()
+        b.prepare(self.cfg.flood_accounts)
+        self.basic = b.basic
         self.workers_at_start = R.children(self.provider.proc.pid)
         R.log(f"[flood {self.kind}] provider on :{self.provider.port} (pid {self.provider.proc.pid}, workers "
               f"{self.workers_at_start}), log {self.log_path}")

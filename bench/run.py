@@ -536,15 +536,20 @@ class Bench:
 
     # setup ------------------------------------------------------------------------------------------------
 
-    def setup(self) -> None:
-        log(f"[{self.kind}] schema, signing key, client, {self.cfg.small_accounts:,} accounts")
+    def prepare(self, accounts: int) -> None:
+        """The store set up through the provider's API — schema, signing key, the client (its Basic credentials
+        in ``self.basic``), ``accounts`` accounts — and the provider started on it."""
+        log(f"[{self.kind}] schema, signing key, client, {accounts:,} accounts")
         self.store.init()
         client_id, secret = self.store.create_client()
         self.basic = "Basic " + base64.b64encode(
             f"{urllib.parse.quote(client_id, safe='')}:{urllib.parse.quote(secret, safe='')}".encode()).decode()
-        self.store.add_accounts(self.cfg.small_accounts)
+        self.store.add_accounts(accounts)
         self.store.vacuum_analyze()
         self.provider.start()
+
+    def setup(self) -> None:
+        self.prepare(self.cfg.small_accounts)
         self.trivial.start()
         log(f"[{self.kind}] provider on :{self.provider.port}, trivial app on :{self.trivial.port}")
         self.signin_form = {self.provider.port: signin_form(self.provider)}

@@ -16,35 +16,14 @@
 -- Single-use items are split between the threads; a thread that runs out stops and says so
 -- ("exhausted" in the result), which bench/run.py reports as a failed run.
 
-local ffi = require("ffi")
-ffi.cdef[[
-typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
-int clock_gettime(int clk_id, bench_timespec *tp);
-]]
-local timespec = ffi.new("bench_timespec")
-local function monotonic()
-  ffi.C.clock_gettime(1, timespec)  -- CLOCK_MONOTONIC, the clock of Python's time.monotonic()
-  return tonumber(timespec.tv_sec) + tonumber(timespec.tv_nsec) * 1e-9
-end
-
-local threads = {}
-local counter = 0
-
-local function env(name, default)
-  local value = os.getenv(name)
-  if value == nil then return default end
-  return value
-end
+package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
+local common = require("common")
+local monotonic, env, threads = common.monotonic, common.env, common.threads
+setup = common.setup
 
 local function fill(template, item)
   if item == nil then return template end
   return (template:gsub("{item}", function() return item end))
-end
-
-function setup(thread)
-  thread:set("tid", counter)
-  counter = counter + 1
-  table.insert(threads, thread)
 end
 
 function init(args)

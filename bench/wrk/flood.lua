@@ -13,31 +13,10 @@
 -- Requests are built once in init() and cycled. response() tallies every answer by status, over the whole run
 -- and inside the window (the rates are the window's).
 
-local ffi = require("ffi")
-ffi.cdef[[
-typedef struct { long tv_sec; long tv_nsec; } flood_timespec;
-int clock_gettime(int clk_id, flood_timespec *tp);
-]]
-local timespec = ffi.new("flood_timespec")
-local function monotonic()
-  ffi.C.clock_gettime(1, timespec)  -- CLOCK_MONOTONIC, the clock of Python's time.monotonic()
-  return tonumber(timespec.tv_sec) + tonumber(timespec.tv_nsec) * 1e-9
-end
-
-local threads = {}
-local counter = 0
-
-local function env(name, default)
-  local value = os.getenv(name)
-  if value == nil then return default end
-  return value
-end
-
-function setup(thread)
-  thread:set("tid", counter)
-  counter = counter + 1
-  table.insert(threads, thread)
-end
+package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
+local common = require("common")
+local monotonic, env, threads = common.monotonic, common.env, common.threads
+setup = common.setup
 
 function init(args)
   local nthreads = tonumber(env("FLOOD_THREADS", "1"))

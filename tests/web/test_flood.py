@@ -7,7 +7,6 @@ tested in tests/passwords/test_admission.py; the load itself in ``bench/run.py -
 """
 import re
 import threading
-import time
 from contextlib import contextmanager
 
 import pytest
@@ -20,6 +19,7 @@ from idp.passwords.devices import DEVICE_MAX_AGE, TICKET_MAX_AGE
 from idp.support import Operator, sign_out
 from idp.throttling.models import RateCounter, Throttle
 from tests.http import codes
+from tests.passwords.test_admission import wait_until
 
 PASSWORD = "Polis2026"
 EMAIL = "client@example.com"
@@ -71,13 +71,6 @@ def device_cookie(client):
 def events(app):
     with app.app_context():
         return list(db.session.execute(select(AuditEvent.event).order_by(AuditEvent.id)).scalars())
-
-
-def wait_until(condition, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def rows(app, model):
