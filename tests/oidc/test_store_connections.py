@@ -12,7 +12,6 @@ tests/oidc/test_store_records.py's.
 from __future__ import annotations
 
 import os
-import secrets
 import select as select_module
 import sqlite3
 import threading
@@ -22,7 +21,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Integer, String, bindparam, cast, create_engine, insert, select
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 import idp.app
@@ -34,7 +32,7 @@ from idp.oidc.store import connections, records
 from idp.oidc.store.statements import Statement
 from tests.conftest import T0, TEST_DATABASE_URL, create_schema, empty_database
 from tests.oidc.test_store_records import _count, _event, _insert_code, _setup, _token_values
-from tests.postgres import admin_connection, connect, server_url
+from tests.postgres import connect, scratch_database
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +40,8 @@ def postgres_url():
     if TEST_DATABASE_URL.startswith("postgresql"):
         yield TEST_DATABASE_URL
         return
-    server = server_url()
-    admin = admin_connection(server)  # skips (fails under CI=true) without a reachable server
-    name = f"idp_store_{os.getpid()}_{secrets.token_hex(4)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(server).set(database=name, drivername="postgresql+psycopg").render_as_string(
-            hide_password=False)
-    finally:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database("idp_store") as url:  # skips (fails under CI=true) without a reachable server
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
